@@ -1,0 +1,90 @@
+"""The model's hyper-parameters, read from a Hugging Face `config.json`.
+
+Every number the forward pass needs (sizes, LayerNorm epsilon, activation) comes from here; nothing
+else in minie5 hard-codes a value that `config.json` states. Field names are those of transformers'
+`BertConfig`, so a reader can hold the two side by side.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+
+from .errors import ConfigError
+
+# transformers' name for the exact, erf-based GELU of the BERT paper (Hendrycks & Gimpel 2016).
+# "gelu_new", "gelu_pytorch_tanh" and "gelu_fast" are tanh approximations of it: a model trained
+# with one of those would embed differently, so they are refused rather than silently replaced.
+EXACT_GELU = "gelu"
+SUPPORTED_MODEL_TYPES = ("bert",)
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    vocab_size: int  # rows of the word-embedding table (30522 for uncased BERT WordPiece)
+    hidden_size: int  # width of every token vector between layers (384 for e5-small-v2)
+    num_hidden_layers: int  # encoder layers stacked (12)
+    num_attention_heads: int  # heads per attention layer (12); each sees hidden_size / heads dims
+    intermediate_size: int  # width of the feed-forward's inner layer (1536 = 4 x hidden)
+    max_position_embeddings: int  # rows of the position table: the longest input, in tokens (512)
+    type_vocab_size: int = 2  # segment ("token type") embeddings; sentence embedding uses type 0
+    hidden_act: str = EXACT_GELU  # feed-forward activation; only exact GELU is implemented
+    layer_norm_eps: float = 1e-12  # added to the variance in every LayerNorm
+    position_embedding_type: str = "absolute"  # learned table indexed 0..T-1 (BERT paper, 3.2)
+    model_type: str = "bert"
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config.json") -> "BertConfig":
+        """Build and validate a config. Sizes are required; the other fields default as in
+        transformers' BertConfig, so a config.json that transformers accepts is read the same way."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(values).__name__}")
+        kwargs = {}
+        for field in fields(cls):
+            if field.name in values:
+                kwargs[field.name] = values[field.name]
+            elif field.default is MISSING:
+                raise ConfigError(f"{source}: required key {field.name!r} is missing")
+        config = cls(**kwargs)
+        config._validate(source)
+        return config
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "BertConfig":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file (a model directory needs config.json)") from None
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON ({e})") from None
+        return cls.from_dict(values, source=str(path))
+
+    def _validate(self, source: str) -> None:
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{source}: {name} must be a positive integer, got {value!r}")
+        if self.model_type not in SUPPORTED_MODEL_TYPES:
+            raise ConfigError(f"{source}: model_type {self.model_type!r} is not supported "
+                              f"(supported: {', '.join(SUPPORTED_MODEL_TYPES)})")
+        if self.hidden_act != EXACT_GELU:
+            raise ConfigError(f"{source}: hidden_act {self.hidden_act!r} is not supported; minie5 "
+                              f"implements the exact erf GELU ({EXACT_GELU!r}) of BERT and e5")
+        if self.position_embedding_type != "absolute":
+            raise ConfigError(f"{source}: position_embedding_type {self.position_embedding_type!r} "
+                              "is not supported; minie5 implements 'absolute' position embeddings")
+        if self.hidden_size % self.num_attention_heads:
+            raise ConfigError(f"{source}: num_attention_heads ({self.num_attention_heads}) does not "
+                              f"divide hidden_size ({self.hidden_size})")
+        eps = self.layer_norm_eps
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+            raise ConfigError(f"{source}: layer_norm_eps must be a number in (0, 1), got {eps!r}")

@@ -1,0 +1,121 @@
+"""The public face of minie5: `load` a model directory, then `Model.encode` texts into vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from .config import BertConfig
+from .errors import Minie5Error, TokenizerError
+from .numpy_backend import NumpyBackend
+from .reference import l2_normalize
+from .tokenizer import Tokenizer
+from .weights import load_weights
+
+BACKENDS = ("numba", "numpy")
+# The longest input BERT-family models are trained on, and what the e5 model card truncates at.
+MAX_LENGTH = 512
+# The prefixes e5 was trained with (E5 paper, section 4.2 and appendix): asymmetric tasks mark the
+# short side "query: " and the documents "passage: ".
+QUERY_PREFIX = "query: "
+PASSAGE_PREFIX = "passage: "
+
+
+class Model:
+    """A loaded text-embedding model. Build it with `minie5.load`."""
+
+    def __init__(self, config: BertConfig, tokenizer: Tokenizer, backend, path: Path):
+        self.config = config
+        self.tokenizer = tokenizer
+        self.backend = backend
+        self.path = path
+
+    @property
+    def dim(self) -> int:
+        """Length of each embedding (the hidden size)."""
+        return self.config.hidden_size
+
+    @property
+    def max_length(self) -> int:
+        """Tokens per text, [CLS] and [SEP] included, beyond which a text is truncated."""
+        return self.tokenizer.max_length
+
+    def __repr__(self) -> str:
+        return (f"minie5.Model({str(self.path)!r}, backend={self.backend.name!r}, "
+                f"layers={self.config.num_hidden_layers}, dim={self.dim})")
+
+    def encode(self, texts: str | Iterable[str], *, batch_size: int = 32,
+               normalize: bool = True) -> np.ndarray:
+        """Embed texts exactly as given (add no prefix; see `encode_queries`/`encode_passages`).
+
+        A list of n strings gives a float32 array [n, dim]; one string gives [dim]. With
+        `normalize` (the default) every row has unit length, as e5 and the model card intend.
+        """
+        single = isinstance(texts, str)
+        texts = _as_text_list(texts)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if texts:
+            ids = self.tokenizer.encode(texts)
+            # Longest first, so each batch pads to nearly its own length; rows go back in order.
+            order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                out[rows] = self.backend.embed([ids[i] for i in rows])
+            if normalize:
+                out = l2_normalize(out)
+        return out[0] if single else out
+
+    def encode_queries(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
+        """Embed search queries: prefix each text with "query: " (unless it already starts so)."""
+        return self.encode(_with_prefix(texts, QUERY_PREFIX), **kwargs)
+
+    def encode_passages(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
+        """Embed documents to search: prefix each text with "passage: " (unless it already starts so)."""
+        return self.encode(_with_prefix(texts, PASSAGE_PREFIX), **kwargs)
+
+
+def _as_text_list(texts) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, (bytes, bytearray)):
+        raise TypeError("texts must be str or a list of str, got bytes: decode them first")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise TypeError(f"texts must be str or a list of str, got {type(texts).__name__}") from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
+    return texts
+
+
+def _with_prefix(texts, prefix: str):
+    if isinstance(texts, str):
+        return texts if texts.startswith(prefix) else prefix + texts
+    return [t if t.startswith(prefix) else prefix + t for t in _as_text_list(texts)]
+
+
+def load(model: str | Path, *, backend: str = "numba") -> Model:
+    """Load a model from a directory in Hugging Face layout: config.json, model.safetensors and
+    tokenizer.json (as in a snapshot of intfloat/e5-small-v2).
+
+    backend: "numba" (the fast engine) or "numpy" (the readable reference). Until the Numba
+    engine lands, both run the NumPy reference.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    path = Path(model)
+    if not path.is_dir():
+        raise Minie5Error(f"{path}: no such model directory (expected a folder holding config.json, "
+                          "model.safetensors and tokenizer.json)")
+    config = BertConfig.from_file(path / "config.json")
+    tokenizer = Tokenizer(path / "tokenizer.json", min(MAX_LENGTH, config.max_position_embeddings))
+    if tokenizer.vocab_size > config.vocab_size:
+        raise TokenizerError(f"{tokenizer.path}: has {tokenizer.vocab_size} tokens but config.json's "
+                             f"vocab_size is {config.vocab_size}: they belong to different models")
+    params = load_weights(path / "model.safetensors", config)
+    return Model(config, tokenizer, NumpyBackend(params, config), path)

@@ -1,0 +1,34 @@
+"""The NumPy reference: e5-small-v2 (a BERT encoder) written to be read.
+
+This package is minie5's specification. Each file holds one idea, in the order a token meets them:
+
+    embeddings.py    token ids -> vectors: word + token type + position, then LayerNorm
+    attention.py     multi-head self-attention, the only step that mixes tokens
+    feed_forward.py  the per-token GELU feed-forward
+    layer_norm.py    LayerNorm, used after each of the above ("post-LN", as in BERT)
+    linear.py        x @ W.T + b, the affine map everything above is built from
+    encoder.py       one encoder layer, and the stack of them
+    pooling.py       masked mean over tokens and L2 normalisation: the sentence vector (E5, 4.1)
+
+Dimension legend used in the shape comments:
+    B  batch: texts encoded together          T  tokens per text, padded to the longest
+    H  hidden size (384)                      N  attention heads (12)
+    D  head size, H / N (32)                  F  feed-forward size (1536)
+    V  vocabulary size (30522)                P  position table size (512)
+    L  encoder layers (12)
+
+Every function computes in the dtype of its inputs: float32 normally, float64 for a ground truth.
+Parameters arrive as the nested dicts of `minie5.weights.load_weights`, keyed by transformers'
+module names, so `linear(x, **params["intermediate"]["dense"])` reads like `BertIntermediate.dense`.
+"""
+
+from .attention import attention, self_attention, softmax
+from .embeddings import embeddings
+from .encoder import bert, encoder, encoder_layer
+from .feed_forward import feed_forward, gelu
+from .layer_norm import layer_norm
+from .linear import linear
+from .pooling import l2_normalize, mean_pool
+
+__all__ = ["attention", "bert", "embeddings", "encoder", "encoder_layer", "feed_forward", "gelu",
+           "l2_normalize", "layer_norm", "linear", "mean_pool", "self_attention", "softmax"]

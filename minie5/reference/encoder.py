@@ -1,0 +1,34 @@
+"""The encoder: L identical layers, each attention then feed-forward (BERT paper, section 3;
+transformers' BertLayer and BertEncoder). Every layer keeps the shape [B, T, H]."""
+
+import numpy as np
+
+from ..config import BertConfig
+from .attention import attention
+from .embeddings import embeddings
+from .feed_forward import feed_forward
+
+
+def encoder_layer(x: np.ndarray, attention_mask: np.ndarray, params: dict,
+                  config: BertConfig) -> np.ndarray:  # [B, T, H], [B, T] -> [B, T, H]
+    eps = config.layer_norm_eps
+    x = attention(x, attention_mask, params["attention"], config.num_attention_heads, eps)
+    return feed_forward(x, params["intermediate"], params["output"], eps)
+
+
+def encoder(x: np.ndarray, attention_mask: np.ndarray, layers: list,
+            config: BertConfig) -> list[np.ndarray]:  # [B, T, H] -> L+1 times [B, T, H]
+    """Run the layers in turn; return the input followed by every layer's output, as transformers'
+    `output_hidden_states=True` does."""
+    hidden_states = [x]
+    for params in layers:
+        hidden_states.append(encoder_layer(hidden_states[-1], attention_mask, params, config))
+    return hidden_states
+
+
+def bert(input_ids: np.ndarray, attention_mask: np.ndarray, params: dict,
+         config: BertConfig) -> list[np.ndarray]:  # [B, T] ids, [B, T] mask -> L+1 times [B, T, H]
+    """BertModel without its pooler: the embeddings' output and every layer's hidden states."""
+    token_type_ids = np.zeros_like(input_ids)  # one segment: a single text per sequence
+    x = embeddings(input_ids, token_type_ids, **params["embeddings"], eps=config.layer_norm_eps)
+    return encoder(x, attention_mask, params["encoder"]["layer"], config)

@@ -1,0 +1,119 @@
+"""Reading the safetensors format: named tensors in one memory-mapped file.
+
+The format (https://github.com/huggingface/safetensors, "Format"): 8 bytes holding N, the length of
+a JSON header, as a little-endian uint64; N bytes of JSON mapping each tensor name to its
+`dtype`, `shape` and `data_offsets` [begin, end) into the byte buffer that follows the header,
+plus an optional `__metadata__` entry of strings; then that byte buffer. All data is little-endian
+and C-ordered.
+
+minie5 reads the format itself rather than through the `safetensors` package because that
+package's NumPy interface cannot return BF16 tensors (NumPy has no bfloat16 type), and bf16 is a
+common way to ship these models. Reading it here takes one page of code and lets every error name
+the file and the tensor.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import WeightsError
+
+# Storage types that can be turned into float tensors. BF16 is the top half of a float32 (same
+# exponent, 7-bit mantissa), so it is widened by a 16-bit shift rather than through a NumPy dtype.
+FLOAT_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
+OTHER_DTYPES = {"I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?",
+                "U16": "<u2", "U32": "<u4", "U64": "<u8", "F8_E4M3": "u1", "F8_E5M2": "u1"}
+_MAX_HEADER_BYTES = 100_000_000  # the reference implementation's own limit
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    dtype: str  # safetensors' name for the storage type: "F32", "BF16", "I64", ...
+    shape: tuple[int, ...]
+    begin: int  # byte offsets into the data buffer
+    end: int
+
+
+class SafetensorsFile:
+    """The tensors of one .safetensors file: their names, dtypes and shapes, and their values on
+    request, read from a read-only memory map so that only what is asked for is touched."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as f:
+                prefix = f.read(8)
+                header_len = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
+                if not 2 <= header_len <= min(_MAX_HEADER_BYTES, size - 8):
+                    raise self._error(f"not a safetensors file (header length field reads "
+                                      f"{header_len}, file is {size} bytes)")
+                header_bytes = f.read(header_len)
+        except FileNotFoundError:
+            raise WeightsError(f"{self.path}: no such file (a model directory needs model.safetensors)") from None
+        except IsADirectoryError:
+            raise WeightsError(f"{self.path}: is a directory, expected a .safetensors file") from None
+        except OSError as e:
+            raise WeightsError(f"{self.path}: cannot read ({e.strerror or e})") from None
+        try:
+            header = json.loads(header_bytes)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise self._error(f"not a safetensors file (header is not JSON: {e})") from None
+        if not isinstance(header, dict):
+            raise self._error("not a safetensors file (header is not a JSON object)")
+
+        self.metadata: dict[str, str] = header.pop("__metadata__", None) or {}
+        self._data_start = 8 + header_len
+        data_size = size - self._data_start
+        self.tensors: dict[str, TensorInfo] = {}
+        for name, entry in header.items():
+            self.tensors[name] = self._parse_entry(name, entry, data_size)
+        self._map = np.memmap(self.path, dtype=np.uint8, mode="r")
+
+    def _error(self, message: str, tensor: str | None = None) -> WeightsError:
+        where = f"{self.path}: tensor {tensor!r}: " if tensor else f"{self.path}: "
+        return WeightsError(where + message)
+
+    def _parse_entry(self, name: str, entry, data_size: int) -> TensorInfo:
+        try:
+            dtype, shape, (begin, end) = entry["dtype"], tuple(entry["shape"]), entry["data_offsets"]
+        except (TypeError, KeyError, ValueError):
+            raise self._error(f"malformed header entry {entry!r}", name) from None
+        numpy_type = FLOAT_DTYPES.get(dtype) or OTHER_DTYPES.get(dtype)
+        if numpy_type is None:
+            raise self._error(f"unknown dtype {dtype!r}", name)
+        if not all(isinstance(n, int) and n >= 0 for n in (*shape, begin, end)):
+            raise self._error(f"malformed shape {list(shape)} or data_offsets {[begin, end]}", name)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(numpy_type).itemsize
+        if end - begin != nbytes:
+            raise self._error(f"data_offsets {[begin, end]} hold {end - begin} bytes, but "
+                              f"{dtype} {list(shape)} needs {nbytes}", name)
+        if end > data_size:
+            raise self._error(f"data ends at byte {end} of a {data_size}-byte buffer: the file is "
+                              "truncated", name)
+        return TensorInfo(dtype, shape, begin, end)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.tensors
+
+    def raw(self, name: str) -> np.ndarray:
+        """The tensor as stored (BF16 as uint16 bit patterns), a read-only view of the file."""
+        info = self.tensors[name]
+        numpy_type = FLOAT_DTYPES.get(info.dtype) or OTHER_DTYPES[info.dtype]
+        start = self._data_start + info.begin
+        return self._map[start:start + info.end - info.begin].view(numpy_type).reshape(info.shape)
+
+    def float_tensor(self, name: str, dtype=np.float32) -> np.ndarray:
+        """The tensor widened (or narrowed) to `dtype`, as a new C-contiguous array in memory."""
+        info = self.tensors[name]
+        if info.dtype not in FLOAT_DTYPES:
+            raise self._error(f"has dtype {info.dtype}, expected a floating-point type "
+                              f"({', '.join(FLOAT_DTYPES)})", name)
+        stored = self.raw(name)
+        if info.dtype == "BF16":
+            stored = (stored.astype(np.uint32) << 16).view(np.float32)
+        return np.ascontiguousarray(stored, dtype=dtype)

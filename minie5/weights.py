@@ -1,0 +1,129 @@
+"""Loading a BERT's weights from model.safetensors, strictly, into nested dicts named as in
+transformers.
+
+Every tensor the forward pass uses is listed once, by its transformers module path
+(`embeddings.word_embeddings.weight`, `encoder.layer.{i}.attention.self.query.weight`, ...), with
+the shape `config.json` implies. Loading fails, naming the file and the tensor, when one is missing,
+has another shape or is not floating point. The result nests the same names, so the reference
+model reads `params["encoder"]["layer"][3]["attention"]["self"]["query"]` and calls
+`linear(x, **query)` with that dict's `weight` and `bias`.
+
+Linear weights stay as stored: [out_features, in_features], like torch.nn.Linear, and the
+reference computes `x @ weight.T`. That is the only layout question; no tensor is transposed here.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .config import BertConfig
+from .errors import WeightsError
+from .safetensors_file import SafetensorsFile
+
+# Checkpoints saved from BertForMaskedLM, BertForPreTraining and friends prefix the encoder with
+# "bert."; checkpoints of a bare BertModel (e5, all-MiniLM) do not.
+PREFIX = "bert."
+# Stored but not used to embed, so skipped without a word: registered buffers (position_ids is just
+# arange(512)), the pooler (a dense+tanh on [CLS] that mean pooling never reads), and the masked-LM
+# and next-sentence heads ("cls.") of BertForPreTraining checkpoints. Anything else unknown is
+# reported in a warning, since it may mean the file is not the model its config describes.
+IGNORED = re.compile(r"embeddings\.(position_ids|token_type_ids)|pooler\..*|cls\..*")
+
+
+def expected_shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:
+    """Every tensor the encoder uses, by transformers name, with its shape."""
+    H, F = config.hidden_size, config.intermediate_size
+    shapes = {
+        "embeddings.word_embeddings.weight": (config.vocab_size, H),
+        "embeddings.position_embeddings.weight": (config.max_position_embeddings, H),
+        "embeddings.token_type_embeddings.weight": (config.type_vocab_size, H),
+        "embeddings.LayerNorm.weight": (H,),
+        "embeddings.LayerNorm.bias": (H,),
+    }
+    for i in range(config.num_hidden_layers):
+        layer = f"encoder.layer.{i}."
+        linears = {  # module -> (out_features, in_features)
+            "attention.self.query": (H, H),
+            "attention.self.key": (H, H),
+            "attention.self.value": (H, H),
+            "attention.output.dense": (H, H),
+            "intermediate.dense": (F, H),
+            "output.dense": (H, F),
+        }
+        for module, (n_out, n_in) in linears.items():
+            shapes[layer + module + ".weight"] = (n_out, n_in)
+            shapes[layer + module + ".bias"] = (n_out,)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[layer + norm + ".weight"] = (H,)
+            shapes[layer + norm + ".bias"] = (H,)
+    return shapes
+
+
+def load_weights(path: str | Path, config: BertConfig, dtype=np.float32) -> dict:
+    """Read every tensor of `expected_shapes(config)` from `path` as `dtype` and nest them."""
+    file = SafetensorsFile(path)
+    by_name = _strip_prefix(file)
+    shapes = expected_shapes(config)
+
+    missing = [name for name in shapes if name not in by_name]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise WeightsError(f"{file.path}: missing tensor{'s' if len(missing) > 1 else ''} {shown} "
+                           f"(config.json asks for {config.num_hidden_layers} layers of a "
+                           f"{config.model_type} model)")
+    unknown = [stored for name, stored in by_name.items()
+               if name not in shapes and not IGNORED.fullmatch(name)]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        warnings.warn(f"{file.path}: ignoring {len(unknown)} tensor(s) the encoder does not use: {shown}",
+                      stacklevel=2)
+
+    flat = {}
+    for name, shape in shapes.items():
+        stored = by_name[name]
+        info = file.tensors[stored]
+        if info.shape != shape:
+            raise WeightsError(f"{file.path}: tensor {stored!r} has shape {list(info.shape)}, expected "
+                               f"{list(shape)} from config.json")
+        flat[name] = file.float_tensor(stored, dtype)
+        if not np.isfinite(flat[name]).all():
+            raise WeightsError(f"{file.path}: tensor {stored!r} contains NaN or infinite values")
+    return nest(flat)
+
+
+def _strip_prefix(file: SafetensorsFile) -> dict[str, str]:
+    """Map canonical names (no "bert." prefix) to the names stored in the file."""
+    by_name: dict[str, str] = {}
+    for stored in file.tensors:
+        name = stored[len(PREFIX):] if stored.startswith(PREFIX) else stored
+        if name in by_name:
+            raise WeightsError(f"{file.path}: tensor {name!r} is stored twice, as {by_name[name]!r} "
+                               f"and {stored!r}")
+        by_name[name] = stored
+    return by_name
+
+
+def nest(flat: dict[str, np.ndarray]) -> dict:
+    """{"encoder.layer.0.output.dense.weight": w} -> {"encoder": {"layer": [{"output": {...}}]}}.
+    Numbered components become list positions, so layers can be iterated in order."""
+    root: dict = {}
+    for name, value in flat.items():
+        node = root
+        *parents, leaf = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return _lists_for_numbered_keys(root)
+
+
+def _lists_for_numbered_keys(node):
+    if not isinstance(node, dict):
+        return node
+    node = {key: _lists_for_numbered_keys(child) for key, child in node.items()}
+    if node and all(key.isdigit() for key in node):
+        return [node[str(i)] for i in range(len(node))]
+    return node
