@@ -1,0 +1,134 @@
+"""The `minie5` command.
+
+    minie5 embed --model DIR "query: how much protein should a female eat"
+    printf 'first text\nsecond text\n' | minie5 embed --model DIR --out vectors.npy
+
+Exit status: 0 on success, 2 for a usage error, 1 for any other error. Errors go to stderr as one
+line naming the file or argument at fault; set MINIE5_DEBUG=1 to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+OUTPUT_FORMATS = (".npy", ".jsonl")
+
+
+class UsageError(Exception):
+    """A problem with the command line itself: exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minie5",
+        description="Text embeddings with e5-small-v2 and other BERT encoders, on the CPU, without PyTorch.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    embed = commands.add_parser(
+        "embed", help="embed texts into vectors",
+        description="Embed each TEXT (or, with none given, each line of standard input) and write one "
+                    "vector per text, in input order: a JSON array per line on standard output, or "
+                    "the file named by --out. Texts are embedded exactly as given: e5 models expect "
+                    "them to start with 'query: ' or 'passage: '.")
+    embed.add_argument("texts", nargs="*", metavar="TEXT", help="texts to embed (default: read lines from stdin)")
+    embed.add_argument("--model", "-m", required=True, metavar="DIR",
+                       help="model directory in Hugging Face layout (config.json, model.safetensors, tokenizer.json)")
+    embed.add_argument("--out", "-o", type=Path, metavar="FILE",
+                       help="write the vectors to FILE instead: .npy (float32 [n, dim]) or .jsonl")
+    embed.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per batch (default 32)")
+    embed.add_argument("--no-normalize", dest="normalize", action="store_false",
+                       help="return the mean-pooled vectors without scaling them to unit length")
+    embed.add_argument("--backend", choices=("numba", "numpy"), default="numba",
+                       help="numba: the fast engine (default); numpy: the readable reference")
+    embed.set_defaults(run=run_embed)
+    return parser
+
+
+def read_stdin_lines() -> list[str]:
+    """One text per line. Empty lines are texts too, so output row i is always input line i."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("no TEXT given and standard input is a terminal: pass texts as arguments "
+                         "or pipe them in, one per line")
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise UsageError(f"standard input is not valid UTF-8 (line {line}, byte {e.start})") from None
+    if text.endswith("\n"):
+        text = text[:-1]
+    return [line.removesuffix("\r") for line in text.split("\n")] if text or data else []
+
+
+def format_jsonl(vectors: np.ndarray) -> str:
+    # Nine significant digits are enough to give back every float32 exactly.
+    return "".join("[" + ",".join(f"{v:.9g}" for v in row.tolist()) + "]\n" for row in vectors)
+
+
+def write_output(vectors: np.ndarray, out: Path) -> None:
+    """Write through a temporary file, so an existing file is only replaced by a complete one."""
+    tmp = out.with_name(out.name + ".partial")
+    try:
+        if out.suffix == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, vectors)
+        else:
+            tmp.write_text(format_jsonl(vectors), encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"--out {out}: cannot write ({e.strerror or e})") from None
+
+
+def run_embed(args) -> None:
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.out is not None and args.out.suffix not in OUTPUT_FORMATS:
+        raise UsageError(f"--out {args.out}: unknown format {args.out.suffix or '(no extension)'!r}; "
+                         f"use {' or '.join(OUTPUT_FORMATS)}")
+    texts = args.texts or read_stdin_lines()
+
+    import minie5  # after the cheap checks: importing compiles or loads the kernels
+
+    model = minie5.load(args.model, backend=args.backend)
+    vectors = model.encode(texts, batch_size=args.batch_size, normalize=args.normalize)
+    if args.out is None:
+        sys.stdout.write(format_jsonl(vectors))
+        sys.stdout.flush()
+    else:
+        write_output(vectors, args.out)
+        print(f"wrote {len(vectors)} vectors of {model.dim} floats to {args.out}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+        return 0
+    except UsageError as e:
+        parser.exit(2, f"minie5 {args.command}: error: {e}\n")
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); silence the second error at interpreter exit.
+        sys.stdout = open(os.devnull, "w")
+        return 1
+    except Exception as e:
+        if os.environ.get("MINIE5_DEBUG"):
+            raise
+        from .errors import Minie5Error
+
+        detail = str(e) if isinstance(e, (Minie5Error, OSError, ValueError)) else f"{type(e).__name__}: {e}"
+        print(f"minie5 {args.command}: error: {detail}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

