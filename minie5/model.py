@@ -10,7 +10,6 @@ import numpy as np
 from .config import BertConfig
 from .errors import Minie5Error, TokenizerError
 from .numpy_backend import NumpyBackend
-from .reference import l2_normalize
 from .tokenizer import Tokenizer
 from .weights import load_weights
 
@@ -58,15 +57,10 @@ class Model:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        if texts:
-            ids = self.tokenizer.encode(texts)
-            # Longest first, so each batch pads to nearly its own length; rows go back in order.
-            order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-            for start in range(0, len(order), batch_size):
-                rows = order[start:start + batch_size]
-                out[rows] = self.backend.embed([ids[i] for i in rows])
-            if normalize:
-                out = l2_normalize(out)
+        ids = self.tokenizer.encode(texts) if texts else []
+        for rows in plan_batches([len(seq) for seq in ids], batch_size, self.backend.max_batch_tokens,
+                                 self.backend.pads_batches):
+            out[rows] = self.backend.embed([ids[i] for i in rows], normalize)
         return out[0] if single else out
 
     def encode_queries(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
@@ -76,6 +70,25 @@ class Model:
     def encode_passages(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
         """Embed documents to search: prefix each text with "passage: " (unless it already starts so)."""
         return self.encode(_with_prefix(texts, PASSAGE_PREFIX), **kwargs)
+
+
+def plan_batches(lengths: list[int], batch_size: int, max_tokens: int, padded: bool) -> list[list[int]]:
+    """Group texts (by index) into batches of at most `batch_size` texts and `max_tokens` tokens,
+    longest first, so texts of like length share a batch and a padded batch wastes little. A
+    padded batch costs its size times its first (longest) text; a packed one, the sum of its texts.
+    A text longer than the budget still gets a batch of its own."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    tokens = 0
+    for i in order:
+        cost = lengths[batches[-1][0]] * (len(batches[-1]) + 1) if padded and batches else tokens + lengths[i]
+        if not batches or len(batches[-1]) == batch_size or cost > max_tokens:
+            batches.append([i])
+            tokens = lengths[i]
+        else:
+            batches[-1].append(i)
+            tokens += lengths[i]
+    return batches
 
 
 def _as_text_list(texts) -> list[str]:
@@ -99,12 +112,12 @@ def _with_prefix(texts, prefix: str):
     return [t if t.startswith(prefix) else prefix + t for t in _as_text_list(texts)]
 
 
-def load(model: str | Path, *, backend: str = "numba") -> Model:
+def load(model: str | Path, *, backend: str = "numba", threads: int | None = None) -> Model:
     """Load a model from a directory in Hugging Face layout: config.json, model.safetensors and
     tokenizer.json (as in a snapshot of intfloat/e5-small-v2).
 
-    backend: "numba" (the fast engine) or "numpy" (the readable reference). Until the Numba
-    engine lands, both run the NumPy reference.
+    backend: "numba" (the fast engine, the default) or "numpy" (the readable reference).
+    threads: cores the numba backend may use; default $MINIE5_NUM_THREADS, else all of them.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
@@ -118,4 +131,9 @@ def load(model: str | Path, *, backend: str = "numba") -> Model:
         raise TokenizerError(f"{tokenizer.path}: has {tokenizer.vocab_size} tokens but config.json's "
                              f"vocab_size is {config.vocab_size}: they belong to different models")
     params = load_weights(path / "model.safetensors", config)
-    return Model(config, tokenizer, NumpyBackend(params, config), path)
+    if backend == "numpy":
+        return Model(config, tokenizer, NumpyBackend(params, config), path)
+    from .engine import NumbaBackend, ThreadLimits, resolve_threads
+
+    limits = ThreadLimits(resolve_threads(threads))
+    return Model(config, tokenizer, NumbaBackend(params, config, limits), path)

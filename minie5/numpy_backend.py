@@ -26,6 +26,8 @@ def pad_batch(ids: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:  # B ragg
 
 class NumpyBackend:
     name = "numpy"
+    pads_batches = True  # a batch costs its size times its longest text
+    max_batch_tokens = 16384  # padded tokens: attention scores of 12 x 32 x 512^2 floats, ~400 MB
 
     def __init__(self, params: dict, config: BertConfig):
         self.params = params
@@ -36,6 +38,7 @@ class NumpyBackend:
         input_ids, attention_mask = pad_batch(ids)
         return reference.bert(input_ids, attention_mask, self.params, self.config), attention_mask
 
-    def embed(self, ids: list[np.ndarray]) -> np.ndarray:  # B ragged -> [B, H], not normalised
+    def embed(self, ids: list[np.ndarray], normalize: bool) -> np.ndarray:  # B ragged -> [B, H]
         hidden_states, attention_mask = self.hidden_states(ids)
-        return reference.mean_pool(hidden_states[-1], attention_mask)
+        pooled = reference.mean_pool(hidden_states[-1], attention_mask)
+        return reference.l2_normalize(pooled) if normalize else pooled

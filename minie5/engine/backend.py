@@ -1,0 +1,153 @@
+"""The fast engine: the forward pass as NumPy matrix products and Numba kernels on packed tokens.
+
+Per encoder layer, with x the [M, H] packed hidden states of a batch:
+
+    qkv_t = W_qkv x^T        one product for query, key and value: [3H, M], a row per channel
+    attention(qkv_t)         per text and head, at the text's true length         -> ctx_t [H, M]
+    x = LN(ctx_t^T @ W_o + b + x)                                   add_bias_residual_layer_norm
+    h = GELU(x @ W_1 + b)                                           add_bias_gelu       [M, F]
+    x = LN(h @ W_2 + b + x)                                         add_bias_residual_layer_norm
+
+The products go to OpenBLAS through NumPy (Numba's own np.dot would need SciPy, and calls the same
+library); everything between them is a kernel from kernels.py. Attention works on transposed
+activations (see kernels.attention), which the products produce and consume for free: BLAS takes
+either layout at the same speed. Weights are stored contiguous in the layout each product wants,
+and buffers are reused from batch to batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+from ..config import BertConfig
+from . import kernels
+from .threads import ThreadLimits
+
+# One forward pass at a time per process. Each pass already keeps every core it is given busy, so
+# running two at once would only oversubscribe them; and Numba's default "workqueue" threading
+# layer must never be entered from two Python threads at once.
+_FORWARD_LOCK = threading.Lock()
+MIN_ROWS_PER_THREAD = 32  # below this a product is too small to be worth splitting
+
+
+class NumbaBackend:
+    name = "numba"
+    pads_batches = False  # a batch costs its real tokens, not its length times its size
+    max_batch_tokens = 16384  # ~15 kB of buffers per token: about 250 MB at most
+
+    def __init__(self, params: dict, config: BertConfig, threads: ThreadLimits):
+        self.config = config
+        self.threads = threads
+        emb = params["embeddings"]
+        self.word = emb["word_embeddings"]["weight"]
+        self.position = emb["position_embeddings"]["weight"]
+        self.token_type = emb["token_type_embeddings"]["weight"]
+        self.embeddings_norm = (emb["LayerNorm"]["weight"], emb["LayerNorm"]["bias"])
+        self.layers = [_Layer(p) for p in params["encoder"]["layer"]]
+        self._buffers: dict[str, np.ndarray] = {}
+        self._pool = ThreadPoolExecutor(max_workers=threads.threads, thread_name_prefix="minie5-blas")
+
+    def embed(self, ids: list[np.ndarray], normalize: bool) -> np.ndarray:  # B ragged -> [B, H]
+        with self.threads.applied(), _FORWARD_LOCK:
+            offsets, x = self._forward(ids, keep=None)
+            out = np.empty((len(ids), self.config.hidden_size), dtype=np.float32)
+            kernels.mean_pool(x, offsets, normalize, out)
+        return out
+
+    def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+        """The embeddings' output and every layer's, padded to [B, T, H] with a mask, as the NumPy
+        backend returns them (for comparison; the engine itself never pads)."""
+        states: list[np.ndarray] = []
+        with self.threads.applied(), _FORWARD_LOCK:
+            offsets, _ = self._forward(ids, keep=states)
+        lengths = np.diff(offsets)
+        mask = (np.arange(lengths.max())[None, :] < lengths[:, None]).astype(np.int64)
+        padded = []
+        for packed in states:
+            state = np.zeros(mask.shape + (packed.shape[1],), dtype=np.float32)
+            state[mask > 0] = packed
+            padded.append(state)
+        return padded, mask
+
+    def _matmul(self, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:  # [M, K] @ [K, N] -> out [M, N]
+        """out = a @ b on `threads` cores: single-threaded OpenBLAS calls on blocks of rows, one per
+        thread of our own pool. OpenBLAS's own threads would be simpler, but they spin for a while
+        after each product, and on a small machine that steals the cores the next kernel needs
+        (measured on 2 cores: attention and the other kernels ran 1.6x slower after a threaded
+        product). Small products run whole in the calling thread."""
+        M = a.shape[0]
+        n = min(self.threads.threads, M // MIN_ROWS_PER_THREAD)
+        if n <= 1:
+            np.matmul(a, b, out=out)
+            return
+        bounds = [M * i // n for i in range(n + 1)]
+        blocks = [self._pool.submit(np.matmul, a[r0:r1], b, out=out[r0:r1])
+                  for r0, r1 in zip(bounds[:-1], bounds[1:])]
+        for block in blocks:
+            block.result()
+
+    def _buffer(self, name: str, rows: int, cols: int) -> np.ndarray:
+        """A C-contiguous [rows, cols] float32 work array, carved from storage reused across
+        batches (only under the lock) and grown when a batch needs more."""
+        storage = self._buffers.get(name)
+        if storage is None or storage.size < rows * cols:
+            storage = self._buffers[name] = np.empty(max(rows * cols, 1 << 16), dtype=np.float32)
+        return storage[:rows * cols].reshape(rows, cols)
+
+    def _forward(self, ids: list[np.ndarray], keep: list | None) -> tuple[np.ndarray, np.ndarray]:
+        config = self.config
+        H, F, N = config.hidden_size, config.intermediate_size, config.num_attention_heads
+        eps = config.layer_norm_eps
+        lengths = np.fromiter((len(seq) for seq in ids), dtype=np.int64, count=len(ids))
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        M = int(offsets[-1])
+        input_ids = np.concatenate(ids).astype(np.int64)
+        positions = np.arange(M, dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+
+        x = self._buffer("x", M, H)
+        qkv_t, ctx_t = self._buffer("qkv_t", 3 * H, M), self._buffer("ctx_t", H, M)
+        y, h = self._buffer("y", M, H), self._buffer("h", M, F)
+        kernels.embeddings_layer_norm(input_ids, positions, self.word, self.position, self.token_type,
+                                      *self.embeddings_norm, eps, x)
+        if keep is not None:
+            keep.append(x.copy())
+        for layer in self.layers:
+            self._matmul(x, layer.qkv_weight.T, qkv_t.T)
+            with numba.parallel_chunksize(1):  # texts differ in length: hand out (text, head) pairs one by one
+                kernels.attention(qkv_t, layer.qkv_bias, offsets, N, ctx_t)
+            self._matmul(ctx_t.T, layer.attention_output_weight, y)
+            kernels.add_bias_residual_layer_norm(y, layer.attention_output_bias, x, *layer.attention_norm, eps)
+            self._matmul(x, layer.intermediate_weight, h)
+            kernels.add_bias_gelu(h, layer.intermediate_bias)
+            self._matmul(h, layer.output_weight, y)
+            kernels.add_bias_residual_layer_norm(y, layer.output_bias, x, *layer.output_norm, eps)
+            if keep is not None:
+                keep.append(x.copy())
+        return offsets, x
+
+
+class _Layer:
+    """One encoder layer's weights, arranged for the engine's products: W_qkv as stored, [out, in],
+    for W_qkv x^T; the others transposed to [in, out], for rows @ W."""
+
+    def __init__(self, p: dict):
+        attn = p["attention"]
+        q, k, v = (attn["self"][name] for name in ("query", "key", "value"))
+        self.qkv_weight = np.concatenate([q["weight"], k["weight"], v["weight"]])  # [3H, H]: W_qkv x^T
+        self.qkv_bias = np.concatenate([q["bias"], k["bias"], v["bias"]])
+        self.attention_output_weight = _transposed(attn["output"]["dense"]["weight"])
+        self.attention_output_bias = attn["output"]["dense"]["bias"]
+        self.attention_norm = (attn["output"]["LayerNorm"]["weight"], attn["output"]["LayerNorm"]["bias"])
+        self.intermediate_weight = _transposed(p["intermediate"]["dense"]["weight"])
+        self.intermediate_bias = p["intermediate"]["dense"]["bias"]
+        self.output_weight = _transposed(p["output"]["dense"]["weight"])
+        self.output_bias = p["output"]["dense"]["bias"]
+        self.output_norm = (p["output"]["LayerNorm"]["weight"], p["output"]["LayerNorm"]["bias"])
+
+
+def _transposed(weight: np.ndarray) -> np.ndarray:  # torch.nn.Linear's [out, in] -> [in, out]
+    return np.ascontiguousarray(weight.T)

@@ -1,0 +1,227 @@
+"""Numba kernels for the forward pass, each the fast twin of a NumPy reference function.
+
+Layout. A batch is packed: the real tokens of all its texts stacked into one [M, H] matrix, text s
+owning rows offsets[s]:offsets[s+1]. No row is padding, so no work is spent on padding, and
+attention runs per text at its true length. The matrix products between these kernels are NumPy
+`matmul` calls (OpenBLAS), made by the caller; each kernel adds the bias the product left out.
+
+    M  tokens in the batch (all texts)     B  texts          T  tokens of one text
+    H  hidden size                         N  heads          D  head size, H / N
+    F  feed-forward size                   V  vocabulary
+
+Kernels write into arrays the caller owns and return nothing. `prange` runs over the outermost
+independent loop: rows for the per-token kernels, (text, head) pairs for attention.
+
+Arithmetic. The elementwise functions that C computes one call at a time (exp, erf) are written
+out as polynomials here, so that LLVM can turn the loops into SIMD code; their accuracy is fitted
+and tested (tools/fit_erf.py, tests/test_kernels.py). Sums over a row use FASTMATH, which lets LLVM
+reorder additions into vector lanes; that changes rounding at the level of float32's last bit, and
+the golden tests bound the effect on the final vectors. Everything else is plain IEEE arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# Reassociation (vectorised sums and maxima) and fused multiply-add only: no assumption that values
+# are finite, so a NaN or an infinity still propagates to where it can be seen.
+FASTMATH = {"reassoc", "contract"}
+
+# erf(x) ~= x * P(x^2) / Q(x^2) on |x| <= 4, fitted by tools/fit_erf.py (max error 2e-8 in
+# float64, below float32's resolution; erf(4) rounds to 1 in float32, so the tails are clamped).
+ERF_X_MAX = 4.0
+ERF_P = (1.1283789765995853, 0.1962482556764465, 0.053467372916422465, 0.0040036060583855376,
+         0.00028803893645722, 1.9748182525725446e-06)
+ERF_Q = (1.0, 0.5072516487006943, 0.11647611624321906, 0.015444352069940749,
+         0.001216346789388174, 3.748060240282145e-05)
+P0, P1, P2, P3, P4, P5 = ERF_P
+Q0, Q1, Q2, Q3, Q4, Q5 = ERF_Q
+
+# exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, in float32: r by Cody and Waite's
+# two-part ln 2 (the high part has few enough bits that n * LN_2_HIGH is exact), exp(r) by its
+# Taylor series to r^7 / 7! (truncation error 6e-9, below float32's rounding), 2^n from its bits.
+LOG2_E = np.float32(1.4426950408889634)
+LN_2_HIGH = np.float32(0.693359375)
+LN_2_LOW = np.float32(-2.12194440e-4)
+EXP_X_MIN = np.float32(-87.0)  # exp(-87) = 1.6e-38, just above float32's smallest normal number
+TAYLOR = tuple(np.float32(1 / math.factorial(k)) for k in range(8))
+E0, E1, E2, E3, E4, E5, E6, E7 = TAYLOR
+HALF, ONE = np.float32(0.5), np.float32(1.0)
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def erf(x):  # float64 -> float64
+    x = x if x > -ERF_X_MAX else -ERF_X_MAX
+    x = x if x < ERF_X_MAX else ERF_X_MAX
+    s = x * x
+    p = ((((P5 * s + P4) * s + P3) * s + P2) * s + P1) * s + P0
+    q = ((((Q5 * s + Q4) * s + Q3) * s + Q2) * s + Q1) * s + Q0
+    return x * p / q
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def exp_row(values, n, bits):  # [T] float32 in place: values[j] <- exp(values[j]), values <= 0
+    """exp of a row of non-positive numbers, in two SIMD loops: reduce x to n ln2 + r and
+    evaluate exp(r) while writing 2^n's IEEE bits (exponent n + 127, zero mantissa) to `bits`;
+    then multiply. Comparisons are written as selects, which vectorise where min/max do not."""
+    scale = bits.view(np.float32)
+    for j in range(n):
+        x = values[j]
+        x = x if x > EXP_X_MIN else EXP_X_MIN
+        k = np.floor(x * LOG2_E + HALF)
+        r = (x - k * LN_2_HIGH) - k * LN_2_LOW
+        bits[j] = (np.int32(k) + np.int32(127)) << np.int32(23)
+        values[j] = E0 + r * (E1 + r * (E2 + r * (E3 + r * (E4 + r * (E5 + r * (E6 + r * E7))))))
+    for j in range(n):
+        values[j] *= scale[j]
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def embeddings_layer_norm(input_ids, positions, word, position, token_type, weight, bias, eps,
+                          out):  # [M] ids, [M] positions -> out [M, H]
+    """Twin of reference.embeddings with token type 0: gather word + type + position, LayerNorm."""
+    M, H = out.shape
+    for i in prange(M):
+        row = out[i]
+        for c in range(H):
+            row[c] = word[input_ids[i], c] + token_type[0, c] + position[positions[i], c]
+        _layer_norm_row(row, weight, bias, eps)
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _layer_norm_row(row, weight, bias, eps):  # [H] in place
+    H = row.shape[0]
+    total = 0.0  # float64 accumulators: exact enough that summation order does not matter
+    for c in range(H):
+        total += row[c]
+    mean = total / H
+    squares = 0.0
+    for c in range(H):
+        d = row[c] - mean
+        squares += d * d
+    inv_std = 1.0 / math.sqrt(squares / H + eps)
+    for c in range(H):
+        row[c] = np.float32((row[c] - mean) * inv_std * weight[c] + bias[c])
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def add_bias_residual_layer_norm(y, bias, residual, weight, ln_bias, eps):  # [M, H] -> residual [M, H]
+    """Twin of the reference's `layer_norm(linear(h) + x)` after a matmul that left out the
+    bias: residual <- LayerNorm(y + bias + residual). Used after attention and after the
+    feed-forward (BertSelfOutput, BertOutput)."""
+    M, H = y.shape
+    for i in prange(M):
+        row = residual[i]
+        for c in range(H):
+            row[c] = y[i, c] + bias[c] + row[c]
+        _layer_norm_row(row, weight, ln_bias, eps)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def add_bias_gelu(h, bias):  # [M, F] in place
+    """Twin of reference.gelu(h + bias), the exact erf GELU, with erf from its rational fit."""
+    M, F = h.shape
+    for i in prange(M):
+        for c in range(F):
+            x = np.float64(h[i, c] + bias[c])
+            h[i, c] = np.float32(0.5 * x * (1.0 + erf(x * 0.7071067811865476)))
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def attention(qkv_t, bias, offsets, num_heads, out_t):  # [3H, M] -> out_t [H, M]
+    """Twin of reference.self_attention on packed texts: for every text and head,
+    softmax(q k^T / sqrt(D)) v at the text's true length.
+
+    Everything is transposed, a row per channel and a column per token: qkv_t = [Wq; Wk; Wv] x^T
+    as the matrix product left it (biases not yet added), and out_t the context the same way.
+    The scores too are kept transposed, scores_t[j, i] for key j and query i. Then every inner
+    loop runs along tokens over contiguous memory (the products, the softmax down each column,
+    the weighted sum of values) and LLVM makes SIMD code of all of them, with no copies in or out.
+
+    The biases are folded in rather than added to the inputs: with q' = q + bq,
+    k'.q' = k'.q + k'.bq, so each key's row of scores starts at k'.bq; and since each column of
+    weights sums to 1, adding bv to every value adds bv to the context."""
+    H, M = out_t.shape
+    D = H // num_heads
+    n_texts = offsets.shape[0] - 1
+    scale = np.float32(1.0 / math.sqrt(D))
+    for task in prange(n_texts * num_heads):
+        text, head = task // num_heads, task % num_heads
+        start, end = offsets[text], offsets[text + 1]
+        T = end - start
+        q_row, k_row, v_row = head * D, H + head * D, 2 * H + head * D
+        # A contiguous copy: rows of qkv_t lie M floats apart, and when M is a multiple of 1024 they
+        # all fall into the same few cache sets; copying a row is a cheap contiguous run.
+        queries_t = np.ascontiguousarray(qkv_t[q_row:q_row + D, start:end])  # [D, T], no bias
+
+        scores_t = np.empty((T, T), dtype=np.float32)  # [key, query]
+        key = np.empty(D, dtype=np.float32)
+        for j in range(T):
+            offset = np.float32(0.0)
+            for d in range(D):
+                key[d] = (qkv_t[k_row + d, start + j] + bias[k_row + d]) * scale
+                offset += key[d] * bias[q_row + d]
+            scores_t[j, :] = offset
+            _accumulate_rows(scores_t[j], key, queries_t)
+
+        # Softmax over keys, i.e. down each column; subtracting the column maximum keeps exp() in range.
+        top = scores_t[0].copy()
+        for j in range(1, T):
+            for i in range(T):
+                top[i] = scores_t[j, i] if scores_t[j, i] > top[i] else top[i]
+        total = np.zeros(T, dtype=np.float32)
+        bits = np.empty(T, dtype=np.int32)
+        for j in range(T):
+            row = scores_t[j]
+            for i in range(T):
+                row[i] -= top[i]
+            exp_row(row, T, bits)
+            for i in range(T):
+                total[i] += row[i]
+        for i in range(T):
+            total[i] = np.float32(1.0) / total[i]
+
+        context = np.empty(T, dtype=np.float32)
+        for d in range(D):
+            context[:] = 0.0
+            _accumulate_rows(context, qkv_t[v_row + d, start:end], scores_t)
+            out_row = out_t[q_row + d]
+            for i in range(T):
+                out_row[start + i] = context[i] * total[i] + bias[v_row + d]
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _accumulate_rows(acc, weights, rows):  # acc[:] += sum_k weights[k] * rows[k, :]
+    n = weights.shape[0]
+    k = 0
+    while k + 4 <= n:
+        w0, w1, w2, w3 = weights[k], weights[k + 1], weights[k + 2], weights[k + 3]
+        r0, r1, r2, r3 = rows[k], rows[k + 1], rows[k + 2], rows[k + 3]
+        for i in range(acc.shape[0]):
+            acc[i] += w0 * r0[i] + w1 * r1[i] + w2 * r2[i] + w3 * r3[i]
+        k += 4
+    while k < n:
+        w, r = weights[k], rows[k]
+        for i in range(acc.shape[0]):
+            acc[i] += w * r[i]
+        k += 1
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def mean_pool(hidden, offsets, normalize, out):  # [M, H] -> out [B, H]
+    """Twin of reference.mean_pool (and l2_normalize when `normalize`) on packed texts."""
+    B, H = out.shape
+    for s in prange(B):
+        start, end = offsets[s], offsets[s + 1]
+        acc = np.zeros(H, dtype=np.float64)
+        for i in range(start, end):
+            for c in range(H):
+                acc[c] += hidden[i, c]
+        acc /= end - start
+        if normalize:
+            acc /= max(math.sqrt(np.sum(acc * acc)), 1e-12)
+        for c in range(H):
+            out[s, c] = acc[c]

@@ -1,0 +1,122 @@
+"""Each Numba kernel against its NumPy reference twin, on random inputs of awkward sizes."""
+
+import math
+
+import numpy as np
+import pytest
+
+from minie5 import reference
+from minie5.engine import kernels
+
+H, N, F = 384, 12, 1536
+rng = np.random.RandomState(0)
+
+
+def random(*shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def pack(lengths):
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return offsets, int(offsets[-1])
+
+
+def test_exp_row_matches_numpy():
+    x = np.concatenate([-np.geomspace(1e-8, 120, 5000), [0.0, -0.0, -87.0, -86.9, -1e30]]).astype(np.float32)
+    y = x.copy()
+    kernels.exp_row.py_func(y, y.size, np.empty(y.size, np.int32))  # the kernel's code, run by NumPy
+    z = x.copy()
+    _exp_row_compiled(z)
+    exact = np.exp(x.astype(np.float64))
+    in_range = x >= kernels.EXP_X_MIN  # below, the result is clamped to exp(-87) = 1.6e-38: zero for softmax
+    for got in (y, z):
+        np.testing.assert_allclose(got[in_range], exact[in_range], rtol=2e-7)
+        assert np.all(got[~in_range] <= 1.65e-38)
+
+
+def _exp_row_compiled(values):
+    from numba import njit
+
+    @njit
+    def run(v):
+        kernels.exp_row(v, v.size, np.empty(v.size, np.int32))
+
+    run(values)
+
+
+def test_erf_fit_is_accurate():
+    from numba import njit
+
+    erf = njit(lambda x: kernels.erf(x))
+    for x in np.linspace(-7, 7, 20001):
+        assert abs(erf(x) - math.erf(x)) < 3e-8
+
+
+@pytest.mark.parametrize("lengths", [[1], [2], [511], [512], [int(n) for n in rng.randint(1, 80, 33)]])
+def test_embeddings_layer_norm(lengths):
+    V, P = 1000, 512
+    offsets, M = pack(lengths)
+    ids = rng.randint(0, V, M).astype(np.int64)
+    positions = np.concatenate([np.arange(n) for n in lengths]).astype(np.int64)
+    word, pos, types = random(V, H), random(P, H), random(2, H)
+    weight, bias = random(H), random(H)
+    out = np.empty((M, H), np.float32)
+    kernels.embeddings_layer_norm(ids, positions, word, pos, types, weight, bias, 1e-12, out)
+    for s, n in enumerate(lengths):
+        rows = slice(offsets[s], offsets[s + 1])
+        expected = reference.embeddings(ids[None, rows], np.zeros((1, n), np.int64), {"weight": word},
+                                        {"weight": pos}, {"weight": types},
+                                        {"weight": weight, "bias": bias}, eps=1e-12)[0]
+        np.testing.assert_allclose(out[rows], expected, rtol=0, atol=2e-5)
+
+
+@pytest.mark.parametrize("M", [1, 2, 33, 512])
+def test_add_bias_residual_layer_norm(M):
+    y, bias, x = random(M, H, scale=3), random(H), random(M, H)
+    weight, ln_bias = random(H), random(H)
+    expected = reference.layer_norm(y + bias + x, weight, ln_bias, eps=1e-12)
+    kernels.add_bias_residual_layer_norm(y, bias, x, weight, ln_bias, 1e-12)
+    np.testing.assert_allclose(x, expected, rtol=0, atol=2e-5)
+
+
+@pytest.mark.parametrize("M", [1, 2, 33, 512])
+def test_add_bias_gelu(M):
+    h, bias = random(M, F, scale=3), random(F)
+    expected = reference.gelu(h + bias)
+    kernels.add_bias_gelu(h, bias)
+    np.testing.assert_allclose(h, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("lengths", [[1], [2], [511], [512], [1, 2, 3], [int(n) for n in rng.randint(1, 100, 33)]])
+def test_attention(lengths):
+    offsets, M = pack(lengths)
+    x = random(M, H)
+    params = {name: {"weight": random(H, H, scale=1.5 / math.sqrt(H)), "bias": random(H, scale=0.2)}
+              for name in ("query", "key", "value")}
+    weight = np.concatenate([params[n]["weight"] for n in ("query", "key", "value")])
+    bias = np.concatenate([params[n]["bias"] for n in ("query", "key", "value")])
+    qkv_t = np.ascontiguousarray((x @ weight.T).T)  # the kernel works on channels x tokens
+    out_t = np.empty((H, M), np.float32)
+    kernels.attention(qkv_t, bias, offsets, N, out_t)
+    out = out_t.T
+    for s, n in enumerate(lengths):
+        rows = slice(offsets[s], offsets[s + 1])
+        expected = reference.self_attention(x[None, rows], np.ones((1, n)), **params, num_heads=N)[0]
+        np.testing.assert_allclose(out[rows], expected, rtol=0, atol=5e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("lengths", [[1], [2], [512], [int(n) for n in rng.randint(1, 50, 33)]])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_mean_pool(lengths, normalize):
+    offsets, M = pack(lengths)
+    hidden = random(M, H)
+    out = np.empty((len(lengths), H), np.float32)
+    kernels.mean_pool(hidden, offsets, normalize, out)
+    T = max(lengths)
+    padded, mask = np.zeros((len(lengths), T, H), np.float32), np.zeros((len(lengths), T))
+    for s, n in enumerate(lengths):
+        padded[s, :n], mask[s, :n] = hidden[offsets[s]:offsets[s + 1]], 1
+    expected = reference.mean_pool(padded, mask)
+    if normalize:
+        expected = reference.l2_normalize(expected)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=2e-6)
