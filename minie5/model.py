@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import BertConfig
+from .engine import NumbaBackend, ThreadLimits, resolve_threads
 from .errors import Minie5Error, TokenizerError
 from .numpy_backend import NumpyBackend
 from .tokenizer import Tokenizer
@@ -118,6 +119,7 @@ def load(model: str | Path, *, backend: str = "numba", threads: int | None = Non
 
     backend: "numba" (the fast engine, the default) or "numpy" (the readable reference).
     threads: cores the numba backend may use; default $MINIE5_NUM_THREADS, else all of them.
+      (The numpy backend leaves threading to NumPy's BLAS.)
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
@@ -130,10 +132,8 @@ def load(model: str | Path, *, backend: str = "numba", threads: int | None = Non
     if tokenizer.vocab_size > config.vocab_size:
         raise TokenizerError(f"{tokenizer.path}: has {tokenizer.vocab_size} tokens but config.json's "
                              f"vocab_size is {config.vocab_size}: they belong to different models")
+    threads = resolve_threads(threads)
     params = load_weights(path / "model.safetensors", config)
-    if backend == "numpy":
+    if backend == "numpy":  # the reference leaves threading to NumPy's BLAS
         return Model(config, tokenizer, NumpyBackend(params, config), path)
-    from .engine import NumbaBackend, ThreadLimits, resolve_threads
-
-    limits = ThreadLimits(resolve_threads(threads))
-    return Model(config, tokenizer, NumbaBackend(params, config, limits), path)
+    return Model(config, tokenizer, NumbaBackend(params, config, ThreadLimits(threads)), path)

@@ -52,7 +52,7 @@ class NumbaBackend:
         self._pool = ThreadPoolExecutor(max_workers=threads.threads, thread_name_prefix="minie5-blas")
 
     def embed(self, ids: list[np.ndarray], normalize: bool) -> np.ndarray:  # B ragged -> [B, H]
-        with self.threads.applied(), _FORWARD_LOCK:
+        with _FORWARD_LOCK, self.threads.applied():  # limits are process-wide: set them under the lock
             offsets, x = self._forward(ids, keep=None)
             out = np.empty((len(ids), self.config.hidden_size), dtype=np.float32)
             kernels.mean_pool(x, offsets, normalize, out)
@@ -62,7 +62,7 @@ class NumbaBackend:
         """The embeddings' output and every layer's, padded to [B, T, H] with a mask, as the NumPy
         backend returns them (for comparison; the engine itself never pads)."""
         states: list[np.ndarray] = []
-        with self.threads.applied(), _FORWARD_LOCK:
+        with _FORWARD_LOCK, self.threads.applied():  # limits are process-wide: set them under the lock
             offsets, _ = self._forward(ids, keep=states)
         lengths = np.diff(offsets)
         mask = (np.arange(lengths.max())[None, :] < lengths[:, None]).astype(np.int64)

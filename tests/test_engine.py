@@ -1,0 +1,100 @@
+"""The Numba engine's promises beyond matching the reference: batch independence, threads, safety
+under concurrent calls. (Its agreement with transformers is in test_golden.py.)"""
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import minie5
+from minie5.model import plan_batches
+
+TEXTS = ["query: how much protein should a female eat", "passage: " + "the summit of the mountain " * 60,
+         "", "x", "passage: a b c d e f g h i j k l m n o p"]
+FILLER = [f"passage: filler text number {i} " * (1 + i % 25) for i in range(70)]
+
+
+@pytest.fixture(scope="module")
+def engine(minilm_dir):
+    return minie5.load(minilm_dir)
+
+
+# A text's tokens go through the same operations whatever else is packed with them: rows of a
+# matrix product do not mix, and attention runs per text. What can change is the rounding inside
+# OpenBLAS, which may take a row through a different micro-kernel depending on where it falls in
+# the matrix: with its AVX-512 (SkylakeX) kernels the results are bit for bit the same, with its
+# AVX2 (Haswell) kernels they differ by at most 1.5e-7 (measured). The bound below is 3x that.
+BATCH_ATOL = 5e-7
+
+
+def test_a_texts_embedding_does_not_depend_on_its_batch(engine):
+    alone = np.stack([engine.encode(t) for t in TEXTS])
+    for batch_size in (1, 2, 3, 32):
+        np.testing.assert_allclose(engine.encode(TEXTS, batch_size=batch_size), alone, rtol=0, atol=BATCH_ATOL)
+    mixed = engine.encode(FILLER[:30] + TEXTS + FILLER[30:], batch_size=64)
+    np.testing.assert_allclose(mixed[30:35], alone, rtol=0, atol=BATCH_ATOL)
+
+
+def test_thread_count_does_not_change_results(minilm_dir, engine):
+    one = minie5.load(minilm_dir, threads=1)
+    assert one.backend.threads.threads == 1
+    np.testing.assert_allclose(one.encode(TEXTS + FILLER), engine.encode(TEXTS + FILLER), rtol=0, atol=BATCH_ATOL)
+
+
+def test_concurrent_encode_calls_are_safe(engine):
+    """Six Python threads encoding at once get exactly what one thread gets alone."""
+    expected = engine.encode(FILLER)
+    results, errors = {}, []
+
+    def work(k):
+        try:
+            results[k] = engine.encode(FILLER)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 6
+    for got in results.values():
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_threads_argument_and_environment(minilm_dir, monkeypatch):
+    for bad in (0, -2, 1.5, "2"):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            minie5.load(minilm_dir, threads=bad)
+    monkeypatch.setenv("MINIE5_NUM_THREADS", "1")
+    assert minie5.load(minilm_dir).backend.threads.threads == 1
+    monkeypatch.setenv("MINIE5_NUM_THREADS", "many")
+    with pytest.raises(ValueError, match="MINIE5_NUM_THREADS must be a positive integer, got 'many'"):
+        minie5.load(minilm_dir)
+
+
+def test_cold_numba_cache_in_a_fresh_location(tmp_path, minilm_dir, engine):
+    """With an empty cache directory (a new machine, or a read-only install whose package folder
+    cannot hold the cache) the kernels compile, and give the same vectors."""
+    code = ("import sys, numpy as np, minie5; m = minie5.load(sys.argv[1]); "
+            "np.save(sys.argv[2], m.encode(['query: summit define', '']))")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    subprocess.run([sys.executable, "-c", code, str(minilm_dir), str(tmp_path / "v.npy")], env=env,
+                   check=True, timeout=600)
+    assert any((tmp_path / "cache").rglob("*.nbi"))
+    np.testing.assert_array_equal(np.load(tmp_path / "v.npy"), engine.encode(["query: summit define", ""]))
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_plan_batches_respects_both_limits(padded):
+    lengths = [int(n) for n in np.random.RandomState(3).randint(1, 512, 300)]
+    batches = plan_batches(lengths, batch_size=16, max_tokens=4096, padded=padded)
+    assert sorted(i for b in batches for i in b) == list(range(300))
+    for b in batches:
+        size = [lengths[i] for i in b]
+        assert len(b) <= 16 and size == sorted(size, reverse=True)
+        cost = size[0] * len(b) if padded else sum(size)
+        assert cost <= 4096 or len(b) == 1
