@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per batch (default 32)")
     embed.add_argument("--no-normalize", dest="normalize", action="store_false",
                        help="return the mean-pooled vectors without scaling them to unit length")
+    embed.add_argument("--threads", type=int, metavar="N",
+                       help="cores to use (default: $MINIE5_NUM_THREADS, else all)")
     embed.add_argument("--backend", choices=("numba", "numpy"), default="numba",
                        help="numba: the fast engine (default); numpy: the readable reference")
     embed.set_defaults(run=run_embed)
@@ -89,6 +91,8 @@ def write_output(vectors: np.ndarray, out: Path) -> None:
 def run_embed(args) -> None:
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be a positive integer, got {args.threads}")
     if args.out is not None and args.out.suffix not in OUTPUT_FORMATS:
         raise UsageError(f"--out {args.out}: unknown format {args.out.suffix or '(no extension)'!r}; "
                          f"use {' or '.join(OUTPUT_FORMATS)}")
@@ -96,7 +100,7 @@ def run_embed(args) -> None:
 
     import minie5  # after the cheap checks: importing compiles or loads the kernels
 
-    model = minie5.load(args.model, backend=args.backend)
+    model = minie5.load(args.model, backend=args.backend, threads=args.threads)
     vectors = model.encode(texts, batch_size=args.batch_size, normalize=args.normalize)
     if args.out is None:
         sys.stdout.write(format_jsonl(vectors))

@@ -120,3 +120,16 @@ def test_mean_pool(lengths, normalize):
     if normalize:
         expected = reference.l2_normalize(expected)
     np.testing.assert_allclose(out, expected, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("M", [1, 2, 16])
+@pytest.mark.parametrize("K, N", [(384, 1152), (1536, 384)])
+def test_linear_few_rows(M, K, N):
+    x, weight = random(M, K), random(N, K, scale=1 / math.sqrt(K))
+    out = np.empty((M, N), np.float32)
+    kernels.linear_few_rows(x, weight, out)
+    expected = reference.linear(x.astype(np.float64), weight.astype(np.float64), np.zeros(N))
+    np.testing.assert_allclose(out, expected, rtol=0, atol=2e-6)
+    strided = np.empty((N, M), np.float32).T  # the engine writes into transposed views too
+    kernels.linear_few_rows(x, weight, strided)
+    np.testing.assert_array_equal(strided, out)

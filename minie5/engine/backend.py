@@ -32,6 +32,7 @@ from .threads import ThreadLimits
 # layer must never be entered from two Python threads at once.
 _FORWARD_LOCK = threading.Lock()
 MIN_ROWS_PER_THREAD = 32  # below this a product is too small to be worth splitting
+FEW_ROWS = 16  # up to this many tokens, products go to kernels.linear_few_rows
 
 
 class NumbaBackend:
@@ -73,22 +74,30 @@ class NumbaBackend:
             padded.append(state)
         return padded, mask
 
-    def _matmul(self, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:  # [M, K] @ [K, N] -> out [M, N]
-        """out = a @ b on `threads` cores: single-threaded OpenBLAS calls on blocks of rows, one per
-        thread of our own pool. OpenBLAS's own threads would be simpler, but they spin for a while
-        after each product, and on a small machine that steals the cores the next kernel needs
-        (measured on 2 cores: attention and the other kernels ran 1.6x slower after a threaded
-        product). Small products run whole in the calling thread."""
+    def _matmul(self, a: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:  # [M, K] @ [N, K]^T -> [M, N]
+        """out = a @ weight^T on `threads` cores, weight in torch.nn.Linear's [out, in] layout.
+
+        Many rows: single-threaded OpenBLAS calls on blocks of rows, one per thread of our own pool.
+        OpenBLAS's own threads would be simpler, but they spin for a while after each product, and
+        on a small machine that steals the cores the next kernel needs (measured on 2 cores:
+        attention and the other kernels ran 1.6x slower after a threaded product).
+        A few rows (a short query): a Numba kernel that reads each weight once, since OpenBLAS
+        spends longer packing the weights than multiplying (measured: 8.6 ms against 12.4 ms for
+        the 48 products of a 10-token query)."""
         M = a.shape[0]
-        n = min(self.threads.threads, M // MIN_ROWS_PER_THREAD)
-        if n <= 1:
-            np.matmul(a, b, out=out)
-            return
-        bounds = [M * i // n for i in range(n + 1)]
-        blocks = [self._pool.submit(np.matmul, a[r0:r1], b, out=out[r0:r1])
-                  for r0, r1 in zip(bounds[:-1], bounds[1:])]
-        for block in blocks:
-            block.result()
+        threads = self.threads.threads
+        if M <= FEW_ROWS:
+            numba.set_num_threads(threads)  # reading the weights is the work here: share it
+            kernels.linear_few_rows(np.ascontiguousarray(a), weight, out)
+            numba.set_num_threads(1)
+        elif M < MIN_ROWS_PER_THREAD * threads:
+            np.matmul(a, weight.T, out=out)
+        else:
+            bounds = [M * i // threads for i in range(threads + 1)]
+            blocks = [self._pool.submit(np.matmul, a[r0:r1], weight.T, out=out[r0:r1])
+                      for r0, r1 in zip(bounds[:-1], bounds[1:])]
+            for block in blocks:
+                block.result()
 
     def _buffer(self, name: str, rows: int, cols: int) -> np.ndarray:
         """A C-contiguous [rows, cols] float32 work array, carved from storage reused across
@@ -107,6 +116,8 @@ class NumbaBackend:
         M = int(offsets[-1])
         input_ids = np.concatenate(ids).astype(np.int64)
         positions = np.arange(M, dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+        # For a few tokens, waking a second thread for each kernel costs more than the kernel.
+        numba.set_num_threads(1 if M <= FEW_ROWS else self.threads.threads)
 
         x = self._buffer("x", M, H)
         qkv_t, ctx_t = self._buffer("qkv_t", 3 * H, M), self._buffer("ctx_t", H, M)
@@ -116,7 +127,7 @@ class NumbaBackend:
         if keep is not None:
             keep.append(x.copy())
         for layer in self.layers:
-            self._matmul(x, layer.qkv_weight.T, qkv_t.T)
+            self._matmul(x, layer.qkv_weight, qkv_t.T)
             with numba.parallel_chunksize(1):  # texts differ in length: hand out (text, head) pairs one by one
                 kernels.attention(qkv_t, layer.qkv_bias, offsets, N, ctx_t)
             self._matmul(ctx_t.T, layer.attention_output_weight, y)
@@ -131,23 +142,20 @@ class NumbaBackend:
 
 
 class _Layer:
-    """One encoder layer's weights, arranged for the engine's products: W_qkv as stored, [out, in],
-    for W_qkv x^T; the others transposed to [in, out], for rows @ W."""
+    """One encoder layer's weights as the engine's products take them: in torch.nn.Linear's
+    [out, in] layout, as stored, with query, key and value stacked into one [3H, H] matrix."""
 
     def __init__(self, p: dict):
         attn = p["attention"]
         q, k, v = (attn["self"][name] for name in ("query", "key", "value"))
-        self.qkv_weight = np.concatenate([q["weight"], k["weight"], v["weight"]])  # [3H, H]: W_qkv x^T
+        self.qkv_weight = np.concatenate([q["weight"], k["weight"], v["weight"]])
         self.qkv_bias = np.concatenate([q["bias"], k["bias"], v["bias"]])
-        self.attention_output_weight = _transposed(attn["output"]["dense"]["weight"])
+        self.attention_output_weight = attn["output"]["dense"]["weight"]
         self.attention_output_bias = attn["output"]["dense"]["bias"]
         self.attention_norm = (attn["output"]["LayerNorm"]["weight"], attn["output"]["LayerNorm"]["bias"])
-        self.intermediate_weight = _transposed(p["intermediate"]["dense"]["weight"])
+        self.intermediate_weight = p["intermediate"]["dense"]["weight"]
         self.intermediate_bias = p["intermediate"]["dense"]["bias"]
-        self.output_weight = _transposed(p["output"]["dense"]["weight"])
+        self.output_weight = p["output"]["dense"]["weight"]
         self.output_bias = p["output"]["dense"]["bias"]
         self.output_norm = (p["output"]["LayerNorm"]["weight"], p["output"]["LayerNorm"]["bias"])
 
-
-def _transposed(weight: np.ndarray) -> np.ndarray:  # torch.nn.Linear's [out, in] -> [in, out]
-    return np.ascontiguousarray(weight.T)

@@ -211,6 +211,23 @@ def _accumulate_rows(acc, weights, rows):  # acc[:] += sum_k weights[k] * rows[k
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
+def linear_few_rows(x, weight, out):  # [M, K] @ [N, K]^T -> out [M, N], M small
+    """Twin of reference.linear without the bias, for a handful of rows (a short query). OpenBLAS
+    packs the whole weight matrix before multiplying, which costs more than the product itself
+    when there are few rows; here each output is a dot product of a row of x (in L1 cache) with a
+    row of the weight, read once from memory, in the layout torch.nn.Linear stores it."""
+    M, K = x.shape
+    N = weight.shape[0]
+    for n in prange(N):
+        w = weight[n]
+        for m in range(M):
+            acc = np.float32(0.0)
+            for k in range(K):
+                acc += x[m, k] * w[k]
+            out[m, n] = acc
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def mean_pool(hidden, offsets, normalize, out):  # [M, H] -> out [B, H]
     """Twin of reference.mean_pool (and l2_normalize when `normalize`) on packed texts."""
     B, H = out.shape

@@ -1,0 +1,79 @@
+"""Where the Numba engine's time goes: each matrix product and kernel timed over a workload.
+
+    python tools/profile_engine.py [--workload corpus|long|queries] [--threads N]
+
+Prints seconds per stage and, for the products and attention, the GFLOP/s they reached, so that
+the bound on throughput can be read off: products are capped by the BLAS, the rest by the kernels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workload", default="corpus", choices=["corpus", "long", "queries"])
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--model", type=Path)
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    import minie5
+    from minie5.engine import backend, kernels
+    from tools import bench
+
+    model = minie5.load(args.model or bench.prepare_model(Path.home() / ".cache" / "minie5-bench"),
+                        threads=args.threads)
+    texts = {"corpus": bench.corpus_texts, "long": bench.long_texts, "queries": bench.query_texts}[args.workload]()
+    model.encode(texts[:8])  # compile or load the kernels, for batches and for single short texts
+    model.encode(texts[0])
+
+    seconds: dict[str, float] = defaultdict(float)
+    engine = model.backend
+
+    def timed(name, fn):
+        def run(*a, **k):
+            t = time.perf_counter()
+            result = fn(*a, **k)
+            seconds[name] += time.perf_counter() - t
+            return result
+        return run
+
+    for name in ("embeddings_layer_norm", "attention", "add_bias_residual_layer_norm", "add_bias_gelu", "mean_pool"):
+        setattr(kernels, name, timed(name, getattr(kernels, name)))
+    engine._matmul = timed("matmul", engine._matmul)
+    t = time.perf_counter()
+    if args.workload == "queries":
+        for text in texts:
+            model.encode(text)
+    else:
+        model.encode(texts)
+    total = time.perf_counter() - t
+
+    ids = model.tokenizer.encode(texts)
+    lengths = np.array([len(x) for x in ids], dtype=np.float64)
+    c = model.config
+    H, F, L = c.hidden_size, c.intermediate_size, c.num_hidden_layers
+    linear_flops = lengths.sum() * L * 2 * (4 * H * H + 2 * H * F)
+    attention_flops = (lengths ** 2).sum() * L * 4 * H
+    print(f"{args.workload}: {len(texts)} texts, {int(lengths.sum())} tokens, {total:.2f} s, "
+          f"{lengths.sum() / total:,.0f} tokens/s, threads={engine.threads.threads}")
+    print(f"  {'matmul':30s} {seconds['matmul']:7.3f} s  {linear_flops / seconds['matmul'] / 1e9:6.1f} GFLOP/s")
+    print(f"  {'attention':30s} {seconds['attention']:7.3f} s  {attention_flops / seconds['attention'] / 1e9:6.1f} GFLOP/s")
+    for name in ("add_bias_gelu", "add_bias_residual_layer_norm", "embeddings_layer_norm", "mean_pool"):
+        print(f"  {name:30s} {seconds[name]:7.3f} s")
+    print(f"  {'rest (tokenizer, Python, ...)':30s} {total - sum(seconds.values()):7.3f} s")
+    del backend
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
