@@ -9,10 +9,10 @@ Per encoder layer, with x the [M, H] packed hidden states of a batch:
     x = LN(h @ W_2 + b + x)                                         add_bias_residual_layer_norm
 
 The products go to OpenBLAS through NumPy (Numba's own np.dot would need SciPy, and calls the same
-library); everything between them is a kernel from kernels.py. Attention works on transposed
-activations (see kernels.attention), which the products produce and consume for free: BLAS takes
-either layout at the same speed. Weights are stored contiguous in the layout each product wants,
-and buffers are reused from batch to batch.
+library), or for a handful of tokens to kernels.linear_few_rows; everything between them is a
+kernel from kernels.py. Attention works on transposed activations (see kernels.attention), which
+the products produce and consume for free: BLAS takes either layout at the same speed. Weights stay
+in torch.nn.Linear's [out, in] layout, and buffers are reused from batch to batch.
 """
 
 from __future__ import annotations
