@@ -78,17 +78,17 @@ def plan_batches(lengths: list[int], batch_size: int, max_tokens: int, padded: b
     longest first, so texts of like length share a batch and a padded batch wastes little. A
     padded batch costs its size times its first (longest) text; a packed one, the sum of its texts.
     A text longer than the budget still gets a batch of its own."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
-    tokens = 0
-    for i in order:
-        cost = lengths[batches[-1][0]] * (len(batches[-1]) + 1) if padded and batches else tokens + lengths[i]
-        if not batches or len(batches[-1]) == batch_size or cost > max_tokens:
+    tokens = 0  # real tokens in the last batch
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        batch = batches[-1] if batches else []
+        cost = lengths[batch[0]] * (len(batch) + 1) if padded and batch else tokens + lengths[i]
+        if batch and len(batch) < batch_size and cost <= max_tokens:
+            batch.append(i)
+            tokens += lengths[i]
+        else:
             batches.append([i])
             tokens = lengths[i]
-        else:
-            batches[-1].append(i)
-            tokens += lengths[i]
     return batches
 
 
