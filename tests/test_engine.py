@@ -98,3 +98,23 @@ def test_plan_batches_respects_both_limits(padded):
         assert len(b) <= 16 and size == sorted(size, reverse=True)
         cost = size[0] * len(b) if padded else sum(size)
         assert cost <= 4096 or len(b) == 1
+
+
+def test_engine_runs_as_plain_python_with_the_jit_off(tmp_path, minilm_dir):
+    """With NUMBA_DISABLE_JIT=1 every kernel runs as the Python it is written in; on a tiny BERT the
+    engine must still agree with the reference, so the kernels' source is itself a checked spec."""
+    from tests.helpers import TINY_CONFIG, copy_model
+    from tools.random_bert import random_weights
+
+    config = dict(TINY_CONFIG, vocab_size=30522)
+    model = copy_model(minilm_dir, tmp_path / "tiny", random_weights(config, seed=2), config=config)
+    code = ("import sys, numpy as np, minie5\n"
+            "texts = ['query: summit define', 'passage: the highest point of a mountain', '']\n"
+            "a = minie5.load(sys.argv[1]).encode(texts)\n"
+            "b = minie5.load(sys.argv[1], backend='numpy').encode(texts)\n"
+            "assert np.abs(a - b).max() < 1e-5, np.abs(a - b).max()\n"
+            "print('ok')\n")
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    result = subprocess.run([sys.executable, "-c", code, str(model)], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
