@@ -16,7 +16,7 @@ def test_the_files_fixed_padding_is_overridden(minilm_dir):
     """The packaged tokenizer.json pads every text to 128 tokens; minie5 must not."""
     assert json.loads((minilm_dir / "tokenizer.json").read_text())["padding"]["strategy"] == {"Fixed": 128}
     ids = Tokenizer(minilm_dir / "tokenizer.json", 512).encode(["query: summit define", ""])
-    assert [len(x) for x in ids] == [6, 2]
+    assert [len(x) for x in ids] == [6, 2] and ids[0].dtype == np.int64  # int64, as torch's LongTensor
     assert ids[1].tolist() == [CLS, SEP]
 
 
@@ -51,4 +51,3 @@ def test_tokenizer_larger_than_the_embedding_table_is_refused(tmp_path, minilm_d
     model = copy_model(minilm_dir, tmp_path / "m", random_weights(TINY_CONFIG, seed=1), config=TINY_CONFIG)
     with pytest.raises(TokenizerError, match="has 30522 tokens but config.json's vocab_size is 50"):
         minie5.load(model, backend="numpy")
-    assert np.iinfo(np.int64).max  # ids are int64, as torch's LongTensor
