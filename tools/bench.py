@@ -238,8 +238,20 @@ def worker(args) -> None:
             elapsed = time.perf_counter() - t
             result[f"{workload}_tokens_s"] = count(texts) / elapsed
             result[f"{workload}_texts_s"] = len(texts) / elapsed
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. On Linux, VmHWM from /proc: getrusage's ru_maxrss is
+    carried across exec, so a worker started by a large driver would report the driver's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ---------------------------------------------------------------- the driver
