@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         "embed", help="embed texts into vectors",
         description="Embed each TEXT (or, with none given, each line of standard input) and write one "
                     "vector per text, in input order: a JSON array per line on standard output, or "
-                    "the file named by --out. Texts are embedded exactly as given: e5 models expect "
-                    "them to start with 'query: ' or 'passage: '.")
+                    "the file named by --out. Texts are embedded exactly as given unless --query or "
+                    "--passage is set: e5 models expect them to start with 'query: ' or 'passage: '.")
     embed.add_argument("texts", nargs="*", metavar="TEXT", help="texts to embed (default: read lines from stdin)")
     embed.add_argument("--model", "-m", default="intfloat/e5-small-v2", metavar="MODEL",
                        help="a Hugging Face model name (from an installed package, the Hugging Face cache, "
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--revision", metavar="REV", help="branch, tag or commit of a hub model (default: main)")
     embed.add_argument("--out", "-o", type=Path, metavar="FILE",
                        help="write the vectors to FILE instead: .npy (float32 [n, dim]) or .jsonl")
+    prefix = embed.add_mutually_exclusive_group()
+    prefix.add_argument("--query", action="store_true",
+                        help="the texts are search queries: prefix each with 'query: ' (if not already)")
+    prefix.add_argument("--passage", action="store_true",
+                        help="the texts are documents: prefix each with 'passage: ' (if not already)")
     embed.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per batch (default 32)")
     embed.add_argument("--no-normalize", dest="normalize", action="store_false",
                        help="return the mean-pooled vectors without scaling them to unit length")
@@ -104,7 +110,8 @@ def run_embed(args) -> None:
     import minie5  # after the cheap checks: importing compiles or loads the kernels
 
     model = minie5.load(args.model, backend=args.backend, threads=args.threads, revision=args.revision)
-    vectors = model.encode(texts, batch_size=args.batch_size, normalize=args.normalize)
+    encode = model.encode_queries if args.query else model.encode_passages if args.passage else model.encode
+    vectors = encode(texts, batch_size=args.batch_size, normalize=args.normalize)
     if args.out is None:
         sys.stdout.write(format_jsonl(vectors))
         sys.stdout.flush()
@@ -116,6 +123,9 @@ def run_embed(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Warnings as one line each, like errors, rather than Python's file:line form.
+    warnings.showwarning = lambda message, *_: print(f"minie5 {args.command}: warning: {message}",
+                                                     file=sys.stderr)
     try:
         args.run(args)
         return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,7 +30,10 @@ PASSAGE_PREFIX = "passage: "
 class Model:
     """A loaded text-embedding model. Build it with `minie5.load`."""
 
-    def __init__(self, config: BertConfig, tokenizer: Tokenizer, backend, path: Path, source: str = ""):
+    def __init__(self, config: BertConfig, tokenizer: Tokenizer, backend, path: Path, source: str = "",
+                 name: str = ""):
+        self.name = name or str(path)  # as given to load(): a hub name or a folder
+        self._warned_prefix = False
         self.config = config
         self.tokenizer = tokenizer
         self.backend = backend
@@ -58,6 +63,7 @@ class Model:
         """
         single = isinstance(texts, str)
         texts = _as_text_list(texts)
+        self._check_prefixes(texts)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -66,6 +72,25 @@ class Model:
                                  self.backend.pads_batches):
             out[rows] = self.backend.embed([ids[i] for i in rows], normalize)
         return out[0] if single else out
+
+    @property
+    def expects_prefixes(self) -> bool:
+        """Whether this is an e5 model, trained to see "query: " / "passage: " before every text
+        (judged by its name: intfloat/e5-small-v2, multilingual-e5-base, a folder e5-small-v2...)."""
+        return bool(re.search(r"(?<![a-z0-9])e5(?![a-z0-9])", f"{self.name} {self.path.name}".lower()))
+
+    def _check_prefixes(self, texts: list[str]) -> None:
+        """Warn once per model when an e5 model gets texts with neither prefix: the most common
+        way to get quietly worse embeddings from it."""
+        if self._warned_prefix or not self.expects_prefixes:
+            return
+        bare = sum(1 for t in texts if not t.startswith((QUERY_PREFIX, PASSAGE_PREFIX)))
+        if bare:
+            self._warned_prefix = True
+            warnings.warn(f"{bare} of {len(texts)} texts start with neither {QUERY_PREFIX!r} nor "
+                          f"{PASSAGE_PREFIX!r}; e5 models were trained with them and embed worse "
+                          "without. Use encode_queries / encode_passages (CLI: --query / --passage), "
+                          "or add them yourself.", UserWarning, stacklevel=3)
 
     def encode_queries(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
         """Embed search queries: prefix each text with "query: " (unless it already starts so)."""
@@ -139,5 +164,5 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
     threads = resolve_threads(threads)
     params = load_weights(path / "model.safetensors", config)
     if backend == "numpy":  # the reference leaves threading to NumPy's BLAS
-        return Model(config, tokenizer, NumpyBackend(params, config), path, source)
-    return Model(config, tokenizer, NumbaBackend(params, config, ThreadLimits(threads)), path, source)
+        return Model(config, tokenizer, NumpyBackend(params, config), path, source, str(model))
+    return Model(config, tokenizer, NumbaBackend(params, config, ThreadLimits(threads)), path, source, str(model))

@@ -1,5 +1,7 @@
 """The public API: minie5.load and Model.encode / encode_queries / encode_passages."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,26 @@ def test_bad_load_arguments(tmp_path, minilm_dir):
         minie5.load(tmp_path / "missing")
     with pytest.raises(minie5.ConfigError, match="config.json: no such file"):
         minie5.load(tmp_path)
+
+
+def test_e5_models_warn_once_about_missing_prefixes(tmp_path, minilm_dir):
+    from tests.helpers import copy_model
+
+    e5 = minie5.load(copy_model(minilm_dir, tmp_path / "e5-small-v2"), backend="numpy")
+    assert e5.expects_prefixes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e5.encode_queries(["no prefix"])  # the prefix is added: nothing to say
+        e5.encode(["passage: has one", "query: has one"])
+    with pytest.warns(UserWarning, match="1 of 2 texts start with neither 'query: ' nor 'passage: '"):
+        e5.encode(["no prefix", "query: fine"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e5.encode(["still no prefix"])  # once per model
+
+
+def test_other_models_do_not_warn(minilm):
+    assert not minilm.expects_prefixes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        minilm.encode(["no prefix"])

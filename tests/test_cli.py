@@ -72,3 +72,22 @@ def test_invalid_utf8_on_stdin_is_a_usage_error(minilm_dir):
     result = subprocess.run([sys.executable, "-m", "minie5", "embed", "-m", str(minilm_dir)],
                             input=b"ok\n\xff\xfe bad\n", capture_output=True, timeout=300)
     assert result.returncode == 2 and b"not valid UTF-8 (line 2" in result.stderr
+
+
+def test_query_and_passage_flags_add_prefixes(tmp_path, minilm_dir, minilm):
+    for flag, encode in (("--query", minilm.encode_queries), ("--passage", minilm.encode_passages)):
+        result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", flag, "summit define")
+        assert result.returncode == 0, result.stderr
+        np.testing.assert_array_equal(np.array(json.loads(result.stdout), np.float32), encode("summit define"))
+    result = minie5("embed", "-m", minilm_dir, "--query", "--passage", "x")
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
+
+
+def test_prefix_warning_is_one_line_on_stderr(tmp_path, minilm_dir):
+    from tests.helpers import copy_model
+
+    model = copy_model(minilm_dir, tmp_path / "multilingual-e5-small")
+    result = minie5("embed", "-m", model, "--backend", "numpy", "summit define")
+    assert result.returncode == 0
+    warning, = [line for line in result.stderr.splitlines() if line]
+    assert warning.startswith("minie5 embed: warning: 1 of 1 texts start with neither")
