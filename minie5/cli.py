@@ -1,7 +1,9 @@
 """The `minie5` command.
 
-    minie5 embed --model DIR "query: how much protein should a female eat"
+    minie5 embed "query: how much protein should a female eat"
     printf 'first text\nsecond text\n' | minie5 embed --model DIR --out vectors.npy
+    minie5 similarity "query: summit define" "passage: the highest point of a mountain"
+    minie5 info sentence-transformers/all-MiniLM-L6-v2
 
 Exit status: 0 on success, 2 for a usage error, 1 for any other error. Errors go to stderr as one
 line naming the file or argument at fault; set MINIE5_DEBUG=1 to see the traceback instead.
@@ -58,6 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--backend", choices=("numba", "numpy"), default="numba",
                        help="numba: the fast engine (default); numpy: the readable reference")
     embed.set_defaults(run=run_embed)
+
+    similarity = commands.add_parser(
+        "similarity", help="cosine similarity of two texts",
+        description="Print the cosine similarity of the embeddings of two texts, embedded as given.")
+    similarity.add_argument("a", metavar="A")
+    similarity.add_argument("b", metavar="B")
+    similarity.add_argument("--model", "-m", default="intfloat/e5-small-v2", metavar="MODEL",
+                            help="model name or folder, as for embed (default: intfloat/e5-small-v2)")
+    similarity.set_defaults(run=run_similarity)
+
+    info = commands.add_parser(
+        "info", help="describe a model without running it",
+        description="Print a model's architecture, sizes, parameter count, stored dtypes, files, and "
+                    "where it was found. Reads config.json and the safetensors header only.")
+    info.add_argument("model", metavar="MODEL", nargs="?", default="intfloat/e5-small-v2")
+    info.add_argument("--revision", metavar="REV")
+    info.set_defaults(run=run_info)
     return parser
 
 
@@ -118,6 +137,41 @@ def run_embed(args) -> None:
     else:
         write_output(vectors, args.out)
         print(f"wrote {len(vectors)} vectors of {model.dim} floats to {args.out}", file=sys.stderr)
+
+
+def run_similarity(args) -> None:
+    import minie5
+
+    a, b = minie5.load(args.model).encode([args.a, args.b])
+    print(f"{float(a @ b):.6f}")  # embeddings have unit length: the dot product is the cosine
+
+
+def run_info(args) -> None:
+    from collections import Counter
+
+    from .config import BertConfig
+    from .hub import resolve
+    from .safetensors_file import SafetensorsFile
+    from .weights import expected_shapes
+
+    path, source = resolve(args.model, args.revision)
+    config = BertConfig.from_file(path / "config.json")
+    weights = SafetensorsFile(path / "model.safetensors")
+    used = expected_shapes(config)
+    parameters = sum(int(np.prod(shape)) for shape in used.values())
+    dtypes = Counter(info.dtype for info in weights.tensors.values())
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    lines = [
+        f"model       {args.model}",
+        f"found       {source}: {path}",
+        f"type        {config.model_type}, {config.num_hidden_layers} layers, hidden {config.hidden_size}, "
+        f"{config.num_attention_heads} heads, feed-forward {config.intermediate_size} ({config.hidden_act})",
+        f"vocabulary  {config.vocab_size} tokens, {config.max_position_embeddings} positions",
+        f"parameters  {parameters:,} used by the encoder ({len(used)} tensors)",
+        "stored as   " + ", ".join(f"{dtype} x{count}" for dtype, count in sorted(dtypes.items())),
+        "files       " + ", ".join(f"{p.relative_to(path)} ({p.stat().st_size / 1e6:.1f} MB)" for p in files),
+    ]
+    print("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:

