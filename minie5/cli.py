@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     prefix.add_argument("--passage", action="store_true",
                         help="the texts are documents: prefix each with 'passage: ' (if not already)")
     embed.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per batch (default 32)")
+    embed.add_argument("--long", choices=("truncate", "chunk", "error"), default="truncate",
+                       help="texts over 512 tokens: truncate (default, with a warning), chunk (average "
+                            "all 512-token windows), or error")
+    embed.add_argument("--overlap", type=int, default=0, metavar="N",
+                       help="with --long chunk: tokens shared by successive windows (default 0)")
     embed.add_argument("--no-normalize", dest="normalize", action="store_false",
                        help="return the mean-pooled vectors without scaling them to unit length")
     embed.add_argument("--threads", type=int, metavar="N",
@@ -130,7 +135,8 @@ def run_embed(args) -> None:
 
     model = minie5.load(args.model, backend=args.backend, threads=args.threads, revision=args.revision)
     encode = model.encode_queries if args.query else model.encode_passages if args.passage else model.encode
-    vectors = encode(texts, batch_size=args.batch_size, normalize=args.normalize)
+    vectors = encode(texts, batch_size=args.batch_size, normalize=args.normalize, long=args.long,
+                     overlap=args.overlap)
     if args.out is None:
         sys.stdout.write(format_jsonl(vectors))
         sys.stdout.flush()

