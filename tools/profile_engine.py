@@ -27,7 +27,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     import minie5
-    from minie5.engine import backend, kernels
+    from minie5.engine import kernels
     from tools import bench
 
     model = minie5.load(args.model or bench.prepare_model(Path.home() / ".cache" / "minie5-bench"),
@@ -71,7 +71,6 @@ def main() -> int:
     for name in ("add_bias_gelu", "add_bias_residual_layer_norm", "embeddings_layer_norm", "mean_pool"):
         print(f"  {name:30s} {seconds[name]:7.3f} s")
     print(f"  {'rest (tokenizer, Python, ...)':30s} {total - sum(seconds.values()):7.3f} s")
-    del backend
     return 0
 
 
