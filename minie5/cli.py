@@ -40,11 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the file named by --out. Texts are embedded exactly as given unless --query or "
                     "--passage is set: e5 models expect them to start with 'query: ' or 'passage: '.")
     embed.add_argument("texts", nargs="*", metavar="TEXT", help="texts to embed (default: read lines from stdin)")
-    embed.add_argument("--model", "-m", default="intfloat/e5-small-v2", metavar="MODEL",
-                       help="a Hugging Face model name (from an installed package, the Hugging Face cache, "
-                            "or downloaded) or a folder with config.json, model.safetensors and "
-                            "tokenizer.json (default: intfloat/e5-small-v2)")
-    embed.add_argument("--revision", metavar="REV", help="branch, tag or commit of a hub model (default: main)")
+    add_model_arguments(embed)
     embed.add_argument("--out", "-o", type=Path, metavar="FILE",
                        help="write the vectors to FILE instead: .npy (float32 [n, dim]) or .jsonl")
     prefix = embed.add_mutually_exclusive_group()
@@ -71,8 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the cosine similarity of the embeddings of two texts, embedded as given.")
     similarity.add_argument("a", metavar="A")
     similarity.add_argument("b", metavar="B")
-    similarity.add_argument("--model", "-m", default="intfloat/e5-small-v2", metavar="MODEL",
-                            help="model name or folder, as for embed (default: intfloat/e5-small-v2)")
+    add_model_arguments(similarity)
     similarity.set_defaults(run=run_similarity)
 
     info = commands.add_parser(
@@ -83,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--revision", metavar="REV")
     info.set_defaults(run=run_info)
     return parser
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", default="intfloat/e5-small-v2", metavar="MODEL",
+                        help="a Hugging Face model name (from an installed package, the Hugging Face "
+                             "cache, or downloaded) or a folder with config.json, model.safetensors "
+                             "and tokenizer.json (default: intfloat/e5-small-v2)")
+    parser.add_argument("--revision", metavar="REV", help="branch, tag or commit of a hub model (default: main)")
 
 
 def read_stdin_lines() -> list[str]:
@@ -148,7 +151,7 @@ def run_embed(args) -> None:
 def run_similarity(args) -> None:
     import minie5
 
-    a, b = minie5.load(args.model).encode([args.a, args.b])
+    a, b = minie5.load(args.model, revision=args.revision).encode([args.a, args.b])
     print(f"{float(a @ b):.6f}")  # embeddings have unit length: the dot product is the cosine
 
 

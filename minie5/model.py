@@ -14,6 +14,7 @@ from .engine import NumbaBackend, ThreadLimits, resolve_threads
 from .errors import TokenizerError
 from .hub import resolve
 from .numpy_backend import NumpyBackend
+from .reference import l2_normalize
 from .tokenizer import Tokenizer
 from .weights import load_weights
 
@@ -104,14 +105,13 @@ class Model:
         """Token-weighted mean of each text's window vectors: a window of n tokens counts n times."""
         flat = [w for text in windows for w in text]
         pooled = self._embed(flat, batch_size, normalize=False).astype(np.float64)
-        out = np.empty((len(windows), self.dim), dtype=np.float32)
+        out = np.empty((len(windows), self.dim), dtype=np.float64)
         start = 0
         for i, text in enumerate(windows):
             weights = np.array([len(w) for w in text], dtype=np.float64)
-            mean = weights @ pooled[start:start + len(text)] / weights.sum()
-            out[i] = mean / max(np.linalg.norm(mean), 1e-12) if normalize else mean
+            out[i] = weights @ pooled[start:start + len(text)] / weights.sum()
             start += len(text)
-        return out
+        return (l2_normalize(out) if normalize else out).astype(np.float32)
 
     @property
     def expects_prefixes(self) -> bool:

@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from ..config import BertConfig
+from ..numpy_backend import pad_batch
 from . import kernels
 from .threads import ThreadLimits
 
@@ -65,8 +66,7 @@ class NumbaBackend:
         states: list[np.ndarray] = []
         with _FORWARD_LOCK, self.threads.applied():  # limits are process-wide: set them under the lock
             offsets, _ = self._forward(ids, keep=states)
-        lengths = np.diff(offsets)
-        mask = (np.arange(lengths.max())[None, :] < lengths[:, None]).astype(np.int64)
+        _, mask = pad_batch(ids)
         padded = []
         for packed in states:
             state = np.zeros(mask.shape + (packed.shape[1],), dtype=np.float32)

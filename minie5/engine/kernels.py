@@ -50,7 +50,7 @@ LN_2_LOW = np.float32(-2.12194440e-4)
 EXP_X_MIN = np.float32(-87.0)  # exp(-87) = 1.6e-38, just above float32's smallest normal number
 TAYLOR = tuple(np.float32(1 / math.factorial(k)) for k in range(8))
 E0, E1, E2, E3, E4, E5, E6, E7 = TAYLOR
-HALF, ONE = np.float32(0.5), np.float32(1.0)
+HALF = np.float32(0.5)
 
 
 @njit(inline="always", fastmath=FASTMATH)

@@ -1,9 +1,10 @@
-"""How many cores a forward pass uses, for both pools of threads it runs on.
+"""How many cores a forward pass uses.
 
-The engine alternates between OpenBLAS (the matrix products, through NumPy) and Numba (the
-kernels). Each has its own thread pool, and each defaults to every core; they never run at the same
-moment, so the two pools do not compete, but both must be held to the same limit when the caller
-asks for fewer cores. Numba's limit is per calling thread, so it is set at the start of every pass.
+The engine alternates between matrix products (OpenBLAS, through NumPy) and Numba kernels. The
+products are split over the engine's own pool of `threads` Python threads, each calling a
+single-threaded OpenBLAS, so OpenBLAS's own threads are held to one during a pass (they would spin
+between products and steal the kernels' cores). The kernels use `threads` Numba threads; that
+limit is per calling thread, so the engine sets it in every pass (see backend._forward).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import os
 
 import numba
+from threadpoolctl import ThreadpoolController
 
 THREADS_ENV = "MINIE5_NUM_THREADS"
 
@@ -43,17 +45,12 @@ def resolve_threads(threads: int | None) -> int:
 class ThreadLimits:
     def __init__(self, threads: int):
         self.threads = threads
-        self._blas = _blas_controller()
+        # threadpoolctl's view of the BLAS libraries loaded in this process (NumPy's OpenBLAS),
+        # found once here rather than at every pass.
+        self._blas = ThreadpoolController()
 
     @contextlib.contextmanager
     def applied(self):
-        numba.set_num_threads(self.threads)
-        with self._blas.limit(limits=1, user_api="blas"):  # the engine splits products itself
+        """OpenBLAS held to one thread for the duration: the engine splits products itself."""
+        with self._blas.limit(limits=1, user_api="blas"):
             yield
-
-
-def _blas_controller():
-    """threadpoolctl's view of the BLAS libraries loaded in this process (NumPy's OpenBLAS)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
