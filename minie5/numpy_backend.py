@@ -1,4 +1,4 @@
-"""The NumPy reference run as a backend: pad a batch, run `reference.bert`, mean-pool.
+"""The NumPy reference run as a backend: pad a batch, run `reference.bert`, pool.
 
 Slow next to the Numba engine but short enough to check by eye; it is the specification the engine
 is tested against, and it runs in float64 for a ground truth.
@@ -12,11 +12,11 @@ from . import reference
 from .config import BertConfig
 
 
-def pad_batch(ids: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:  # B ragged -> [B, T] ids, [B, T] mask
-    """Right-pad token id sequences to the longest. The pad id is 0 ([PAD] in BERT vocabularies),
-    but any valid id would do: the mask removes padding from attention and from the mean pool."""
+def pad_batch(ids: list[np.ndarray], pad_token_id: int = 0) -> tuple[np.ndarray, np.ndarray]:  # B ragged -> [B, T] ids, [B, T] mask
+    """Right-pad token id sequences to the longest with the model's padding id. The mask removes
+    padding from attention and from pooling; XLM-R also reads the padding id to number positions."""
     T = max(len(seq) for seq in ids)
-    input_ids = np.zeros((len(ids), T), dtype=np.int64)
+    input_ids = np.full((len(ids), T), pad_token_id, dtype=np.int64)
     attention_mask = np.zeros((len(ids), T), dtype=np.int64)
     for row, seq in enumerate(ids):
         input_ids[row, :len(seq)] = seq
@@ -35,10 +35,10 @@ class NumpyBackend:
 
     def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
         """The embeddings' output and every layer's output for a padded batch, with its mask."""
-        input_ids, attention_mask = pad_batch(ids)
+        input_ids, attention_mask = pad_batch(ids, self.config.pad_token_id)
         return reference.bert(input_ids, attention_mask, self.params, self.config), attention_mask
 
-    def embed(self, ids: list[np.ndarray], normalize: bool) -> np.ndarray:  # B ragged -> [B, H]
+    def embed(self, ids: list[np.ndarray], pooling: str, normalize: bool) -> np.ndarray:  # B ragged -> [B, H]
         hidden_states, attention_mask = self.hidden_states(ids)
-        pooled = reference.mean_pool(hidden_states[-1], attention_mask)
+        pooled = reference.pool(hidden_states[-1], attention_mask, pooling)
         return reference.l2_normalize(pooled) if normalize else pooled

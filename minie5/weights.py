@@ -25,13 +25,14 @@ from .errors import WeightsError
 from .safetensors_file import SafetensorsFile
 
 # Checkpoints saved from BertForMaskedLM, BertForPreTraining and friends prefix the encoder with
-# "bert."; checkpoints of a bare BertModel (e5, all-MiniLM) do not.
-PREFIX = "bert."
+# "bert." (XLMRobertaForMaskedLM: "roberta."); checkpoints of a bare BertModel or XLMRobertaModel
+# (e5, all-MiniLM) do not.
+PREFIXES = ("bert.", "roberta.")
 # Stored but not used to embed, so skipped without a word: registered buffers (position_ids is just
 # arange(512)), the pooler (a dense+tanh on [CLS] that mean pooling never reads), and the masked-LM
-# and next-sentence heads ("cls.") of BertForPreTraining checkpoints. Anything else unknown is
+# and next-sentence heads ("cls.", RoBERTa's "lm_head.") of pre-training checkpoints. Anything else unknown is
 # reported in a warning, since it may mean the file is not the model its config describes.
-IGNORED = re.compile(r"embeddings\.(position_ids|token_type_ids)|pooler\..*|cls\..*")
+IGNORED = re.compile(r"embeddings\.(position_ids|token_type_ids)|pooler\..*|cls\..*|lm_head\..*")
 
 
 def expected_shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:
@@ -99,7 +100,7 @@ def _strip_prefix(file: SafetensorsFile) -> dict[str, str]:
     """Map canonical names (no "bert." prefix) to the names stored in the file."""
     by_name: dict[str, str] = {}
     for stored in file.tensors:
-        name = stored[len(PREFIX):] if stored.startswith(PREFIX) else stored
+        name = next((stored[len(p):] for p in PREFIXES if stored.startswith(p)), stored)
         if name in by_name:
             raise WeightsError(f"{file.path}: tensor {name!r} is stored twice, as {by_name[name]!r} "
                                f"and {stored!r}")

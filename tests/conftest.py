@@ -1,5 +1,5 @@
-"""Shared fixtures: the real packaged all-MiniLM-L6-v2, and the e5-small-v2-shaped random model
-rebuilt from its seed once per test session."""
+"""Shared fixtures: the real packaged all-MiniLM-L6-v2, and the random models of tools/random_bert.py
+rebuilt from their seeds once per test session."""
 
 from pathlib import Path
 
@@ -16,9 +16,22 @@ def minilm_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def e5_random_dir(tmp_path_factory) -> Path:
-    return golden.build_e5_random(tmp_path_factory.mktemp("e5-random"), golden.load_fixture("e5-random"))
+    return golden.build_random(tmp_path_factory.mktemp("e5-random"), golden.load_fixture("e5-random"))
 
 
 @pytest.fixture(scope="session")
 def minilm(minilm_dir) -> minie5.Model:
     return minie5.load(minilm_dir, backend="numpy")
+
+
+@pytest.fixture(scope="session")
+def random_model_dir(tmp_path_factory):
+    """A function: the folder of a random model of tools/random_bert.py, built on first use."""
+    built = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            built[name] = golden.build_random(tmp_path_factory.mktemp(name), golden.load_fixture(name))
+        return built[name]
+
+    return get

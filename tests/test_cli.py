@@ -118,9 +118,9 @@ def test_info_describes_the_model_from_its_files(minilm_dir):
 def test_long_inputs_in_the_cli(minilm_dir):
     long = "the committee met again to review the proposal " * 120
     result = minie5("embed", "-m", minilm_dir, long)
-    assert result.returncode == 0 and "warning: 1 of 1 texts were longer than 512 tokens" in result.stderr
+    assert result.returncode == 0 and "warning: 1 of 1 texts were longer than 256 tokens" in result.stderr
     result = minie5("embed", "-m", minilm_dir, "--long", "error", "short", long)
-    assert result.returncode == 1 and "texts[1] is longer than 512 tokens" in result.stderr
+    assert result.returncode == 1 and "texts[1] is longer than 256 tokens" in result.stderr
     result = minie5("embed", "-m", minilm_dir, "--long", "chunk", "--overlap", "32", long)
     assert result.returncode == 0 and "warning" not in result.stderr
     assert len(json.loads(result.stdout)) == 384

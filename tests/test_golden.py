@@ -1,8 +1,9 @@
 """minie5 against transformers + PyTorch: the outputs recorded by tools/make_golden.py.
 
 Tolerances (float32): normalised embeddings within 1e-5 of the reference (max absolute difference)
-with cosine >= 0.99999, and every hidden state within 1e-4 of the reference relative to that
-state's largest magnitude. `python tools/golden.py` prints the differences actually measured.
+with cosine >= 0.99999; unnormalised mean, CLS and max pooling within 1e-5 relative to their
+largest magnitude; and every hidden state within 1e-4 of the reference relative to that state's
+largest magnitude. `python tools/golden.py` prints the differences actually measured.
 """
 
 import pytest
@@ -22,6 +23,7 @@ def check(model: minie5.Model, fixture: golden.Fixture) -> None:
     assert d.embedding_max_abs <= EMBEDDING_ATOL, d
     assert d.embedding_min_cos >= MIN_COSINE, d
     assert d.mean_pooled_max_rel <= EMBEDDING_ATOL, d
+    assert max(d.pooled_max_rel.values()) <= EMBEDDING_ATOL, d
     assert len(d.hidden_max_rel) == model.config.num_hidden_layers + 1
     for layer, rel in enumerate(d.hidden_max_rel):
         assert rel <= HIDDEN_RTOL, f"hidden state {layer} (0 = embeddings): max rel diff {rel:.2e}"
@@ -35,6 +37,14 @@ def test_minilm_matches_transformers(minilm_dir, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_e5_shaped_random_model_matches_transformers(e5_random_dir, backend):
     check(minie5.load(e5_random_dir, backend=backend), golden.load_fixture("e5-random"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", ["multilingual-random", "xlmr-random"])
+def test_multilingual_models_match_transformers(random_model_dir, name, backend):
+    """multilingual-e5-small's architecture (BERT) and multilingual-e5-base's (XLM-RoBERTa), with an
+    XLM-R-style sentencepiece Unigram tokenizer (<s> ... </s>)."""
+    check(minie5.load(random_model_dir(name), backend=backend), golden.load_fixture(name))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -60,4 +70,5 @@ def test_fixture_texts_cover_the_edge_cases():
     assert any(any(ord(ch) > 0x1F000 for ch in t) for t in texts)  # emoji
     assert any(any(ord(ch) < 32 and ch not in "\t\n\r" for ch in t) for t in texts)  # control chars
     assert any(len(w) > 100 for t in texts for w in t.split())
-    assert fixture.arrays["lengths"].max() == 512  # the long text was truncated at 512
+    assert fixture.arrays["lengths"].max() == 256  # truncated at MiniLM's max_seq_length
+    assert golden.load_fixture("e5-random").arrays["lengths"].max() == 512  # at e5's 512

@@ -64,8 +64,8 @@ def test_embeddings_layer_norm(lengths):
     kernels.embeddings_layer_norm(ids, positions, word, pos, types, weight, bias, 1e-12, out)
     for s, n in enumerate(lengths):
         rows = slice(offsets[s], offsets[s + 1])
-        expected = reference.embeddings(ids[None, rows], np.zeros((1, n), np.int64), {"weight": word},
-                                        {"weight": pos}, {"weight": types},
+        expected = reference.embeddings(ids[None, rows], positions[None, rows], np.zeros((1, n), np.int64),
+                                        {"weight": word}, {"weight": pos}, {"weight": types},
                                         {"weight": weight, "bias": bias}, eps=1e-12)[0]
         np.testing.assert_allclose(out[rows], expected, rtol=0, atol=2e-5)
 
@@ -105,18 +105,43 @@ def test_attention(lengths):
         np.testing.assert_allclose(out[rows], expected, rtol=0, atol=5e-5 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("model_type, pad", [("bert", 0), ("xlm-roberta", 1)])
+def test_packed_position_ids(model_type, pad):
+    """Each packed text numbers its positions as reference.position_ids numbers a padded batch's
+    (for XLM-R from the ids: a <pad> id inside a text keeps position padding_idx, as in transformers)."""
+    from minie5.config import BertConfig
+    from minie5.engine.backend import packed_position_ids
+    from minie5.numpy_backend import pad_batch
+
+    config = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=514, model_type=model_type,
+                        pad_token_id=pad)
+    lengths = [1, 5, 3, 40]
+    offsets, M = pack(lengths)
+    ids = rng.randint(2, 50, M).astype(np.int64)
+    ids[offsets[3] + 7] = pad  # a literal padding token inside a text
+    texts = [ids[offsets[s]:offsets[s + 1]] for s in range(len(lengths))]
+    input_ids, mask = pad_batch(texts, pad)
+    expected = reference.position_ids(input_ids, pad, config.position_offset)[mask > 0]
+    np.testing.assert_array_equal(packed_position_ids(ids, offsets, config), expected)
+
+
+POOL_KERNELS = {"mean": kernels.mean_pool, "cls": kernels.cls_pool, "max": kernels.max_pool}
+
+
 @pytest.mark.parametrize("lengths", [[1], [2], [512], [int(n) for n in rng.randint(1, 50, 33)]])
 @pytest.mark.parametrize("normalize", [False, True])
-def test_mean_pool(lengths, normalize):
+@pytest.mark.parametrize("mode", ["mean", "cls", "max"])
+def test_pooling(lengths, normalize, mode):
     offsets, M = pack(lengths)
     hidden = random(M, H)
     out = np.empty((len(lengths), H), np.float32)
-    kernels.mean_pool(hidden, offsets, normalize, out)
+    POOL_KERNELS[mode](hidden, offsets, normalize, out)
     T = max(lengths)
-    padded, mask = np.zeros((len(lengths), T, H), np.float32), np.zeros((len(lengths), T))
+    padded, mask = np.full((len(lengths), T, H), 100, np.float32), np.zeros((len(lengths), T))  # loud padding
     for s, n in enumerate(lengths):
         padded[s, :n], mask[s, :n] = hidden[offsets[s]:offsets[s + 1]], 1
-    expected = reference.mean_pool(padded, mask)
+    expected = reference.pool(padded, mask, mode)
     if normalize:
         expected = reference.l2_normalize(expected)
     np.testing.assert_allclose(out, expected, rtol=0, atol=2e-6)

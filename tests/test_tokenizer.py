@@ -29,8 +29,15 @@ def test_truncation_keeps_cls_and_sep_within_max_length(minilm_dir):
     assert len(short) == 10 and short[-1] == SEP
 
 
-def test_model_max_length_is_512(minilm):
-    assert minilm.max_length == 512
+def test_model_max_length_is_the_authors(minilm, minilm_dir):
+    """all-MiniLM-L6-v2's sentence_bert_config.json says 256 tokens, as sentence-transformers
+    truncates it; an override may go up to the position table's 512, not beyond."""
+    import minie5
+
+    assert minilm.max_length == 256
+    assert minie5.load(minilm_dir, backend="numpy", max_length=512).max_length == 512
+    with pytest.raises(ValueError, match="max_length must be an integer from 2 to 512"):
+        minie5.load(minilm_dir, backend="numpy", max_length=513)
     tokens = minilm.tokenizer.tokens("Crème Brûlée")
     assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
     assert "".join(tokens[1:-1]).replace("##", "") == "cremebrulee"  # uncased: lowercased, accents stripped

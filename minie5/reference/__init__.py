@@ -8,7 +8,7 @@ This package is minie5's specification. Each file holds one idea, in the order a
     layer_norm.py    LayerNorm, used after each of the above ("post-LN", as in BERT)
     linear.py        x @ W.T + b, the affine map everything above is built from
     encoder.py       one encoder layer, and the stack of them
-    pooling.py       masked mean over tokens and L2 normalisation: the sentence vector (E5, 4.1)
+    pooling.py       tokens -> one vector (mean, [CLS] or max), L2 normalisation (E5, 4.1)
 
 Dimension legend used in the shape comments:
     B  batch: texts encoded together          T  tokens per text, padded to the longest
@@ -23,12 +23,13 @@ module names, so `linear(x, **params["intermediate"]["dense"])` reads like `Bert
 """
 
 from .attention import attention, self_attention, softmax
-from .embeddings import embeddings
+from .embeddings import embeddings, position_ids
 from .encoder import bert, encoder, encoder_layer
 from .feed_forward import feed_forward, gelu
 from .layer_norm import layer_norm
 from .linear import linear
-from .pooling import l2_normalize, mean_pool
+from .pooling import cls_pool, l2_normalize, max_pool, mean_pool, pool
 
-__all__ = ["attention", "bert", "embeddings", "encoder", "encoder_layer", "feed_forward", "gelu",
-           "l2_normalize", "layer_norm", "linear", "mean_pool", "self_attention", "softmax"]
+__all__ = ["attention", "bert", "cls_pool", "embeddings", "encoder", "encoder_layer", "feed_forward",
+           "gelu", "l2_normalize", "layer_norm", "linear", "max_pool", "mean_pool", "pool",
+           "position_ids", "self_attention", "softmax"]

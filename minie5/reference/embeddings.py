@@ -10,11 +10,21 @@ import numpy as np
 from .layer_norm import layer_norm
 
 
-def embeddings(input_ids: np.ndarray, token_type_ids: np.ndarray, word_embeddings: dict,
-               position_embeddings: dict, token_type_embeddings: dict, LayerNorm: dict,
-               eps: float) -> np.ndarray:  # [B, T] ids -> [B, T, H]
-    T = input_ids.shape[1]
-    position_ids = np.arange(T)  # absolute positions 0..T-1, the same for every text
+def position_ids(input_ids: np.ndarray, pad_token_id: int, offset: int) -> np.ndarray:  # [B, T] -> [B, T]
+    """Each token's row of the position table.
+
+    BERT (offset 0): 0, 1, ..., T-1 for every text. XLM-RoBERTa (offset pad_token_id + 1):
+    real tokens count up from padding_idx + 1 and padding sits at padding_idx, exactly as
+    transformers' create_position_ids_from_input_ids computes them from the ids."""
+    if offset == 0:
+        return np.broadcast_to(np.arange(input_ids.shape[1]), input_ids.shape)
+    real = (input_ids != pad_token_id).astype(np.int64)
+    return np.cumsum(real, axis=1) * real + pad_token_id
+
+
+def embeddings(input_ids: np.ndarray, position_ids: np.ndarray, token_type_ids: np.ndarray,
+               word_embeddings: dict, position_embeddings: dict, token_type_embeddings: dict,
+               LayerNorm: dict, eps: float) -> np.ndarray:  # [B, T] ids -> [B, T, H]
     # Summed in transformers' order (BertEmbeddings.forward): word + token type, then + position.
     x = word_embeddings["weight"][input_ids] + token_type_embeddings["weight"][token_type_ids]
     x = x + position_embeddings["weight"][position_ids]
