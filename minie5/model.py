@@ -16,6 +16,7 @@ from .errors import TokenizerError
 from .hub import resolve
 from .numpy_backend import NumpyBackend
 from .pipeline import POOLING_MODES, Pipeline, read_pipeline
+from .quantize import PRECISIONS, quantize
 from .reference import l2_normalize
 from .tokenizer import Tokenizer
 from .weights import load_weights
@@ -66,7 +67,8 @@ class Model:
                 f"layers={self.config.num_hidden_layers}, dim={self.dim}, pooling={self.pooling!r})")
 
     def encode(self, texts: str | Iterable[str], *, batch_size: int = 32, normalize: bool | None = None,
-               long: str = "truncate", overlap: int = 0,
+               long: str = "truncate", overlap: int = 0, precision: str = "float32",
+               ranges: np.ndarray | None = None,
                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Embed texts exactly as given (add no prefix; see `encode_queries`/`encode_passages`).
 
@@ -81,6 +83,10 @@ class Model:
         sharing `overlap` tokens, and returns the token-weighted mean of the windows' mean-pooled
         vectors; long="error" refuses them.
 
+        `precision` "float16", "int8", "uint8", "binary" or "ubinary" returns smaller vectors, as
+        sentence-transformers' quantize_embeddings lays them out; int8/uint8 take the per-dimension
+        `ranges` of a calibration set (see `minie5.quantize`).
+
         `progress`, if given, is called after every batch with (sequences done, sequences in all);
         a sequence is a text, or with long="chunk" a window.
         """
@@ -91,6 +97,8 @@ class Model:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if normalize is None:
             normalize = self.pipeline.normalize
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
         if long not in LONG_MODES:
             raise ValueError(f"long must be one of {', '.join(map(repr, LONG_MODES))}, got {long!r}")
         windows = self.tokenizer.encode_windows(texts, overlap if long == "chunk" else 0) if texts else []
@@ -105,6 +113,8 @@ class Model:
             out = self._embed_windows(windows, batch_size, normalize, progress)
         else:
             out = self._embed([w[0] for w in windows], batch_size, normalize, progress)
+        if precision != "float32":
+            out = quantize(out, precision, ranges)
         return out[0] if single else out
 
     def truncated(self, texts: str | Iterable[str]) -> np.ndarray:

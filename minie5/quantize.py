@@ -1,0 +1,66 @@
+"""Smaller embeddings: float16, int8 / uint8 scalar quantisation, and one bit per dimension.
+
+The names and layouts follow sentence-transformers' `quantize_embeddings`, so stored vectors can be
+mixed with theirs:
+
+    float32   [n, dim] float32, as the model gives them (4 bytes a dimension)
+    float16   [n, dim] float16 (2 bytes)
+    int8      [n, dim] int8: each dimension's range [lo, hi] cut into 256 steps, -128 .. 127
+    uint8     [n, dim] uint8: the same steps, 0 .. 255
+    binary    [n, dim / 8] int8: the sign bits (x > 0) packed 8 to a byte, minus 128
+    ubinary   [n, dim / 8] uint8: the same bits, unshifted (1 bit a dimension, 32x smaller)
+
+int8 and uint8 need each dimension's range. Pass `ranges` ([2, dim]: minima then maxima) taken from
+a calibration set, typically the corpus: `calibration_ranges(corpus_vectors)`. Without it the
+ranges come from the vectors being quantised, which makes a vector's code depend on the rest of its
+batch, so a query embedded alone would not be comparable with a corpus. Rank int8 codes by integer
+dot product, and binary codes by Hamming distance (`hamming_distance`). What each costs in ranking
+quality is measured by tools/quantization_loss.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
+
+
+def calibration_ranges(embeddings: np.ndarray) -> np.ndarray:  # [n, dim] -> [2, dim]
+    """Each dimension's minimum and maximum over `embeddings`, for int8/uint8 quantisation."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if embeddings.ndim != 2 or len(embeddings) == 0:
+        raise ValueError(f"calibration embeddings must be a non-empty [n, dim] array, got shape {embeddings.shape}")
+    return np.stack([embeddings.min(axis=0), embeddings.max(axis=0)])
+
+
+def quantize(embeddings: np.ndarray, precision: str, ranges: np.ndarray | None = None) -> np.ndarray:
+    """[n, dim] (or [dim]) float embeddings in `precision`; see the module's table."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+    x = np.asarray(embeddings, dtype=np.float32)
+    if precision == "float32":
+        return x
+    if precision == "float16":
+        return x.astype(np.float16)
+    if precision in ("binary", "ubinary"):
+        if x.shape[-1] % 8:
+            raise ValueError(f"{precision} packs 8 dimensions to a byte: dim {x.shape[-1]} is not a multiple of 8")
+        bits = np.packbits(x > 0, axis=-1)  # [..., dim / 8] uint8
+        return bits if precision == "ubinary" else (bits.astype(np.int16) - 128).astype(np.int8)
+    if ranges is None:
+        ranges = calibration_ranges(x.reshape(-1, x.shape[-1]))
+    ranges = np.asarray(ranges, dtype=np.float32)
+    if ranges.shape != (2, x.shape[-1]):
+        raise ValueError(f"ranges must be [2, {x.shape[-1]}] (minima, then maxima), got shape {ranges.shape}")
+    low, high = ranges
+    steps = np.maximum(high - low, 1e-12) / 255  # a constant dimension maps to the bottom code
+    codes = np.clip(np.rint((x - low) / steps), 0, 255)  # values outside the calibration range saturate
+    return codes.astype(np.uint8) if precision == "uint8" else (codes - 128).astype(np.int8)
+
+
+def hamming_distance(queries: np.ndarray, corpus: np.ndarray) -> np.ndarray:  # [q, B], [n, B] -> [q, n]
+    """Bits that differ between packed binary codes (binary or ubinary): lower is closer."""
+    a = np.asarray(queries).view(np.uint8)
+    b = np.asarray(corpus).view(np.uint8)
+    popcount = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1)
+    return np.stack([popcount[np.bitwise_xor(row, b)].sum(axis=1) for row in np.atleast_2d(a)])
