@@ -237,7 +237,7 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
     pipeline = read_pipeline(path)
     if pooling is not None:
         pipeline = replace(pipeline, pooling=pooling, source="pooling= argument")
-    tokenizer = Tokenizer(path / "tokenizer.json", _max_length(config, pipeline, max_length))
+    tokenizer = Tokenizer(path / "tokenizer.json", max_length_for(config, pipeline, max_length))
     if tokenizer.vocab_size > config.vocab_size:
         raise TokenizerError(f"{tokenizer.path}: has {tokenizer.vocab_size} tokens but config.json's "
                              f"vocab_size is {config.vocab_size}: they belong to different models")
@@ -250,7 +250,9 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
     return Model(config, tokenizer, engine, path, source, str(model), pipeline)
 
 
-def _max_length(config: BertConfig, pipeline: Pipeline, requested: int | None) -> int:
+def max_length_for(config: BertConfig, pipeline: Pipeline, requested: int | None = None) -> int:
+    """Tokens per text: `requested`, else sentence_bert_config.json's max_seq_length, else 512;
+    never more than the position table allows."""
     if requested is None:
         return min(pipeline.max_seq_length or MAX_LENGTH, config.max_tokens)
     if isinstance(requested, bool) or not isinstance(requested, int) or not 2 <= requested <= config.max_tokens:

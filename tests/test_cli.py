@@ -40,7 +40,11 @@ def test_embed_no_normalize_and_jsonl_file(tmp_path, minilm_dir, minilm):
 
 @pytest.mark.parametrize("args, status, message", [
     (["embed", "--model", "/no/such/dir", "x"], 1, "/no/such/dir: no such model folder"),
-    (["embed", "--model", "{model}", "--out", "v.csv", "x"], 2, "--out v.csv: unknown format '.csv'"),
+    (["embed", "--model", "{model}", "--out", "v.txt", "x"], 2, "--out v.txt: unknown format '.txt'"),
+    (["embed", "--input", "/no/such.txt"], 2, "--input /no/such.txt: cannot read"),
+    (["embed", "--overlap", "5", "x"], 2, "--overlap only applies with --long chunk"),
+    (["embed", "--ranges", "r.npy", "x"], 2, "--ranges only applies with --precision int8 or uint8"),
+    (["search", "--corpus", "/no/such.txt", "q"], 2, "--corpus /no/such.txt: cannot read"),
     (["embed", "--model", "{model}", "--batch-size", "0", "x"], 2, "--batch-size must be a positive integer"),
     (["embed", "--threads", "0", "x"], 2, "--threads must be a positive integer"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
@@ -124,3 +128,106 @@ def test_long_inputs_in_the_cli(minilm_dir):
     result = minie5("embed", "-m", minilm_dir, "--long", "chunk", "--overlap", "32", long)
     assert result.returncode == 0 and "warning" not in result.stderr
     assert len(json.loads(result.stdout)) == 384
+
+
+def test_help_reads_like_a_man_page():
+    result = minie5("--help")
+    assert result.returncode == 0
+    for section in ("examples:", "models:", "environment:", "exit status:", "embed", "search", "info"):
+        assert section in result.stdout
+    result = minie5("embed", "--help")
+    assert "--normalize, --no-normalize" in result.stdout and "--precision" in result.stdout
+
+
+def test_input_files_text_jsonl_csv(tmp_path, minilm_dir, minilm):
+    texts = ["first text", "", "third, with a comma"]
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"id": i, "body": t}) + "\n\n" for i, t in enumerate(texts)))
+    with open(tmp_path / "in.csv", "w", newline="") as f:
+        import csv
+
+        csv.writer(f).writerows([["id", "body"], *[[i, t] for i, t in enumerate(texts)]])
+    expected = minilm.encode(texts)
+    for name, extra in (("in.txt", []), ("in.jsonl", ["--field", "body"]), ("in.csv", ["-f", "body"])):
+        out = tmp_path / f"{name}.npy"
+        result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "-i", tmp_path / name, *extra, "-o", out)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.strip() == f"wrote 3 vectors of 384 float32 to {out}"  # no progress bar: not a TTY
+        np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
+
+
+def test_jsonl_records_keep_their_fields(tmp_path, minilm_dir, minilm):
+    (tmp_path / "in.jsonl").write_text('{"id": 7, "text": "hello", "tags": ["a"]}\n')
+    result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "-i", tmp_path / "in.jsonl")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["id"] == 7 and record["tags"] == ["a"] and record["text"] == "hello"
+    np.testing.assert_array_equal(np.array(record["embedding"], np.float32), minilm.encode("hello"))
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"id": 1}\n', "line 1: no field 'text'"),
+    ('{"text": 3}\n', "line 1: field 'text' is not a string"),
+    ('{"text": "a"}\n[1]\n', "line 2: not a JSON object"),
+    ('{"text": \n', "line 1: not valid JSON"),
+])
+def test_bad_jsonl_names_the_line(tmp_path, content, message):
+    (tmp_path / "in.jsonl").write_text(content)
+    result = minie5("embed", "-i", tmp_path / "in.jsonl")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_csv_output_and_precisions(tmp_path, minilm_dir, minilm):
+    import csv
+
+    texts = ["a, b", "c"]
+    out = tmp_path / "v.csv"
+    assert minie5("embed", "-m", minilm_dir, "--backend", "numpy", "-o", out, *texts).returncode == 0
+    rows = list(csv.reader(out.open()))
+    assert rows[0][:2] == ["text", "e0"] and len(rows[0]) == 385 and [r[0] for r in rows[1:]] == texts
+    np.testing.assert_array_equal(np.array([r[1:] for r in rows[1:]], np.float32), minilm.encode(texts))
+
+    result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "--precision", "ubinary", *texts)
+    bits = np.array([json.loads(line) for line in result.stdout.splitlines()], np.uint8)
+    np.testing.assert_array_equal(bits, np.packbits(minilm.encode(texts) > 0, axis=1))
+
+    out = tmp_path / "v.npy"
+    result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "--precision", "int8", "-o", out, *texts)
+    assert result.returncode == 0 and "saved to" in result.stderr
+    import minie5 as lib
+
+    ranges = np.load(tmp_path / "v.ranges.npy")
+    np.testing.assert_array_equal(np.load(out), lib.quantize(minilm.encode(texts), "int8", ranges))
+    result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "--precision", "int8",
+                    "--ranges", tmp_path / "v.ranges.npy", texts[1])
+    assert json.loads(result.stdout) == np.load(out)[1].tolist()
+
+
+def test_normalize_flags(minilm_dir, minilm):
+    for flag, normalize in (("--no-normalize", False), ("--normalize", True)):
+        result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", flag, "a b c")
+        np.testing.assert_allclose(json.loads(result.stdout), minilm.encode("a b c", normalize=normalize), atol=1e-6)
+
+
+def test_search_ranks_the_corpus_and_caches_it(tmp_path, minilm):
+    corpus = tmp_path / "corpus.txt"
+    passages = ["The summit is covered in snow.", "Trains leave every fifteen minutes.", "Protein needs vary."]
+    corpus.write_text("\n".join(passages) + "\n")
+    query = "when does the next train leave"
+    model = "sentence-transformers/all-MiniLM-L6-v2"
+    first = minie5("search", "-m", model, "--corpus", corpus, "--json", "-k", "2", query)
+    assert first.returncode == 0, first.stderr
+    hits = [json.loads(line) for line in first.stdout.splitlines()]
+    scores = minilm.encode(passages) @ minilm.encode(query)
+    order = np.argsort(-scores)[:2]
+    assert [h["index"] for h in hits] == order.tolist() and hits[0]["text"] == passages[1]
+    assert abs(hits[0]["score"] - scores[order[0]]) < 1e-5
+    (cache,) = tmp_path.glob("corpus.txt.minie5-*.npz")
+    assert "cached the corpus vectors" in first.stderr
+
+    again = minie5("search", "-m", model, "--corpus", corpus, "--json", "-k", "2", query)
+    assert again.stdout == first.stdout and "cached" not in again.stderr  # read from the cache
+    corpus.write_text("Trains never run on Sundays.\n")  # a changed corpus is embedded again
+    changed = minie5("search", "-m", model, "--corpus", corpus, query)
+    assert changed.returncode == 0 and "#1" in changed.stdout and "Sundays" in changed.stdout
+    assert "cached the corpus vectors" in changed.stderr and list(tmp_path.glob("*.npz")) == [cache]
