@@ -128,3 +128,20 @@ def test_trace_file_is_plain_npz(tmp_path):
     assert "embeddings.LayerNorm.npy" in names and "__meta__.npy" in names
     meta = json.loads(str(np.load(path)["__meta__"]))
     assert meta["version"] == 1 and meta["pooling"] == "mean" and meta["normalize"] is True
+
+
+def test_verify_against_onnx(tmp_path, minilm_dir):
+    """An ONNX export with every hidden state as an output: verify compares those, and pools the
+    last one itself."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("torch")
+    from tools.ground_truth import export_all_hidden_states
+
+    onnx_path = tmp_path / "minilm.onnx"
+    export_all_hidden_states(minilm_dir, onnx_path)
+    result = run_cli("verify", "-m", MODEL, "--against", onnx_path, *TEXTS)
+    assert result.returncode == 0, result.stderr
+    assert "encoder.layer.5.output.LayerNorm" in result.stdout and "RESULT: embeddings AGREE" in result.stdout
+    assert "not in the other trace (" in result.stdout  # no attention probabilities in this graph
+    result = run_cli("verify", "-m", MODEL, "--against", tmp_path / "missing.onnx", "x")
+    assert result.returncode == 1 and "missing.onnx: ONNX Runtime cannot load it" in result.stderr
