@@ -37,13 +37,13 @@ class SilentFailure(Exception):
 EPILOG = """\
 examples:
   minie5 embed --query "how much protein should a female eat"
-  minie5 embed --passage --input docs.txt --out docs.npy       one text per line
+  minie5 embed --passage --input docs.txt --out docs.npy        one text per line
   minie5 embed --input docs.jsonl --field body --out out.jsonl  records keep their fields
   minie5 similarity "query: summit define" "passage: the top of a mountain"
-  minie5 search --corpus docs.txt "how tall is the summit"     vectors cached beside docs.txt
+  minie5 search --corpus docs.txt "how tall is the summit"      vectors cached beside docs.txt
   minie5 info intfloat/e5-small-v2
-  minie5 trace --out trace.npz "query: summit define"            every intermediate tensor
-  minie5 verify --against transformers                         where two implementations part
+  minie5 trace --out trace.npz "query: summit define"           every intermediate tensor
+  minie5 verify --against transformers                          where two implementations part
   minie5 attention --layer 3 "query: summit define"             who attends to whom
 
 models:
