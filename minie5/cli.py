@@ -21,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .model import BACKENDS, DEFAULT_MODEL, LONG_MODES
+from .quantize import PRECISIONS
+
 OUTPUT_FORMATS = (".npy", ".jsonl", ".csv")
 INPUT_FORMATS = {".jsonl": "jsonl", ".csv": "csv"}  # anything else: plain text, one per line
-PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
 
 
 class UsageError(Exception):
@@ -178,14 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
         "info", help="describe a model without running it",
         description="Print a model's architecture, sizes, parameter count, stored dtypes, pooling, "
                     "files, and where it was found. Reads config.json and the safetensors header only.")
-    info.add_argument("model", metavar="MODEL", nargs="?", default="intfloat/e5-small-v2")
+    info.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL)
     info.add_argument("--revision", metavar="REV")
     info.set_defaults(run=run_info)
     return parser
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", default="intfloat/e5-small-v2", metavar="MODEL",
+    parser.add_argument("--model", "-m", default=DEFAULT_MODEL, metavar="MODEL",
                         help="a Hugging Face model name (from an installed package, the Hugging Face "
                              "cache, or downloaded) or a folder with config.json, model.safetensors "
                              "and tokenizer.json (default: intfloat/e5-small-v2)")
@@ -201,14 +203,14 @@ def add_input_arguments(parser: argparse.ArgumentParser, flag: str, short: str, 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per batch (default 32)")
-    parser.add_argument("--long", choices=("truncate", "chunk", "error"), default="truncate",
+    parser.add_argument("--long", choices=LONG_MODES, default="truncate",
                         help="texts over the model's limit (512 tokens for e5): truncate (default, with "
                              "a warning), chunk (average all windows), or error")
     parser.add_argument("--overlap", type=int, default=0, metavar="N",
                         help="with --long chunk: tokens shared by successive windows (default 0)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="cores to use (default: $MINIE5_NUM_THREADS, else all)")
-    parser.add_argument("--backend", choices=("numba", "numpy"), default="numba",
+    parser.add_argument("--backend", choices=BACKENDS, default="numba",
                         help="numba: the fast engine (default); numpy: the readable reference")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar (it is shown only when stderr is a terminal anyway)")
@@ -370,7 +372,7 @@ def check_run_arguments(args) -> None:
 
 
 def load_model(args):
-    import minie5  # after the cheap checks: importing compiles or loads the kernels
+    import minie5
 
     return minie5.load(args.model, backend=getattr(args, "backend", "numba"),
                        threads=getattr(args, "threads", None), revision=args.revision)
@@ -502,6 +504,7 @@ def run_search(args) -> None:
             print(f"{rank:>3}  {scores[q, i]:.4f}  #{i + 1:<6} {shown}")  # the n-th text, from 1
 
 
+# The e5-small-v2 model card's example, word for word (also the golden texts of tools/make_golden.py).
 MODEL_CARD_TEXTS = [
     "query: how much protein should a female eat",
     "query: summit define",

@@ -57,10 +57,6 @@ def transformers_trace(model, texts: list[str]) -> dict[str, np.ndarray]:
             hook.remove()
     for i, probs in enumerate(outputs.attentions):
         out[f"encoder.layer.{i}.attention.self.probs"] = probs.numpy()
-    for i in range(len(outputs.attentions)):  # some versions return context as [B, N, T, D]
-        context = out[f"encoder.layer.{i}.attention.self"]
-        if context.ndim == 4:
-            out[f"encoder.layer.{i}.attention.self"] = context.transpose(0, 2, 1, 3).reshape(context.shape[0], context.shape[2], -1)
     out.update(pool_like_sentence_transformers(outputs.last_hidden_state, batch["attention_mask"], model))
     return out
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
+_POPCOUNT = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1)  # set bits of each byte
 
 
 def calibration_ranges(embeddings: np.ndarray) -> np.ndarray:  # [n, dim] -> [2, dim]
@@ -62,5 +63,4 @@ def hamming_distance(queries: np.ndarray, corpus: np.ndarray) -> np.ndarray:  # 
     """Bits that differ between packed binary codes (binary or ubinary): lower is closer."""
     a = np.asarray(queries).view(np.uint8)
     b = np.asarray(corpus).view(np.uint8)
-    popcount = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1)
-    return np.stack([popcount[np.bitwise_xor(row, b)].sum(axis=1) for row in np.atleast_2d(a)])
+    return np.stack([_POPCOUNT[np.bitwise_xor(row, b)].sum(axis=1) for row in np.atleast_2d(a)])

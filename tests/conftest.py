@@ -15,8 +15,8 @@ def minilm_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def e5_random_dir(tmp_path_factory) -> Path:
-    return golden.build_random(tmp_path_factory.mktemp("e5-random"), golden.load_fixture("e5-random"))
+def e5_random_dir(random_model_dir) -> Path:
+    return random_model_dir("e5-random")
 
 
 @pytest.fixture(scope="session")

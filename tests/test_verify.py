@@ -61,7 +61,7 @@ def test_verify_names_the_perturbed_layer(tmp_path):
     tensors["embedding"][1] += 1e-3
     trace.save(bad, tensors, meta)
     result = run_cli("verify", "-m", MODEL, "--against", bad)
-    assert result.returncode == 1 and f"RESULT: embeddings DIFFER" in result.stdout
+    assert result.returncode == 1 and "RESULT: embeddings DIFFER" in result.stdout
     assert f"first divergence: {name}" in result.stdout
 
 

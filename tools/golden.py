@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tools import random_bert
+
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"
 E5_ENV = "MINIE5_E5_SMALL_V2"  # a directory holding intfloat/e5-small-v2
-RANDOM = ("e5-random", "multilingual-random", "xlmr-random")  # tools/random_bert.RANDOM_MODELS
+RANDOM = tuple(random_bert.RANDOM_MODELS)
 
 
 @dataclass
@@ -58,8 +60,6 @@ def minilm_dir() -> Path:
 
 def build_random(directory: Path, fixture: Fixture) -> Path:
     """Rebuild the random model the fixture was made from, and check that it is that one."""
-    from tools import random_bert
-
     digest = random_bert.build(fixture.name, directory, minilm_dir())
     if digest != fixture.meta["model"]["weights_sha256"]:
         raise RuntimeError(f"the rebuilt random weights differ from those of tests/golden/{fixture.name}: "

@@ -65,11 +65,9 @@ def numba_trace(model, texts) -> dict[str, np.ndarray]:
     """The engine's hidden states and embeddings, under the trace's names."""
     ids = model.tokenizer.encode(texts)
     states, mask = model.backend.hidden_states(ids)
-    out = {"input_ids": None, "attention_mask": mask, "embeddings.LayerNorm": states[0],
-           "embedding": model.encode(texts)}
+    out = {"attention_mask": mask, "embeddings.LayerNorm": states[0], "embedding": model.encode(texts)}
     for i, state in enumerate(states[1:]):
         out[f"encoder.layer.{i}.output.LayerNorm"] = state
-    out.pop("input_ids")
     return out
 
 

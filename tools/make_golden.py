@@ -46,22 +46,11 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from minie5.cli import MODEL_CARD_TEXTS  # noqa: E402  (the e5-small-v2 model card's example, word for word)
 from tools import random_bert  # noqa: E402
 
 GOLDEN = REPO / "tests" / "golden"
 
-# The e5-small-v2 model card's example, word for word.
-MODEL_CARD_TEXTS = [
-    "query: how much protein should a female eat",
-    "query: summit define",
-    "passage: As a general guideline, the CDC's average requirement of protein for women ages 19 to 70 "
-    "is 46 grams per day. But, as you can see from this chart, you'll need to increase that if you're "
-    "training for a marathon. Check out the chart below to see how much protein you should be eating "
-    "each day.",
-    "passage: Definition of summit for English Language Learners. : 1  the highest point of a mountain "
-    ": the top of a mountain. : 2  the highest level. : 3  a meeting or series of meetings between the "
-    "leaders of two or more governments.",
-]
 _LONG_PARAGRAPH = (
     "The committee met again on Thursday to review the proposal, which had been revised twice since "
     "the spring. Members raised questions about cost, maintenance, and the schedule for the second "
@@ -83,7 +72,7 @@ HIDDEN_STATE_TEXTS = [0, 2, 4, 8]
 
 def max_seq_length(model_dir: Path) -> int:
     config = model_dir / "sentence_bert_config.json"
-    return json.loads(config.read_text()).get("max_seq_length") or 512 if config.is_file() else 512
+    return (json.loads(config.read_text()).get("max_seq_length") or 512) if config.is_file() else 512
 
 
 def compute(model_dir: Path) -> dict[str, np.ndarray]:
