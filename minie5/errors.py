@@ -16,3 +16,9 @@ class WeightsError(Minie5Error, ValueError):
 
 class TokenizerError(Minie5Error, ValueError):
     """tokenizer.json is missing or unreadable."""
+
+
+def check_choice(argument: str, value, choices: tuple) -> None:
+    """The one way minie5 refuses an argument outside its set of choices."""
+    if value not in choices:
+        raise ValueError(f"{argument} must be one of {', '.join(map(repr, choices))}, got {value!r}")

@@ -42,7 +42,7 @@ def write_safetensors(path: Path, tensors: dict, dtypes: dict | None = None) -> 
 def copy_model(source: Path, target: Path, weights: dict | None = None, dtypes: dict | None = None,
                config: dict | None = None) -> Path:
     """A model directory with `source`'s tokenizer, and the given (or `source`'s) config and weights."""
-    from minie5.safetensors_file import SafetensorsFile
+    from minie5.loading.safetensors_file import SafetensorsFile
 
     target.mkdir(parents=True, exist_ok=True)
     for name in ("tokenizer.json",):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import minie5
-from minie5.model import plan_batches
+from minie5.batching import plan_batches
 
 TEXTS = ["query: how much protein should a female eat", "passage: " + "the summit of the mountain " * 60,
          "", "x", "passage: a b c d e f g h i j k l m n o p"]

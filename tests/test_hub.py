@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import minie5
-from minie5 import hub
+from minie5.loading import hub
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 OTHER = "fedcba9876543210fedcba9876543210fedcba98"

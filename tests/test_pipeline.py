@@ -9,7 +9,7 @@ import pytest
 import minie5
 from minie5 import reference
 from minie5.errors import ConfigError
-from minie5.pipeline import Pipeline, read_pipeline
+from minie5.loading.sentence_transformers import Pipeline, read_pipeline
 
 TEXTS = ["query: summit define", "passage: the highest point of a mountain, and a meeting of leaders"]
 

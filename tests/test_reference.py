@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minie5 import reference
-from minie5.numpy_backend import pad_batch
+from minie5.batching import pad_batch
 
 TEXTS = ["query: how much protein should a female eat", "", "passage: a mountain's summit " * 40,
          "query: summit define", "x"]

@@ -7,7 +7,7 @@ import pytest
 
 import minie5
 from minie5 import TokenizerError
-from minie5.tokenizer import Tokenizer
+from minie5.loading.tokenizer import Tokenizer
 
 CLS, SEP = 101, 102
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minie5
-from minie5 import trace, verify
+from minie5.porting import compare as verify, trace
 from tests.test_cli import minie5 as run_cli
 
 TEXTS = ["query: how much protein should a female eat", "passage: summit"]

@@ -7,7 +7,7 @@ import pytest
 
 import minie5
 from minie5 import BertConfig, WeightsError
-from minie5.weights import expected_shapes, load_weights
+from minie5.loading.weights import expected_shapes, load_weights
 from tests.helpers import TINY_CONFIG, copy_model, to_bf16_bits, write_safetensors
 from tools.random_bert import random_weights
 
@@ -61,7 +61,7 @@ def test_half_precision_tensors_load_as_float32(tmp_path, tiny):
 
 def test_bf16_model_embeds_close_to_float32(tmp_path, minilm_dir, minilm):
     source = copy_model(minilm_dir, tmp_path / "f32")
-    from minie5.safetensors_file import SafetensorsFile
+    from minie5.loading.safetensors_file import SafetensorsFile
     file = SafetensorsFile(source / "model.safetensors")
     weights = {name: file.float_tensor(name) for name in file.tensors}
     bf16 = copy_model(minilm_dir, tmp_path / "bf16", weights, {name: "BF16" for name in weights})

@@ -70,7 +70,7 @@ def build_random(directory: Path, fixture: Fixture) -> Path:
 
 def find_e5_small_v2() -> Path | None:
     """intfloat/e5-small-v2 on this machine: $MINIE5_E5_SMALL_V2, else the Hugging Face hub cache."""
-    from minie5 import hub
+    from minie5.loading import hub
 
     if os.environ.get(E5_ENV):
         return Path(os.environ[E5_ENV])

@@ -46,7 +46,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from minie5.cli import MODEL_CARD_TEXTS  # noqa: E402  (the e5-small-v2 model card's example, word for word)
+from minie5.porting.examples import MODEL_CARD_TEXTS  # noqa: E402  (the e5-small-v2 model card's example, word for word)
 from tools import random_bert  # noqa: E402
 
 GOLDEN = REPO / "tests" / "golden"

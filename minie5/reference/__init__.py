@@ -9,6 +9,7 @@ This package is minie5's specification. Each file holds one idea, in the order a
     linear.py        x @ W.T + b, the affine map everything above is built from
     encoder.py       one encoder layer, and the stack of them
     pooling.py       tokens -> one vector (mean, [CLS] or max), L2 normalisation (E5, 4.1)
+    backend.py       the above run as a minie5 backend: pad a batch, encode, pool
 
 Dimension legend used in the shape comments:
     B  batch: texts encoded together          T  tokens per text, padded to the longest
@@ -22,14 +23,15 @@ Parameters arrive as the nested dicts of `minie5.weights.load_weights`, keyed by
 module names, so `linear(x, **params["intermediate"]["dense"])` reads like `BertIntermediate.dense`.
 """
 
-from .attention import attention, self_attention, softmax
-from .embeddings import embeddings, position_ids
+from .attention import attention, attention_context, attention_probs, merge_heads, self_attention, softmax, split_heads
+from .embeddings import embedding_sum, embeddings, position_ids, token_type_ids
 from .encoder import bert, encoder, encoder_layer
 from .feed_forward import feed_forward, gelu
 from .layer_norm import layer_norm
 from .linear import linear
 from .pooling import cls_pool, l2_normalize, max_pool, mean_pool, pool
 
-__all__ = ["attention", "bert", "cls_pool", "embeddings", "encoder", "encoder_layer", "feed_forward",
-           "gelu", "l2_normalize", "layer_norm", "linear", "max_pool", "mean_pool", "pool",
-           "position_ids", "self_attention", "softmax"]
+__all__ = ["attention", "attention_context", "attention_probs", "bert", "cls_pool", "embedding_sum",
+           "embeddings", "encoder", "encoder_layer", "feed_forward", "gelu", "l2_normalize", "layer_norm",
+           "linear", "max_pool", "mean_pool", "merge_heads", "pool", "position_ids", "self_attention",
+           "softmax", "split_heads", "token_type_ids"]

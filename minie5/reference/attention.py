@@ -32,17 +32,29 @@ def merge_heads(x: np.ndarray) -> np.ndarray:  # [B, N, T, D] -> [B, T, H]
     return x.transpose(0, 2, 1, 3).reshape(B, T, N * D)
 
 
-def self_attention(x: np.ndarray, attention_mask: np.ndarray, query: dict, key: dict, value: dict,
-                   num_heads: int) -> np.ndarray:  # [B, T, H], [B, T] -> [B, T, H]
-    q = split_heads(linear(x, **query), num_heads)  # [B, N, T, D]
-    k = split_heads(linear(x, **key), num_heads)
-    v = split_heads(linear(x, **value), num_heads)
+def attention_probs(q: np.ndarray, k: np.ndarray,
+                    attention_mask: np.ndarray) -> np.ndarray:  # [B, N, T, D] x 2, [B, T] -> [B, N, T, T]
+    """How much each query token (row) attends to each key token (column), per head."""
     D = q.shape[-1]
     # Scaled dot product: dividing by sqrt(D) keeps the scores' spread independent of the head size.
     scores = (q @ k.transpose(0, 1, 3, 2)) * D ** -0.5  # [B, N, T, T]: query rows, key columns
     # A padded key gets a score of -inf, so softmax gives it a weight of exactly 0.
     scores = np.where(attention_mask[:, None, None, :] > 0, scores, -np.inf)
-    return merge_heads(softmax(scores) @ v)  # [B, N, T, D] -> [B, T, H]
+    return softmax(scores)
+
+
+def attention_context(probs: np.ndarray, v: np.ndarray) -> np.ndarray:  # [B, N, T, T], [B, N, T, D] -> [B, T, H]
+    """Each token's new vector: the average of the value vectors, weighted by its attention."""
+    return merge_heads(probs @ v)
+
+
+def self_attention(x: np.ndarray, attention_mask: np.ndarray, query: dict, key: dict, value: dict,
+                   num_heads: int) -> np.ndarray:  # [B, T, H], [B, T] -> [B, T, H]
+    """BertSelfAttention: project to queries, keys and values, attend, merge the heads."""
+    q = split_heads(linear(x, **query), num_heads)  # [B, N, T, D]
+    k = split_heads(linear(x, **key), num_heads)
+    v = split_heads(linear(x, **value), num_heads)
+    return attention_context(attention_probs(q, k, attention_mask), v)
 
 
 def attention(x: np.ndarray, attention_mask: np.ndarray, params: dict, num_heads: int,

@@ -22,10 +22,24 @@ def position_ids(input_ids: np.ndarray, pad_token_id: int, offset: int) -> np.nd
     return np.cumsum(real, axis=1) * real + pad_token_id
 
 
+def token_type_ids(input_ids: np.ndarray) -> np.ndarray:  # [B, T] -> [B, T]
+    """Segment 0 everywhere: an embedding model sees one text per sequence, never a pair."""
+    return np.zeros_like(input_ids)
+
+
+def embedding_sum(input_ids: np.ndarray, position_ids: np.ndarray, token_type_ids: np.ndarray,
+                  word_embeddings: dict, position_embeddings: dict,
+                  token_type_embeddings: dict) -> np.ndarray:  # [B, T] ids -> [B, T, H]
+    """Each token's input vector before normalisation: word piece + token type + position."""
+    # Summed in transformers' order (BertEmbeddings.forward): word + token type, then + position.
+    x = word_embeddings["weight"][input_ids] + token_type_embeddings["weight"][token_type_ids]
+    return x + position_embeddings["weight"][position_ids]
+
+
 def embeddings(input_ids: np.ndarray, position_ids: np.ndarray, token_type_ids: np.ndarray,
                word_embeddings: dict, position_embeddings: dict, token_type_embeddings: dict,
                LayerNorm: dict, eps: float) -> np.ndarray:  # [B, T] ids -> [B, T, H]
-    # Summed in transformers' order (BertEmbeddings.forward): word + token type, then + position.
-    x = word_embeddings["weight"][input_ids] + token_type_embeddings["weight"][token_type_ids]
-    x = x + position_embeddings["weight"][position_ids]
+    """BertEmbeddings: the summed input vectors, LayerNorm-ed."""
+    x = embedding_sum(input_ids, position_ids, token_type_ids, word_embeddings, position_embeddings,
+                      token_type_embeddings)
     return layer_norm(x, **LayerNorm, eps=eps)

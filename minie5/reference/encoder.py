@@ -3,9 +3,9 @@ transformers' BertLayer and BertEncoder). Every layer keeps the shape [B, T, H].
 
 import numpy as np
 
-from ..config import BertConfig
+from ..loading.config import BertConfig
 from .attention import attention
-from .embeddings import embeddings, position_ids
+from .embeddings import embeddings, position_ids, token_type_ids
 from .feed_forward import feed_forward
 
 
@@ -31,6 +31,6 @@ def bert(input_ids: np.ndarray, attention_mask: np.ndarray, params: dict,
     """BertModel (or XLMRobertaModel) without its pooler: the embeddings' output and every
     layer's hidden states. Padding in input_ids must be config.pad_token_id."""
     positions = position_ids(input_ids, config.pad_token_id, config.position_offset)
-    token_type_ids = np.zeros_like(input_ids)  # one segment: a single text per sequence
-    x = embeddings(input_ids, positions, token_type_ids, **params["embeddings"], eps=config.layer_norm_eps)
+    x = embeddings(input_ids, positions, token_type_ids(input_ids), **params["embeddings"],
+                   eps=config.layer_norm_eps)
     return encoder(x, attention_mask, params["encoder"]["layer"], config)

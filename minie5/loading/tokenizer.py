@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tokenizers
 
-from .errors import TokenizerError
+from ..errors import TokenizerError
 
 
 class Tokenizer:

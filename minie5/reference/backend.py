@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import reference
-from .config import BertConfig
-
-
-def pad_batch(ids: list[np.ndarray], pad_token_id: int = 0) -> tuple[np.ndarray, np.ndarray]:  # B ragged -> [B, T] ids, [B, T] mask
-    """Right-pad token id sequences to the longest with the model's padding id. The mask removes
-    padding from attention and from pooling; XLM-R also reads the padding id to number positions."""
-    T = max(len(seq) for seq in ids)
-    input_ids = np.full((len(ids), T), pad_token_id, dtype=np.int64)
-    attention_mask = np.zeros((len(ids), T), dtype=np.int64)
-    for row, seq in enumerate(ids):
-        input_ids[row, :len(seq)] = seq
-        attention_mask[row, :len(seq)] = 1
-    return input_ids, attention_mask
+from ..batching import pad_batch
+from ..loading.config import BertConfig
+from .encoder import bert
+from .pooling import l2_normalize, pool
 
 
 class NumpyBackend:
+    """The reference forward pass behind the `Backend` interface: padded batches, any float dtype."""
+
     name = "numpy"
     pads_batches = True  # a batch costs its size times its longest text
     max_batch_tokens = 16384  # padded tokens: attention scores of 12 x 32 x 512^2 floats, ~400 MB
@@ -37,9 +29,9 @@ class NumpyBackend:
     def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
         """The embeddings' output and every layer's output for a padded batch, with its mask."""
         input_ids, attention_mask = pad_batch(ids, self.config.pad_token_id)
-        return reference.bert(input_ids, attention_mask, self.params, self.config), attention_mask
+        return bert(input_ids, attention_mask, self.params, self.config), attention_mask
 
     def embed(self, ids: list[np.ndarray], pooling: str, normalize: bool) -> np.ndarray:  # B ragged -> [B, H]
         hidden_states, attention_mask = self.hidden_states(ids)
-        pooled = reference.pool(hidden_states[-1], attention_mask, pooling)
-        return reference.l2_normalize(pooled) if normalize else pooled
+        pooled = pool(hidden_states[-1], attention_mask, pooling)
+        return l2_normalize(pooled) if normalize else pooled

@@ -1,7 +1,7 @@
 """Traces: every intermediate tensor of the forward pass, named after transformers' modules.
 
-A trace runs the NumPy reference one step at a time (the same functions `reference.bert` composes,
-tested to give the same result) and keeps each step's output. Names are the module paths of
+A trace runs the NumPy reference one function at a time (the same functions `reference.bert`
+composes, tested to give the same result) and keeps each function's output. Names are the module paths of
 transformers' BertModel / XLMRobertaModel whose output the tensor is, so a PyTorch forward hook on
 that module records the same thing (`minie5 verify --against transformers` does exactly that):
 
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import reference
-from .config import BertConfig
-from .numpy_backend import pad_batch
+from .. import reference
+from ..loading.config import BertConfig
+from ..batching import pad_batch
 
 FORMAT = "minie5-trace"
 VERSION = 1
@@ -55,18 +55,17 @@ def tensor_names(num_layers: int) -> list[str]:
 
 def run(ids: list[np.ndarray], params: dict, config: BertConfig, pooling: str,
         normalize: bool) -> dict[str, np.ndarray]:
-    """The trace of one padded batch, in the dtype of `params`."""
-    from .reference.attention import merge_heads, split_heads
-
+    """The trace of one padded batch, in the dtype of `params`: `reference.bert` one function at a
+    time, keeping each function's output under its module's name."""
     input_ids, attention_mask = pad_batch(ids, config.pad_token_id)
     out: dict[str, np.ndarray] = {"input_ids": input_ids, "attention_mask": attention_mask}
     eps, N = config.layer_norm_eps, config.num_attention_heads
 
     emb = params["embeddings"]
     positions = reference.position_ids(input_ids, config.pad_token_id, config.position_offset)
-    x = (emb["word_embeddings"]["weight"][input_ids] + emb["token_type_embeddings"]["weight"][0]
-         + emb["position_embeddings"]["weight"][positions])
-    out["embeddings.sum"] = x
+    x = out["embeddings.sum"] = reference.embedding_sum(
+        input_ids, positions, reference.token_type_ids(input_ids), emb["word_embeddings"],
+        emb["position_embeddings"], emb["token_type_embeddings"])
     x = out["embeddings.LayerNorm"] = reference.layer_norm(x, **emb["LayerNorm"], eps=eps)
 
     for i, p in enumerate(params["encoder"]["layer"]):
@@ -74,11 +73,9 @@ def run(ids: list[np.ndarray], params: dict, config: BertConfig, pooling: str,
         attn = p["attention"]
         q, k, v = (reference.linear(x, **attn["self"][n]) for n in ("query", "key", "value"))
         out[name + "attention.self.query"], out[name + "attention.self.key"], out[name + "attention.self.value"] = q, k, v
-        q, k, v = (split_heads(t, N) for t in (q, k, v))
-        scores = (q @ k.transpose(0, 1, 3, 2)) * q.shape[-1] ** -0.5
-        scores = np.where(attention_mask[:, None, None, :] > 0, scores, -np.inf)
-        probs = out[name + "attention.self.probs"] = reference.softmax(scores)
-        context = out[name + "attention.self"] = merge_heads(probs @ v)
+        q, k, v = (reference.split_heads(t, N) for t in (q, k, v))
+        probs = out[name + "attention.self.probs"] = reference.attention_probs(q, k, attention_mask)
+        context = out[name + "attention.self"] = reference.attention_context(probs, v)
         h = out[name + "attention.output.dense"] = reference.linear(context, **attn["output"]["dense"])
         x = out[name + "attention.output.LayerNorm"] = reference.layer_norm(h + x, **attn["output"]["LayerNorm"], eps=eps)
         h = out[name + "intermediate"] = reference.gelu(reference.linear(x, **p["intermediate"]["dense"]))
@@ -90,6 +87,34 @@ def run(ids: list[np.ndarray], params: dict, config: BertConfig, pooling: str,
     return out
 
 
+def trace_model(model, texts: list[str], dtype: str | None = None) -> dict[str, np.ndarray]:
+    """`Model.trace`: the trace of `texts` through `model`'s reference, in `dtype` (default: the
+    model's). The weights are read again in that dtype unless the model already holds them."""
+    from ..loading.weights import load_weights
+    from ..reference.backend import NumpyBackend
+
+    if not texts:
+        raise ValueError("trace needs at least one text")
+    dtype = np.dtype(dtype or model.backend.dtype)
+    if isinstance(model.backend, NumpyBackend) and model.backend.dtype == dtype:
+        params = model.backend.params
+    else:
+        params = load_weights(model.path / "model.safetensors", model.config, dtype)
+    return run(model.tokenizer.encode(texts), params, model.config, model.pooling, model.pipeline.normalize)
+
+
+def metadata(model, texts: list[str]) -> dict:
+    """What a trace file records beside its tensors: the texts and the model that embedded them."""
+    from .. import __version__
+
+    c = model.config
+    return {"texts": list(texts), "model": model.name, "model_type": c.model_type,
+            "num_hidden_layers": c.num_hidden_layers, "hidden_size": c.hidden_size,
+            "num_attention_heads": c.num_attention_heads, "pooling": model.pooling,
+            "normalize": model.pipeline.normalize, "max_length": model.max_length,
+            "producer": f"minie5 {__version__}"}
+
+
 def save(path: str | Path, tensors: dict[str, np.ndarray], meta: dict) -> None:
     meta = {"format": FORMAT, "version": VERSION, **meta}
     np.savez(path, **tensors, **{META: np.array(json.dumps(meta))})
@@ -97,7 +122,7 @@ def save(path: str | Path, tensors: dict[str, np.ndarray], meta: dict) -> None:
 
 def load(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """A trace file: its tensors by name, and its metadata."""
-    from .errors import Minie5Error
+    from ..errors import Minie5Error
 
     try:
         with np.load(path, allow_pickle=False) as data:

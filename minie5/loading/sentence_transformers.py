@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 POOLING_MODES = ("mean", "cls", "max")
 # 1_Pooling/config.json keys, as sentence_transformers.models.Pooling saves them.

@@ -11,7 +11,7 @@ import json
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # transformers' name for the exact, erf-based GELU of the BERT paper (Hendrycks & Gimpel 2016).
 # "gelu_new", "gelu_pytorch_tanh" and "gelu_fast" are tanh approximations of it: a model trained

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import Minie5Error
-from .numpy_backend import pad_batch
+from ..errors import Minie5Error
+from ..batching import pad_batch
 
 
 def transformers_trace(model, texts: list[str]) -> dict[str, np.ndarray]:
@@ -116,7 +116,7 @@ def onnx_trace(model, texts: list[str], onnx_path: Path) -> dict[str, np.ndarray
         else:
             out[_ONNX_ALIASES.get(name, name)] = value
     if "embedding" not in out and last in out:  # pool its last layer as the model does
-        from . import reference
+        from .. import reference
 
         pooled = reference.pool(out[last], attention_mask, model.pooling)
         out["pooled"] = pooled

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
 # Storage types that can be turned into float tensors. BF16 is the top half of a float32 (same
 # exponent, 7-bit mantissa), so it is widened by a 16-bit shift rather than through a NumPy dtype.

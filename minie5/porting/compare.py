@@ -45,7 +45,7 @@ def real_tokens(name: str, tensor: np.ndarray, lengths: list[int]) -> np.ndarray
 def compare(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray], rtol: float = DEFAULT_RTOL,
             embedding_atol: float = DEFAULT_EMBEDDING_ATOL) -> tuple[list[Row], list[str]]:
     """Rows for the tensors both traces hold, in forward order; and the names only minie5's has."""
-    from .errors import Minie5Error
+    from ..errors import Minie5Error
 
     lengths = [int(n) for n in ours["attention_mask"].sum(axis=1)]
     their_lengths = [int(n) for n in np.asarray(theirs["attention_mask"]).sum(axis=1)]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import BertConfig
-from .errors import WeightsError
+from ..errors import WeightsError
 from .safetensors_file import SafetensorsFile
 
 # Checkpoints saved from BertForMaskedLM, BertForPreTraining and friends prefix the encoder with

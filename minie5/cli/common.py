@@ -1,0 +1,76 @@
+"""What every command shares: the model and run options, their checks, and the two exceptions
+that set the exit status."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ..loader import BACKENDS, DEFAULT_MODEL
+from ..long_texts import LONG_MODES
+from .progress import Progress
+
+
+class UsageError(Exception):
+    """A problem with the command line itself: exit status 2."""
+
+
+class SilentFailure(Exception):
+    """The command said what went wrong on stdout (verify's verdict): exit status 1, nothing more."""
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", default=DEFAULT_MODEL, metavar="MODEL",
+                        help="a Hugging Face model name (from an installed package, the Hugging Face "
+                             "cache, or downloaded) or a folder with config.json, model.safetensors "
+                             "and tokenizer.json (default: intfloat/e5-small-v2)")
+    parser.add_argument("--revision", metavar="REV", help="branch, tag or commit of a hub model (default: main)")
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, flag: str, short: str, help: str,
+                        required: bool = False) -> None:
+    parser.add_argument(flag, short, type=Path, metavar="FILE", required=required, help=help)
+    parser.add_argument("--field", "-f", default="text", metavar="NAME",
+                        help=f"with a .jsonl or .csv {flag}: the field holding the text (default 'text')")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per batch (default 32)")
+    parser.add_argument("--long", choices=LONG_MODES, default="truncate",
+                        help="texts over the model's limit (512 tokens for e5): truncate (default, with "
+                             "a warning), chunk (average all windows), or error")
+    parser.add_argument("--overlap", type=int, default=0, metavar="N",
+                        help="with --long chunk: tokens shared by successive windows (default 0)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="cores to use (default: $MINIE5_NUM_THREADS, else all)")
+    parser.add_argument("--backend", choices=BACKENDS, default="numba",
+                        help="numba: the fast engine (default); numpy: the readable reference")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress bar (it is shown only when stderr is a terminal anyway)")
+
+
+def check_run_arguments(args) -> None:
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be a positive integer, got {args.threads}")
+    if args.overlap and args.long != "chunk":
+        raise UsageError("--overlap only applies with --long chunk")
+
+
+def load_model(args):
+    from ..loader import load
+
+    return load(args.model, backend=getattr(args, "backend", "numba"),
+                threads=getattr(args, "threads", None), revision=args.revision)
+
+
+def encode(model, texts: list[str], args, kind: str | None, **kwargs) -> np.ndarray:
+    """Embed with the run options of `args`; kind "query"/"passage" adds that prefix."""
+    method = {"query": model.encode_queries, "passage": model.encode_passages}.get(kind, model.encode)
+    unit = "windows" if args.long == "chunk" else "texts"
+    return method(texts, batch_size=args.batch_size, long=args.long, overlap=args.overlap,
+                  progress=Progress(unit, not args.quiet), **kwargs)
+

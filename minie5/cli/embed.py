@@ -1,0 +1,109 @@
+"""`minie5 embed` (texts to vectors) and `minie5 similarity` (the cosine of two texts)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..files import write_atomically
+from ..quantize import PRECISIONS
+from .common import UsageError, add_input_arguments, add_model_arguments, add_run_arguments, check_run_arguments, encode, load_model
+from .text_io import OUTPUT_FORMATS, format_jsonl, read_records, read_stdin_lines, write_output
+
+
+def add_parsers(commands) -> None:
+    embed = commands.add_parser(
+        "embed", help="embed texts into vectors",
+        description="Embed each TEXT (or each record of --input, or each line of standard input) "
+                    "and write one vector per text, in input order: a JSON array per line on "
+                    "standard output, or the file named by --out. Texts are embedded exactly as "
+                    "given unless --query or --passage is set: e5 models expect them to start with "
+                    "'query: ' or 'passage: '.")
+    embed.add_argument("texts", nargs="*", metavar="TEXT", help="texts to embed (default: --input, else stdin lines)")
+    add_model_arguments(embed)
+    add_input_arguments(embed, "--input", "-i", "read texts from FILE: .jsonl (one JSON object per line, "
+                        "text in --field), .csv (a header row, text in column --field), anything else "
+                        "one text per line; '-' is standard input")
+    embed.add_argument("--out", "-o", type=Path, metavar="FILE",
+                       help="write the vectors to FILE instead: .npy ([n, dim] array), .jsonl (a JSON "
+                            "array per line; with --input .jsonl each record plus an 'embedding' "
+                            "field), or .csv (text, then one column per number)")
+    prefix = embed.add_mutually_exclusive_group()
+    prefix.add_argument("--query", action="store_true",
+                        help="the texts are search queries: prefix each with 'query: ' (if not already)")
+    prefix.add_argument("--passage", action="store_true",
+                        help="the texts are documents: prefix each with 'passage: ' (if not already)")
+    embed.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                       help="scale vectors to unit length (default: as the model's modules.json says; "
+                            "yes where it has none)")
+    embed.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="float32 (default), float16, int8/uint8 (ranges from --ranges, else "
+                            "from these texts, saved beside --out), or binary/ubinary sign bits")
+    embed.add_argument("--ranges", type=Path, metavar="FILE",
+                       help="int8/uint8 calibration ranges, a [2, dim] .npy written by an earlier run")
+    add_run_arguments(embed)
+    embed.set_defaults(run=run_embed)
+
+    similarity = commands.add_parser(
+        "similarity", help="cosine similarity of two texts",
+        description="Print the cosine similarity of the embeddings of two texts, embedded as given.")
+    similarity.add_argument("a", metavar="A")
+    similarity.add_argument("b", metavar="B")
+    add_model_arguments(similarity)
+    similarity.set_defaults(run=run_similarity)
+
+
+def run_embed(args) -> None:
+    check_run_arguments(args)
+    if args.out is not None and args.out.suffix not in OUTPUT_FORMATS:
+        raise UsageError(f"--out {args.out}: unknown format {args.out.suffix or '(no extension)'!r}; "
+                         f"use {', '.join(OUTPUT_FORMATS)}")
+    if args.texts and args.input is not None:
+        raise UsageError("give texts as arguments or with --input, not both")
+    if args.ranges is not None and args.precision not in ("int8", "uint8"):
+        raise UsageError("--ranges only applies with --precision int8 or uint8")
+    records = None
+    if args.texts:
+        texts = args.texts
+    elif args.input is not None:
+        texts, records = read_records(args.input, args.field, "--input")
+    else:
+        texts = read_stdin_lines()
+    ranges = None
+    if args.ranges is not None:
+        try:
+            ranges = np.load(args.ranges)
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--ranges {args.ranges}: cannot read a .npy array ({e})") from None
+
+    model = load_model(args)
+    kind = "query" if args.query else "passage" if args.passage else None
+    vectors = encode(model, texts, args, kind, normalize=args.normalize)
+    if args.precision in ("int8", "uint8") and ranges is None and len(vectors):
+        from ..quantize import calibration_ranges
+
+        ranges = calibration_ranges(vectors)
+        if args.out is not None:
+            saved = args.out.with_name(args.out.stem + ".ranges.npy")
+            write_atomically(saved, lambda f: np.save(f, ranges))
+            print(f"{args.precision} ranges taken from these {len(vectors)} texts; saved to {saved} "
+                  "(pass --ranges to quantise later texts the same way)", file=sys.stderr)
+    if args.precision != "float32":
+        from ..quantize import quantize
+
+        vectors = quantize(vectors, args.precision, ranges)
+    if args.out is None:
+        sys.stdout.write(format_jsonl(vectors, records))
+        sys.stdout.flush()
+    else:
+        write_output(vectors, args.out, texts, records)
+        print(f"wrote {len(vectors)} vectors of {vectors.shape[1]} {vectors.dtype} to {args.out}", file=sys.stderr)
+
+
+def run_similarity(args) -> None:
+    a, b = load_model(args).encode([args.a, args.b], normalize=True)
+    print(f"{float(a @ b):.6f}")  # unit vectors: the dot product is the cosine
+

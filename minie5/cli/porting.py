@@ -1,0 +1,137 @@
+"""The porters' commands: `minie5 trace`, `minie5 verify` and `minie5 attention`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..files import write_atomically
+from ..porting.compare import DEFAULT_EMBEDDING_ATOL, DEFAULT_RTOL
+from ..porting.examples import MODEL_CARD_TEXTS
+from .common import SilentFailure, UsageError, add_model_arguments
+
+
+def add_parsers(commands) -> None:
+    trace = commands.add_parser(
+        "trace", help="record every intermediate tensor of the forward pass",
+        description="Run the NumPy reference on the TEXTs (one padded batch, embedded as given) and "
+                    "write every intermediate tensor, named after transformers' modules, to an .npz "
+                    "file (format: docs/trace-format.md).")
+    trace.add_argument("texts", nargs="+", metavar="TEXT")
+    trace.add_argument("--out", "-o", type=Path, required=True, metavar="FILE.npz")
+    trace.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                       help="compute in float32 (default) or float64 (a ground truth)")
+    add_model_arguments(trace)
+    trace.set_defaults(run=run_trace)
+
+    verify = commands.add_parser(
+        "verify", help="compare minie5 with another implementation, layer by layer",
+        description="Trace the TEXTs with minie5's reference and with another implementation, and "
+                    "print the largest difference of every tensor at real tokens, absolute and "
+                    "relative to the tensor's largest magnitude, marking the first tensor beyond "
+                    "tolerance. Exit status 1 when the final embeddings differ beyond tolerance.")
+    verify.add_argument("texts", nargs="*", metavar="TEXT",
+                        help="texts to compare on (default: the e5 model card's four examples; "
+                             "with a trace file, the texts it records)")
+    verify.add_argument("--against", default="transformers", metavar="SOURCE",
+                        help="'transformers' (PyTorch, with hooks on its modules; the default), an "
+                             "ONNX model (FILE.onnx), or a trace file another port wrote (FILE.npz)")
+    verify.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="minie5's side in float32 (default) or float64")
+    verify.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
+                        help=f"per tensor: max |difference| / max |value| allowed (default {DEFAULT_RTOL:g})")
+    verify.add_argument("--embedding-atol", type=float, default=DEFAULT_EMBEDDING_ATOL,
+                        help=f"final embeddings: max |difference| allowed (default {DEFAULT_EMBEDDING_ATOL:g})")
+    verify.add_argument("--plot", type=Path, metavar="FILE.png",
+                        help="also draw the per-layer error curve (needs matplotlib: minie5[plot])")
+    add_model_arguments(verify)
+    verify.set_defaults(run=run_verify)
+
+    attention = commands.add_parser(
+        "attention", help="show a layer's attention maps",
+        description="Show how the tokens of TEXT attend to each other in one layer, every head "
+                    "(or --head): as a text heat map, or a PNG with --out (needs matplotlib).")
+    attention.add_argument("text", metavar="TEXT")
+    attention.add_argument("--layer", "-l", type=int, default=0, metavar="L", help="layer, from 0 (default 0)")
+    attention.add_argument("--head", type=int, action="append", metavar="H",
+                           help="only this head (repeatable; default: all)")
+    attention.add_argument("--out", "-o", type=Path, metavar="FILE.png", help="draw a PNG instead")
+    add_model_arguments(attention)
+    attention.set_defaults(run=run_attention)
+
+
+def run_trace(args) -> None:
+    from ..porting import trace
+
+    model = load_reference(args)
+    tensors = model.trace(args.texts, dtype=args.dtype)
+    out = args.out if args.out.suffix == ".npz" else args.out.with_name(args.out.name + ".npz")
+    write_atomically(out, lambda f: trace.save(f, tensors, {**trace.metadata(model, args.texts), "dtype": args.dtype}))
+    print(f"wrote {len(tensors)} tensors for {len(args.texts)} texts to {out}", file=sys.stderr)
+
+
+def run_verify(args) -> None:
+    from ..porting import compare, peers, trace
+
+    if args.rtol <= 0 or args.embedding_atol <= 0:
+        raise UsageError("--rtol and --embedding-atol must be positive")
+    against = args.against
+    texts = args.texts
+    theirs = None
+    if against.endswith(".npz"):
+        theirs, meta = trace.load(against)
+        if not texts:
+            texts = meta.get("texts") or []
+            if not texts:
+                raise UsageError(f"--against {against}: the trace records no texts; pass them as TEXT")
+    texts = texts or MODEL_CARD_TEXTS
+    model = load_reference(args)
+    ours = model.trace(texts, dtype=args.dtype)
+    if theirs is not None:
+        label = against
+    elif against == "transformers":
+        theirs, label = peers.transformers_trace(model, texts), "transformers"
+    elif against.endswith(".onnx"):
+        theirs, label = peers.onnx_trace(model, texts, Path(against)), against
+    else:
+        raise UsageError(f"--against {against}: expected 'transformers', a .onnx file or a .npz trace")
+    rows, missing = compare.compare(ours, theirs, args.rtol, args.embedding_atol)
+    print(compare.report(rows, missing, args.rtol, args.embedding_atol, f"{label} ({args.dtype} minie5)"))
+    if args.plot is not None:
+        try:
+            compare.plot(rows, args.plot, label)
+        except ImportError:
+            raise UsageError('--plot needs matplotlib: pip install "minie5[plot]"') from None
+        print(f"wrote {args.plot}", file=sys.stderr)
+    embedding = next((r for r in rows if r.name == "embedding"), None)
+    if embedding is None or not embedding.ok:
+        raise SilentFailure
+
+
+def run_attention(args) -> None:
+    from ..porting import attention_map
+
+    model = load_reference(args)
+    layers, heads = model.config.num_hidden_layers, model.config.num_attention_heads
+    if not 0 <= args.layer < layers:
+        raise UsageError(f"--layer must be from 0 to {layers - 1}, got {args.layer}")
+    chosen = args.head or list(range(heads))
+    if any(not 0 <= h < heads for h in chosen):
+        raise UsageError(f"--head must be from 0 to {heads - 1}")
+    probs = model.trace([args.text])[f"encoder.layer.{args.layer}.attention.self.probs"][0]
+    tokens = model.tokenizer.tokens(args.text)[:model.max_length]
+    if args.out is None:
+        print(attention_map.text_heatmap(probs, tokens, chosen))
+        return
+    try:
+        attention_map.png(probs, tokens, chosen, args.out, f"{model.name}: layer {args.layer}")
+    except ImportError:
+        raise UsageError('--out needs matplotlib: pip install "minie5[plot]" (without --out: a text heat map)') from None
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def load_reference(args):
+    """The NumPy reference: traces record its tensors."""
+    from ..loader import load
+
+    return load(args.model, backend="numpy", revision=args.revision)

@@ -1,0 +1,40 @@
+"""Writing output files so that a reader never sees half of one and nothing on disk is followed.
+
+A file is written under a fresh temporary name in the target's own folder, created exclusively
+(O_EXCL: an existing file or symbolic link of that name is never opened, so a link planted there
+cannot redirect the write), then renamed over the target in one step. A crash or a full disk
+leaves the old file whole.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def write_atomically(out: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call `write(f)` on a new temporary file beside `out`, then rename it to `out`."""
+    out = Path(out)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent or ".")
+    except OSError as e:
+        raise OSError(f"{out}: cannot write ({e.strerror or e})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; give it a normal file's mode
+        os.replace(tmp, out)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OSError(f"{out}: cannot write ({e.strerror or e})") from None
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,42 @@
+"""Texts longer than the model's limit (512 tokens for e5): what `encode(long=...)` does with them.
+
+BERT's position table ends at 512, so a longer text cannot be embedded whole. The tokenizer cuts
+every text into windows of at most `max_length` tokens (see `loading.tokenizer.encode_windows`);
+then "truncate" keeps the first window, as the e5 model card does, "chunk" embeds every window and
+averages them, and "error" refuses the text.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .reference.pooling import l2_normalize
+
+LONG_MODES = ("truncate", "chunk", "error")
+
+
+def check_windows(windows: list[list[np.ndarray]], long: str, max_length: int) -> None:
+    """Refuse (long="error") or warn about (long="truncate") the texts that needed several windows."""
+    cut = [i for i, w in enumerate(windows) if len(w) > 1]
+    if cut and long == "error":
+        raise ValueError(f"texts[{cut[0]}] is longer than {max_length} tokens ({len(cut)} text(s) "
+                         "are): pass long='truncate' or long='chunk'")
+    if cut and long == "truncate":
+        warnings.warn(f"{len(cut)} of {len(windows)} texts were longer than {max_length} tokens and "
+                      "were truncated (long='chunk' embeds all of each)", UserWarning, stacklevel=3)
+
+
+def weighted_window_mean(windows: list[list[np.ndarray]], pooled: np.ndarray,
+                         normalize: bool) -> np.ndarray:  # [windows, H] -> [texts, H] float64
+    """Each text's vector as the token-weighted mean of its windows' pooled vectors (in text order,
+    `pooled` row k for the k-th window overall): a window of n tokens counts n times."""
+    pooled = pooled.astype(np.float64)
+    out = np.empty((len(windows), pooled.shape[1]), dtype=np.float64)
+    start = 0
+    for i, text in enumerate(windows):
+        weights = np.array([len(w) for w in text], dtype=np.float64)
+        out[i] = weights @ pooled[start:start + len(text)] / weights.sum()
+        start += len(text)
+    return l2_normalize(out) if normalize else out
