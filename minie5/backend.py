@@ -24,6 +24,7 @@ class Backend(Protocol):
         if `normalize`."""
         ...
 
-    def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:  # B ragged -> L+1 x [B, T, H], [B, T]
+    def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+        # B ragged -> L+1 x [B, T, H], [B, T]
         """The embeddings' output and every layer's, padded to [B, T, H], with the attention mask."""
         ...

@@ -28,7 +28,8 @@ def plan_batches(lengths: list[int], batch_size: int, max_tokens: int, padded: b
     return batches
 
 
-def pad_batch(ids: list[np.ndarray], pad_token_id: int = 0) -> tuple[np.ndarray, np.ndarray]:  # B ragged -> [B, T] ids, [B, T] mask
+def pad_batch(ids: list[np.ndarray],
+              pad_token_id: int = 0) -> tuple[np.ndarray, np.ndarray]:  # B ragged -> [B, T] ids, [B, T] mask
     """Right-pad token id sequences to the longest with the model's padding id. The mask removes
     padding from attention and from pooling; XLM-R also reads the padding id to number positions."""
     T = max(len(seq) for seq in ids)

@@ -24,11 +24,11 @@ class Model:
     pooling its authors chose. Build it with `minie5.load`."""
 
     def __init__(self, config: BertConfig, tokenizer: Tokenizer, backend: Backend, path: Path, source: str = "",
-                 name: str = "", pipeline: Pipeline = Pipeline()):
+                 name: str = "", pipeline: Pipeline | None = None):
         self.name = name or str(path)  # as given to load(): a hub name or a folder
         self._warned_prefix = False
         self.config = config
-        self.pipeline = pipeline  # pooling and normalisation, from the model's modules.json
+        self.pipeline = pipeline or Pipeline()  # pooling and normalisation, from the model's modules.json
         self.tokenizer = tokenizer
         self.backend = backend
         self.path = path  # the folder the files were read from

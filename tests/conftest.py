@@ -1,4 +1,4 @@
-"""Shared fixtures: the real packaged all-MiniLM-L6-v2, and the random models of tools/random_bert.py
+"""Shared fixtures: the real packaged all-MiniLM-L6-v2, and the random models of tests/support/random_bert.py
 rebuilt from their seeds once per test session."""
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import minie5
-from tools import golden
+from tests.support import golden
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def minilm(minilm_dir) -> minie5.Model:
 
 @pytest.fixture(scope="session")
 def random_model_dir(tmp_path_factory):
-    """A function: the folder of a random model of tools/random_bert.py, built on first use."""
+    """A function: the folder of a random model of tests/support/random_bert.py, built on first use."""
     built = {}
 
     def get(name: str) -> Path:

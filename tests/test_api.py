@@ -76,7 +76,7 @@ def test_bad_load_arguments(tmp_path, minilm_dir):
 
 
 def test_e5_models_warn_once_about_missing_prefixes(tmp_path, minilm_dir):
-    from tests.helpers import copy_model
+    from tests.support.model_files import copy_model
 
     e5 = minie5.load(copy_model(minilm_dir, tmp_path / "e5-small-v2"), backend="numpy")
     assert e5.expects_prefixes

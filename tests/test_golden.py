@@ -9,7 +9,7 @@ largest magnitude. `python tools/golden.py` prints the differences actually meas
 import pytest
 
 import minie5
-from tools import golden
+from tests.support import golden
 
 EMBEDDING_ATOL = 1e-5
 MIN_COSINE = 0.99999

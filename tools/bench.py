@@ -1,7 +1,7 @@
 """Benchmark minie5 against transformers + PyTorch and ONNX Runtime, side by side, on the same texts.
 
 Each engine runs in a process of its own, with the same thread count, on the same model files:
-by default a BERT with e5-small-v2's exact shape (tools/random_bert.py; speed does not depend on
+by default a BERT with e5-small-v2's exact shape (tests/support/random_bert.py; speed does not depend on
 the weights' values). Every engine embeds end to end: tokenize, run the encoder, mean-pool,
 normalise. transformers and ONNX Runtime get what a careful user would give them: texts sorted by
 length into batches of 32, padded to the longest of each batch.
@@ -258,8 +258,8 @@ def peak_rss_mb() -> float:
 
 def prepare_model(cache: Path) -> Path:
     sys.path.insert(0, str(REPO))
-    from tools import random_bert
-    from tools.golden import minilm_dir
+    from tests.support import random_bert
+    from tests.support.golden import minilm_dir
 
     model_dir = cache / "e5-small-v2-shape"
     if not (model_dir / "model.safetensors").exists():

@@ -30,35 +30,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 import minie5  # noqa: E402
-from minie5.porting import compare as verify, peers  # noqa: E402
-from tools import golden  # noqa: E402
+from minie5.porting import compare, peers  # noqa: E402
+from tests.support import golden  # noqa: E402
+from tests.support.onnx_export import export_all_hidden_states  # noqa: E402
 
 MODELS = ("minilm", "e5-random", "multilingual-random", "xlmr-random")
-
-
-def export_all_hidden_states(model_dir: Path, onnx_path: Path) -> None:
-    """ONNX export whose outputs are hidden_states.0 (the embeddings) .. hidden_states.L."""
-    import torch
-    from transformers import AutoModel
-
-    peer = AutoModel.from_pretrained(str(model_dir)).eval()
-    layers = peer.config.num_hidden_layers
-
-    class Encoder(torch.nn.Module):  # positional arguments, as torch.onnx.export passes them
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask):
-            return tuple(self.model(input_ids=input_ids, attention_mask=attention_mask,
-                                    output_hidden_states=True).hidden_states)
-
-    ids = torch.ones((2, 16), dtype=torch.int64)
-    axes = {0: "batch", 1: "sequence"}
-    names = [f"hidden_states.{i}" for i in range(layers + 1)]
-    torch.onnx.export(Encoder(peer), (ids, ids), str(onnx_path), dynamo=False, opset_version=17,
-                      input_names=["input_ids", "attention_mask"], output_names=names,
-                      dynamic_axes={"input_ids": axes, "attention_mask": axes, **{n: axes for n in names}})
 
 
 def numba_trace(model, texts) -> dict[str, np.ndarray]:
@@ -72,8 +48,8 @@ def numba_trace(model, texts) -> dict[str, np.ndarray]:
 
 
 def layer_errors(truth: dict, other: dict) -> dict[str, float]:
-    rows, _ = verify.compare(truth, other)
-    errors = dict(verify.layer_curve(rows))
+    rows, _ = compare.compare(truth, other)
+    errors = dict(compare.layer_curve(rows))
     embedding = next(r for r in rows if r.name == "embedding")
     errors["embedding (abs)"] = embedding.max_abs
     return errors

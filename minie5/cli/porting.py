@@ -126,7 +126,8 @@ def run_attention(args) -> None:
     try:
         attention_map.png(probs, tokens, chosen, args.out, f"{model.name}: layer {args.layer}")
     except ImportError:
-        raise UsageError('--out needs matplotlib: pip install "minie5[plot]" (without --out: a text heat map)') from None
+        raise UsageError('--out needs matplotlib: pip install "minie5[plot]" '
+                         '(without --out: a text heat map)') from None
     print(f"wrote {args.out}", file=sys.stderr)
 
 

@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from ..corpus import CorpusCache
-from .common import UsageError, add_input_arguments, add_model_arguments, add_run_arguments, check_run_arguments, encode, load_model
+from .common import (
+    UsageError,
+    add_input_arguments,
+    add_model_arguments,
+    add_run_arguments,
+    check_run_arguments,
+    encode,
+    load_model,
+)
 from .text_io import read_records
 
 

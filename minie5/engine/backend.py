@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from ..loading.config import BertConfig
 from ..batching import pad_batch
+from ..loading.config import BertConfig
 from . import kernels
 from .threads import ThreadLimits
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import BertConfig
 from ..errors import WeightsError
+from .config import BertConfig
 from .safetensors_file import SafetensorsFile
 
 # Checkpoints saved from BertForMaskedLM, BertForPreTraining and friends prefix the encoder with

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Minie5Error
 from ..batching import pad_batch
+from ..errors import Minie5Error
 
 
 def transformers_trace(model, texts: list[str]) -> dict[str, np.ndarray]:

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import reference
-from ..loading.config import BertConfig
 from ..batching import pad_batch
+from ..loading.config import BertConfig
 
 FORMAT = "minie5-trace"
 VERSION = 1
@@ -72,12 +72,14 @@ def run(ids: list[np.ndarray], params: dict, config: BertConfig, pooling: str,
         name = f"encoder.layer.{i}."
         attn = p["attention"]
         q, k, v = (reference.linear(x, **attn["self"][n]) for n in ("query", "key", "value"))
-        out[name + "attention.self.query"], out[name + "attention.self.key"], out[name + "attention.self.value"] = q, k, v
+        for step, tensor in zip(("query", "key", "value"), (q, k, v)):
+            out[name + "attention.self." + step] = tensor
         q, k, v = (reference.split_heads(t, N) for t in (q, k, v))
         probs = out[name + "attention.self.probs"] = reference.attention_probs(q, k, attention_mask)
         context = out[name + "attention.self"] = reference.attention_context(probs, v)
         h = out[name + "attention.output.dense"] = reference.linear(context, **attn["output"]["dense"])
-        x = out[name + "attention.output.LayerNorm"] = reference.layer_norm(h + x, **attn["output"]["LayerNorm"], eps=eps)
+        x = out[name + "attention.output.LayerNorm"] = reference.layer_norm(h + x, **attn["output"]["LayerNorm"],
+                                                                            eps=eps)
         h = out[name + "intermediate"] = reference.gelu(reference.linear(x, **p["intermediate"]["dense"]))
         h = out[name + "output.dense"] = reference.linear(h, **p["output"]["dense"])
         x = out[name + "output.LayerNorm"] = reference.layer_norm(h + x, **p["output"]["LayerNorm"], eps=eps)

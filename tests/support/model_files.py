@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools import random_bert
+from tests.support import random_bert
 
 TINY_CONFIG = dict(random_bert.E5_SMALL_V2_CONFIG, vocab_size=50, hidden_size=8, num_attention_heads=2,
                    intermediate_size=16, num_hidden_layers=2, max_position_embeddings=16)

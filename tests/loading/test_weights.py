@@ -8,8 +8,8 @@ import pytest
 import minie5
 from minie5 import BertConfig, WeightsError
 from minie5.loading.weights import expected_shapes, load_weights
-from tests.helpers import TINY_CONFIG, copy_model, to_bf16_bits, write_safetensors
-from tools.random_bert import random_weights
+from tests.support.model_files import TINY_CONFIG, copy_model, to_bf16_bits, write_safetensors
+from tests.support.random_bert import random_weights
 
 CONFIG = BertConfig.from_dict(TINY_CONFIG)
 

@@ -109,9 +109,9 @@ def test_attention(lengths):
 def test_packed_position_ids(model_type, pad):
     """Each packed text numbers its positions as reference.position_ids numbers a padded batch's
     (for XLM-R from the ids: a <pad> id inside a text keeps position padding_idx, as in transformers)."""
-    from minie5.loading.config import BertConfig
-    from minie5.engine.backend import packed_position_ids
     from minie5.batching import pad_batch
+    from minie5.engine.backend import packed_position_ids
+    from minie5.loading.config import BertConfig
 
     config = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=16, max_position_embeddings=514, model_type=model_type,

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from minie5 import BertConfig, ConfigError
-from tools.random_bert import E5_SMALL_V2_CONFIG
+from tests.support.random_bert import E5_SMALL_V2_CONFIG
 
 
 def test_e5_small_v2_config_is_read():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import minie5
-from minie5.porting import compare as verify, trace
-from tests.test_cli import minie5 as run_cli
+from minie5.porting import compare, trace
+from tests.support.cli import run_cli
 
 TEXTS = ["query: how much protein should a female eat", "passage: summit"]
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -78,7 +78,7 @@ def test_compare_ignores_padding_and_accepts_other_padding(minilm):
             value = np.pad(value, widths, constant_values=7)
         theirs[name] = value
     theirs["attention_mask"] = np.pad(ours["attention_mask"], [(0, 0), (0, pad)])
-    rows, missing = verify.compare(ours, theirs)
+    rows, missing = compare.compare(ours, theirs)
     assert not missing and all(r.ok and r.max_abs == 0 for r in rows)
 
 
@@ -135,7 +135,7 @@ def test_verify_against_onnx(tmp_path, minilm_dir):
     last one itself."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("torch")
-    from tools.ground_truth import export_all_hidden_states
+    from tests.support.onnx_export import export_all_hidden_states
 
     onnx_path = tmp_path / "minilm.onnx"
     export_all_hidden_states(minilm_dir, onnx_path)

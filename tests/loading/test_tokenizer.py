@@ -52,8 +52,8 @@ def test_missing_or_broken_tokenizer_is_named(tmp_path):
 
 
 def test_tokenizer_larger_than_the_embedding_table_is_refused(tmp_path, minilm_dir):
-    from tests.helpers import TINY_CONFIG, copy_model
-    from tools.random_bert import random_weights
+    from tests.support.model_files import TINY_CONFIG, copy_model
+    from tests.support.random_bert import random_weights
 
     model = copy_model(minilm_dir, tmp_path / "m", random_weights(TINY_CONFIG, seed=1), config=TINY_CONFIG)
     with pytest.raises(TokenizerError, match="has 30522 tokens but config.json's vocab_size is 50"):

@@ -103,8 +103,8 @@ def test_plan_batches_respects_both_limits(padded):
 def test_engine_runs_as_plain_python_with_the_jit_off(tmp_path, minilm_dir):
     """With NUMBA_DISABLE_JIT=1 every kernel runs as the Python it is written in; on a tiny BERT the
     engine must still agree with the reference, so the kernels' source is itself a checked spec."""
-    from tests.helpers import TINY_CONFIG, copy_model
-    from tools.random_bert import random_weights
+    from tests.support.model_files import TINY_CONFIG, copy_model
+    from tests.support.random_bert import random_weights
 
     config = dict(TINY_CONFIG, vocab_size=30522)
     model = copy_model(minilm_dir, tmp_path / "tiny", random_weights(config, seed=2), config=config)

@@ -82,7 +82,7 @@ XLMR_CONFIG = {
     "vocab_size": UNIGRAM_VOCAB_SIZE,
 }
 SEED = 5
-UNIGRAM_TOKENIZER = Path(__file__).resolve().parent.parent / "tests" / "golden" / "unigram"
+UNIGRAM_TOKENIZER = Path(__file__).resolve().parents[1] / "golden" / "unigram"
 # name -> (config, seed, where the tokenizer files come from: "minilm" = the packaged MiniLM)
 RANDOM_MODELS = {
     "e5-random": (E5_SMALL_V2_CONFIG, SEED, "minilm"),

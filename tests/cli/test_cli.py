@@ -1,16 +1,13 @@
-"""The `minie5` command, run as a user would: a separate process, output parsed back."""
+"""The `minie5` command, run as a user would, output parsed back: in this process for speed, and
+as a separate process where only a real one shows the behaviour (exit codes, bytes on stdin)."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-
-def minie5(*args, stdin: str | None = None):
-    return subprocess.run([sys.executable, "-m", "minie5", *map(str, args)], input=stdin,
-                          capture_output=True, text=True, timeout=300)
+from tests.support.cli import run_cli as minie5
+from tests.support.cli import run_process
 
 
 def test_embed_arguments_to_json_lines(minilm_dir, minilm):
@@ -63,7 +60,7 @@ def test_models_by_hub_name(minilm):
 
 
 def test_broken_model_file_is_reported(tmp_path, minilm_dir):
-    from tests.helpers import copy_model
+    from tests.support.model_files import copy_model
 
     model = copy_model(minilm_dir, tmp_path / "m")
     (model / "model.safetensors").write_bytes(b"\x00" * 16)
@@ -73,8 +70,7 @@ def test_broken_model_file_is_reported(tmp_path, minilm_dir):
 
 
 def test_invalid_utf8_on_stdin_is_a_usage_error(minilm_dir):
-    result = subprocess.run([sys.executable, "-m", "minie5", "embed", "-m", str(minilm_dir)],
-                            input=b"ok\n\xff\xfe bad\n", capture_output=True, timeout=300)
+    result = run_process("embed", "-m", minilm_dir, stdin=b"ok\n\xff\xfe bad\n")
     assert result.returncode == 2 and b"not valid UTF-8 (line 2" in result.stderr
 
 
@@ -88,7 +84,7 @@ def test_query_and_passage_flags_add_prefixes(tmp_path, minilm_dir, minilm):
 
 
 def test_prefix_warning_is_one_line_on_stderr(tmp_path, minilm_dir):
-    from tests.helpers import copy_model
+    from tests.support.model_files import copy_model
 
     model = copy_model(minilm_dir, tmp_path / "multilingual-e5-small")
     result = minie5("embed", "-m", model, "--backend", "numpy", "summit define")
@@ -231,3 +227,24 @@ def test_search_ranks_the_corpus_and_caches_it(tmp_path, minilm):
     changed = minie5("search", "-m", model, "--corpus", corpus, query)
     assert changed.returncode == 0 and "#1" in changed.stdout and "Sundays" in changed.stdout
     assert "cached the corpus vectors" in changed.stderr and list(tmp_path.glob("*.npz")) == [cache]
+
+
+def test_a_real_process_embeds_and_sets_exit_codes(minilm_dir, minilm):
+    result = run_process("embed", "-m", minilm_dir, "--backend", "numpy", "a b c")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.array(json.loads(result.stdout), np.float32), minilm.encode("a b c"))
+    assert run_process("frobnicate").returncode == 2
+    failed = run_process("embed", "--model", "/no/such/dir", "x")
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+
+
+def test_a_reader_that_goes_away_is_not_an_error_message(minilm_dir):
+    """`minie5 embed ... | head -1`: the closed pipe ends the command quietly."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "minie5", "embed", "-m", str(minilm_dir), "-q"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the first vector is written
+    _, stderr = process.communicate(b"first\nsecond\n" * 50, timeout=300)
+    assert process.returncode == 1 and b"Traceback" not in stderr and b"Broken pipe" not in stderr
