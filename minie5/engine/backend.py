@@ -10,7 +10,7 @@ Per encoder layer, with x the [M, H] packed hidden states of a batch:
 
 The products go to OpenBLAS through NumPy (Numba's own np.dot would need SciPy, and calls the same
 library), or for a handful of tokens to kernels.linear_few_rows; everything between them is a
-kernel from kernels.py. Attention works on transposed activations (see kernels.attention), which
+kernel from kernels.py. Attention works on transposed activations (see kernels.self_attention), which
 the products produce and consume for free: BLAS takes either layout at the same speed. Weights stay
 in torch.nn.Linear's [out, in] layout, and buffers are reused from batch to batch.
 """
@@ -131,7 +131,7 @@ class NumbaBackend:
         for layer in self.layers:
             self._matmul(x, layer.qkv_weight, qkv_t.T)
             with numba.parallel_chunksize(1):  # texts differ in length: hand out (text, head) pairs one by one
-                kernels.attention(qkv_t, layer.qkv_bias, offsets, N, ctx_t)
+                kernels.self_attention(qkv_t, layer.qkv_bias, offsets, N, ctx_t)
             self._matmul(ctx_t.T, layer.attention_output_weight, y)
             kernels.add_bias_residual_layer_norm(y, layer.attention_output_bias, x, *layer.attention_norm, eps)
             self._matmul(x, layer.intermediate_weight, h)

@@ -132,9 +132,10 @@ def add_bias_gelu(h, bias):  # [M, F] in place
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def attention(qkv_t, bias, offsets, num_heads, out_t):  # [3H, M] -> out_t [H, M]
+def self_attention(qkv_t, bias, offsets, num_heads, out_t):  # [3H, M] -> out_t [H, M]
     """Twin of reference.self_attention on packed texts: for every text and head,
-    softmax(q k^T / sqrt(D)) v at the text's true length.
+    softmax(q k^T / sqrt(D)) v at the text's true length, in the reference's three steps:
+    scores (attention_probs' product), softmax, weighted values (attention_context).
 
     Everything is transposed, a row per channel and a column per token: qkv_t = [Wq; Wk; Wv] x^T
     as the matrix product left it (biases not yet added), and out_t the context the same way.
@@ -148,50 +149,70 @@ def attention(qkv_t, bias, offsets, num_heads, out_t):  # [3H, M] -> out_t [H, M
     H, M = out_t.shape
     D = H // num_heads
     n_texts = offsets.shape[0] - 1
-    scale = np.float32(1.0 / math.sqrt(D))
     for task in prange(n_texts * num_heads):
         text, head = task // num_heads, task % num_heads
         start, end = offsets[text], offsets[text + 1]
-        T = end - start
-        q_row, k_row, v_row = head * D, H + head * D, 2 * H + head * D
-        # A contiguous copy: rows of qkv_t lie M floats apart, and when M is a multiple of 1024 they
-        # all fall into the same few cache sets; copying a row is a cheap contiguous run.
-        queries_t = np.ascontiguousarray(qkv_t[q_row:q_row + D, start:end])  # [D, T], no bias
+        scores_t = _attention_scores_t(qkv_t, bias, start, end, head * D, H + head * D, D)
+        inverse_totals = _softmax_columns(scores_t)
+        _attention_context_t(scores_t, inverse_totals, qkv_t, bias, start, 2 * H + head * D, head * D, D, out_t)
 
-        scores_t = np.empty((T, T), dtype=np.float32)  # [key, query]
-        key = np.empty(D, dtype=np.float32)
-        for j in range(T):
-            offset = np.float32(0.0)
-            for d in range(D):
-                key[d] = (qkv_t[k_row + d, start + j] + bias[k_row + d]) * scale
-                offset += key[d] * bias[q_row + d]
-            scores_t[j, :] = offset
-            _accumulate_rows(scores_t[j], key, queries_t)
 
-        # Softmax over keys, i.e. down each column; subtracting the column maximum keeps exp() in range.
-        top = scores_t[0].copy()
-        for j in range(1, T):
-            for i in range(T):
-                top[i] = max(top[i], scores_t[j, i])
-        total = np.zeros(T, dtype=np.float32)
-        bits = np.empty(T, dtype=np.int32)
-        for j in range(T):
-            row = scores_t[j]
-            for i in range(T):
-                row[i] -= top[i]
-            exp_row(row, T, bits)
-            for i in range(T):
-                total[i] += row[i]
-        for i in range(T):
-            total[i] = np.float32(1.0) / total[i]
-
-        context = np.empty(T, dtype=np.float32)
+@njit(inline="always", fastmath=FASTMATH)
+def _attention_scores_t(qkv_t, bias, start, end, q_row, k_row, D):  # -> scores_t [T, T], key rows
+    """Scaled dot products of one text's keys (rows) with its queries (columns), biases folded in."""
+    T = end - start
+    scale = np.float32(1.0 / math.sqrt(D))
+    # A contiguous copy: rows of qkv_t lie M floats apart, and when M is a multiple of 1024 they
+    # all fall into the same few cache sets; copying a row is a cheap contiguous run.
+    queries_t = np.ascontiguousarray(qkv_t[q_row:q_row + D, start:end])  # [D, T], no bias
+    scores_t = np.empty((T, T), dtype=np.float32)
+    key = np.empty(D, dtype=np.float32)
+    for j in range(T):
+        offset = np.float32(0.0)
         for d in range(D):
-            context[:] = 0.0
-            _accumulate_rows(context, qkv_t[v_row + d, start:end], scores_t)
-            out_row = out_t[q_row + d]
-            for i in range(T):
-                out_row[start + i] = context[i] * total[i] + bias[v_row + d]
+            key[d] = (qkv_t[k_row + d, start + j] + bias[k_row + d]) * scale
+            offset += key[d] * bias[q_row + d]
+        scores_t[j, :] = offset
+        _accumulate_rows(scores_t[j], key, queries_t)
+    return scores_t
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _softmax_columns(scores_t):  # [T, T] in place -> [T] 1 / each column's sum
+    """exp(score - column max) in place, down each column (over keys); returns 1 / column sums,
+    which the context multiplies by rather than dividing every weight."""
+    T = scores_t.shape[0]
+    # Subtracting the column maximum keeps exp() in range.
+    top = scores_t[0].copy()
+    for j in range(1, T):
+        for i in range(T):
+            top[i] = max(top[i], scores_t[j, i])
+    total = np.zeros(T, dtype=np.float32)
+    bits = np.empty(T, dtype=np.int32)
+    for j in range(T):
+        row = scores_t[j]
+        for i in range(T):
+            row[i] -= top[i]
+        exp_row(row, T, bits)
+        for i in range(T):
+            total[i] += row[i]
+    for i in range(T):
+        total[i] = np.float32(1.0) / total[i]
+    return total
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _attention_context_t(weights_t, inverse_totals, qkv_t, bias, start, v_row, out_row, D, out_t):
+    """One head's context at one text's columns of out_t: the values averaged by the weights
+    (unnormalised exps, scaled by 1 / their column sums here), plus the value bias."""
+    T = weights_t.shape[0]
+    context = np.empty(T, dtype=np.float32)
+    for d in range(D):
+        context[:] = 0.0
+        _accumulate_rows(context, qkv_t[v_row + d, start:start + T], weights_t)
+        out = out_t[out_row + d]
+        for i in range(T):
+            out[start + i] = context[i] * inverse_totals[i] + bias[v_row + d]
 
 
 @njit(inline="always", fastmath=FASTMATH)

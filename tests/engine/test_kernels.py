@@ -97,7 +97,7 @@ def test_attention(lengths):
     bias = np.concatenate([params[n]["bias"] for n in ("query", "key", "value")])
     qkv_t = np.ascontiguousarray((x @ weight.T).T)  # the kernel works on channels x tokens
     out_t = np.empty((H, M), np.float32)
-    kernels.attention(qkv_t, bias, offsets, N, out_t)
+    kernels.self_attention(qkv_t, bias, offsets, N, out_t)
     out = out_t.T
     for s, n in enumerate(lengths):
         rows = slice(offsets[s], offsets[s + 1])
