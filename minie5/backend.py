@@ -14,6 +14,8 @@ import numpy as np
 
 @runtime_checkable
 class Backend(Protocol):
+    """A forward pass behind `Model`: token ids in, sentence vectors (or hidden states) out."""
+
     name: str  # "numpy" or "numba", as `load(backend=...)` names it
     dtype: np.dtype  # of the vectors it returns: float32, or float64 for the reference's ground truth
     pads_batches: bool  # True: a batch costs its size x its longest text; False: its real tokens

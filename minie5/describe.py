@@ -20,6 +20,8 @@ from .loading.weights import expected_shapes
 
 @dataclass
 class ModelDescription:
+    """What `describe` finds out about a model; str() gives the lines `minie5 info` prints."""
+
     name: str  # as asked for: a hub name or a folder
     path: Path  # where its files are
     source: str  # how it was found: local folder, installed package, cache, download

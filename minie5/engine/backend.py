@@ -38,6 +38,8 @@ POOLINGS = {"mean": kernels.mean_pool, "cls": kernels.cls_pool, "max": kernels.m
 
 
 class NumbaBackend:
+    """The fast forward pass behind the `Backend` interface: packed tokens, float32."""
+
     name = "numba"
     pads_batches = False  # a batch costs its real tokens, not its length times its size
     dtype = np.dtype(np.float32)

@@ -67,7 +67,8 @@ def erf(x):  # float64 -> float64
 def exp_row(values, n, bits):  # [T] float32 in place: values[j] <- exp(values[j]), values <= 0
     """exp of a row of non-positive numbers, in two SIMD loops: reduce x to n ln2 + r and
     evaluate exp(r) while writing 2^n's IEEE bits (exponent n + 127, zero mantissa) to `bits`;
-    then multiply. Comparisons are written as selects, which vectorise where min/max do not."""
+    then multiply. Inputs are clamped at EXP_X_MIN so that 2^n stays a normal float32; LLVM
+    vectorises both loops (the clamp becomes a vector max)."""
     scale = bits.view(np.float32)
     for j in range(n):
         x = values[j]

@@ -43,6 +43,8 @@ def resolve_threads(threads: int | None) -> int:
 
 
 class ThreadLimits:
+    """The cores one forward pass may use, applied to Numba and to the BLAS for the pass only."""
+
     def __init__(self, threads: int):
         self.threads = threads
         # threadpoolctl's view of the BLAS libraries loaded in this process (NumPy's OpenBLAS),

@@ -24,6 +24,8 @@ SUPPORTED_MODEL_TYPES = ("bert", "xlm-roberta")
 
 @dataclass(frozen=True)
 class BertConfig:
+    """The hyper-parameters of a BERT-family encoder, read from config.json and checked."""
+
     vocab_size: int  # rows of the word-embedding table (30522 for uncased BERT WordPiece)
     hidden_size: int  # width of every token vector between layers (384 for e5-small-v2)
     num_hidden_layers: int  # encoder layers stacked (12)

@@ -32,6 +32,8 @@ _MAX_HEADER_BYTES = 100_000_000  # the reference implementation's own limit
 
 @dataclass(frozen=True)
 class TensorInfo:
+    """One tensor's entry in a safetensors header."""
+
     dtype: str  # safetensors' name for the storage type: "F32", "BF16", "I64", ...
     shape: tuple[int, ...]
     begin: int  # byte offsets into the data buffer

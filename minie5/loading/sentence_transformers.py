@@ -35,6 +35,8 @@ _MODULE = "sentence_transformers.models."
 
 @dataclass(frozen=True)
 class Pipeline:
+    """What follows the encoder, as the model's sentence-transformers files set it up."""
+
     pooling: str = "mean"  # one of POOLING_MODES
     normalize: bool = True  # a Normalize module follows the pooling: unit-length vectors
     max_seq_length: int | None = None  # sentence_bert_config.json's limit, if the folder has one

@@ -22,6 +22,9 @@ from ..errors import TokenizerError
 
 
 class Tokenizer:
+    """A model's tokenizer.json, with padding and truncation under minie5's control: texts become
+    id sequences of at most `max_length` tokens, special tokens included."""
+
     def __init__(self, path: str | Path, max_length: int):
         self.path = Path(path)
         self.max_length = max_length

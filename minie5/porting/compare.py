@@ -26,6 +26,8 @@ DEFAULT_EMBEDDING_ATOL = 1e-5  # on the final unit vectors: the golden tests' em
 
 @dataclass
 class Row:
+    """One tensor's line of a comparison: its largest differences, and whether they are in tolerance."""
+
     name: str
     shape: tuple[int, ...]
     max_abs: float
