@@ -111,6 +111,18 @@ class Model:
         """Embed documents to search: prefix each text with "passage: " (unless it already starts so)."""
         return self._encode_with_prefix(texts, prefixes.PASSAGE_PREFIX, kwargs)
 
+    def encode_tokens(self, ids: list[np.ndarray], *, batch_size: int = 32, normalize: bool | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Embed sequences already tokenized by `model.tokenizer` (each at most max_length ids,
+        special tokens included): what `encode` does after tokenizing, for callers that tokenize
+        themselves (to count tokens, or to batch texts from many sources). [n, dim]."""
+        if normalize is None:
+            normalize = self.pipeline.normalize
+        for i, seq in enumerate(ids):
+            if not 0 < len(seq) <= self.max_length:
+                raise ValueError(f"ids[{i}] has {len(seq)} tokens; each sequence needs 1 to {self.max_length}")
+        return self._embed(ids, batch_size, normalize, progress)
+
     def truncated(self, texts: str | Iterable[str]) -> np.ndarray:
         """For each text, whether `encode` (long="truncate") cuts it to max_length tokens."""
         return np.array([len(w) > 1 for w in self.tokenizer.encode_windows(as_text_list(texts))], dtype=bool)

@@ -9,6 +9,7 @@
 
     embed.py       embed, similarity          search.py   search (corpus vectors cached)
     porting.py     trace, verify, attention   info.py     info
+    serve.py       serve (minie5.server)
     common.py      shared options and checks   text_io.py  input and output files
     progress.py    the progress bar
 
@@ -23,10 +24,10 @@ import os
 import sys
 import warnings
 
-from . import embed, info, porting, search
+from . import embed, info, porting, search, serve
 from .common import SilentFailure, UsageError
 
-COMMAND_MODULES = (embed, search, porting, info)  # each adds its subcommands, in this order, to --help
+COMMAND_MODULES = (embed, search, serve, porting, info)  # each adds its subcommands, in this order, to --help
 
 EPILOG = """\
 examples:
@@ -36,6 +37,7 @@ examples:
   minie5 similarity "query: summit define" "passage: the top of a mountain"
   minie5 search --corpus docs.txt "how tall is the summit"      vectors cached beside docs.txt
   minie5 info intfloat/e5-small-v2
+  minie5 serve --port 8080                                      OpenAI's /v1/embeddings over HTTP
   minie5 trace --out trace.npz "query: summit define"           every intermediate tensor
   minie5 verify --against transformers                          where two implementations part
   minie5 attention --layer 3 "query: summit define"             who attends to whom
@@ -49,6 +51,7 @@ models:
 
 environment:
   MINIE5_NUM_THREADS  cores to use (default: all)
+  MINIE5_API_KEY      the key `minie5 serve` requires (Authorization: Bearer KEY)
   HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE  where the Hugging Face cache is; never download
   MINIE5_DEBUG=1      show Python tracebacks instead of one-line errors
 

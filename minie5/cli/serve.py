@@ -1,0 +1,97 @@
+"""`minie5 serve`: the OpenAI-compatible embeddings server (minie5.server) on uvicorn."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..server.settings import ServerSettings
+from .common import UsageError, add_model_arguments
+
+DEFAULTS = ServerSettings()
+API_KEY_ENV = "MINIE5_API_KEY"
+
+
+def add_parsers(commands) -> None:
+    serve = commands.add_parser(
+        "serve", help="serve embeddings over HTTP, as OpenAI's API",
+        description="Serve the model over HTTP with OpenAI's embeddings API: point the openai client, "
+                    "LangChain's OpenAIEmbeddings, LlamaIndex or litellm at base_url "
+                    "http://HOST:PORT/v1. Concurrent requests are batched together. Needs "
+                    "pip install \"minie5[server]\". Stops on Ctrl-C or SIGTERM after finishing the "
+                    "requests in flight.")
+    add_model_arguments(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
+                       "machine only; 0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    serve.add_argument("--api-key", metavar="KEY", default=os.environ.get(API_KEY_ENV),
+                       help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV}; none: open)")
+    serve.add_argument("--default-prefix", choices=("query", "passage", "none"), default=DEFAULTS.default_prefix,
+                       help="prefix for texts of requests that send no 'prefix' field (default: none, texts "
+                            "as sent; e5 models want 'query: '/'passage: ' on every text)")
+    serve.add_argument("--served-name", metavar="NAME", help="model name in responses (default: --model)")
+    serve.add_argument("--max-body-bytes", type=int, default=DEFAULTS.max_body_bytes, metavar="N",
+                       help=f"largest request body; larger gets 413 (default {DEFAULTS.max_body_bytes})")
+    serve.add_argument("--max-inputs", type=int, default=DEFAULTS.max_inputs, metavar="N",
+                       help=f"texts per request; more gets 400 (default {DEFAULTS.max_inputs}, as OpenAI)")
+    serve.add_argument("--max-request-tokens", type=int, default=DEFAULTS.max_request_tokens, metavar="N",
+                       help=f"tokens per request after truncation; more gets 400 (default {DEFAULTS.max_request_tokens})")
+    serve.add_argument("--max-queue", type=int, default=DEFAULTS.max_queued_texts, metavar="N",
+                       help=f"texts waiting for the engine; more gets 429 with Retry-After "
+                            f"(default {DEFAULTS.max_queued_texts})")
+    serve.add_argument("--batch-wait-ms", type=float, default=DEFAULTS.batch_wait_ms, metavar="MS",
+                       help=f"how long a batch waits for other requests to join (default {DEFAULTS.batch_wait_ms:g})")
+    serve.add_argument("--threads", type=int, metavar="N", help="cores to use (default: $MINIE5_NUM_THREADS, else all)")
+    serve.add_argument("--backend", choices=("numba", "numpy"), default="numba", help="numba (default) or numpy")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args) -> None:
+    try:
+        import uvicorn
+
+        from ..server import create_app
+    except ImportError as e:
+        raise UsageError(f'serve needs the server extra ({e.name} is missing): pip install "minie5[server]"') from None
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be from 0 to 65535, got {args.port}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be a positive integer, got {args.threads}")
+    try:
+        settings = ServerSettings(api_key=args.api_key or None, default_prefix=args.default_prefix,
+                                  max_body_bytes=args.max_body_bytes, max_inputs=args.max_inputs,
+                                  max_request_tokens=args.max_request_tokens, max_queued_texts=args.max_queue,
+                                  batch_wait_ms=args.batch_wait_ms, served_name=args.served_name or args.model)
+    except ValueError as e:
+        raise UsageError(str(e).replace("_", "-")) from None
+    from .common import load_model
+
+    model = load_model(args)
+    model.encode_tokens(model.tokenizer.encode(["warm up"]))  # compile or load the kernels before listening
+    app = create_app(model, settings)
+
+    import socket
+
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as e:
+        raise OSError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e})") from None
+    host, port = sock.getsockname()[:2]
+    url = f"http://{f'[{host}]' if family == socket.AF_INET6 else host}:{port}"
+    prefix_note = {"none": "texts as sent", "query": "'query: ' added", "passage": "'passage: ' added"}
+    ready = (f"minie5 serve: {settings.served_name} ({model.dim} dimensions, {model.pooling} pooling, "
+             f"{model.max_length} tokens; default prefix {settings.default_prefix}: "
+             f"{prefix_note[settings.default_prefix]}) at {url}/v1"
+             + ("" if settings.api_key else " (no API key)"))
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets=sockets)
+            print(ready, flush=True)  # only now: the socket accepts connections
+
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30, lifespan="on")
+    Server(config).run(sockets=[sock])
+    print("minie5 serve: stopped", file=sys.stderr)

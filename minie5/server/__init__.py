@@ -1,0 +1,24 @@
+"""`minie5 serve`: an OpenAI-compatible embeddings server (needs `pip install "minie5[server]"`).
+
+    settings.py  the limits and defaults, each with its documented value
+    protocol.py  OpenAI's request and error shapes: parsing, validation, responses
+    batcher.py   concurrent requests merged into engine batches under a token budget
+    metrics.py   counters and histograms in Prometheus' text format
+    app.py       the Starlette application: a table of routes to small handlers
+
+A front end over the library, as the CLI is: `minie5` itself never imports this package, and
+`create_app(model)` serves any loaded `minie5.Model`.
+"""
+
+from .settings import ServerSettings
+
+__all__ = ["ServerSettings", "create_app"]
+
+
+def __getattr__(name: str):
+    # Starlette is an optional dependency: import it when the app is asked for, not with the package.
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,75 @@
+"""Counters, gauges and histograms, written in Prometheus' text exposition format
+(https://prometheus.io/docs/instrumenting/exposition_formats/). Small enough not to need the
+prometheus_client package; updated only from the event loop's thread, so no locks."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_TEXT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+BATCH_TOKEN_BUCKETS = (16, 64, 256, 1024, 4096, 16384, 65536)
+
+
+class Histogram:
+    """Observations counted into cumulative buckets, with their sum and count."""
+
+    def __init__(self, buckets: tuple):
+        self.buckets = buckets
+        self.counts = [0] * (len(buckets) + 1)  # the last: above every bucket (+Inf only)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1
+        self.sum += value
+
+    def lines(self, name: str, labels: str = "") -> list[str]:
+        out, total = [], 0
+        sep = "," if labels else ""
+        for bound, count in zip((*self.buckets, "+Inf"), self.counts):
+            total += count
+            out.append(f'{name}_bucket{{{labels}{sep}le="{bound}"}} {total}')
+        suffix = f"{{{labels}}}" if labels else ""
+        out += [f"{name}_sum{suffix} {self.sum:.6f}", f"{name}_count{suffix} {total}"]
+        return out
+
+
+class Metrics:
+    """What the server counts; `render()` is the /metrics page."""
+
+    def __init__(self):
+        self.requests: dict[tuple[str, int], int] = defaultdict(int)  # (route, status) -> count
+        self.latency: dict[str, Histogram] = {}  # route -> request duration
+        self.texts = 0  # texts embedded
+        self.tokens = 0  # tokens embedded (after truncation; every window with long="chunk")
+        self.batch_texts = Histogram(BATCH_TEXT_BUCKETS)  # sequences per engine call
+        self.batch_tokens = Histogram(BATCH_TOKEN_BUCKETS)  # tokens per engine call
+        self.queued_texts = 0  # sequences waiting for, or in, the engine
+        self.in_flight = 0  # requests being handled
+
+    def request(self, route: str, status: int, seconds: float) -> None:
+        self.requests[route, status] += 1
+        self.latency.setdefault(route, Histogram(LATENCY_BUCKETS)).observe(seconds)
+
+    def render(self) -> str:
+        lines = ["# HELP minie5_requests_total HTTP requests handled, by route and status.",
+                 "# TYPE minie5_requests_total counter"]
+        lines += [f'minie5_requests_total{{route="{r}",status="{s}"}} {n}' for (r, s), n in sorted(self.requests.items())]
+        lines += ["# HELP minie5_request_duration_seconds Time from request to response, by route.",
+                  "# TYPE minie5_request_duration_seconds histogram"]
+        for route, histogram in sorted(self.latency.items()):
+            lines += histogram.lines("minie5_request_duration_seconds", f'route="{route}"')
+        lines += ["# HELP minie5_texts_total Texts embedded.", "# TYPE minie5_texts_total counter",
+                  f"minie5_texts_total {self.texts}",
+                  "# HELP minie5_tokens_total Tokens embedded, special tokens included.",
+                  "# TYPE minie5_tokens_total counter", f"minie5_tokens_total {self.tokens}",
+                  "# HELP minie5_batch_sequences Sequences per engine call (requests merged).",
+                  "# TYPE minie5_batch_sequences histogram", *self.batch_texts.lines("minie5_batch_sequences"),
+                  "# HELP minie5_batch_tokens Tokens per engine call.",
+                  "# TYPE minie5_batch_tokens histogram", *self.batch_tokens.lines("minie5_batch_tokens"),
+                  "# HELP minie5_queue_sequences Sequences waiting for or in the engine.",
+                  "# TYPE minie5_queue_sequences gauge", f"minie5_queue_sequences {self.queued_texts}",
+                  "# HELP minie5_requests_in_flight Requests being handled.",
+                  "# TYPE minie5_requests_in_flight gauge", f"minie5_requests_in_flight {self.in_flight}"]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,154 @@
+"""OpenAI's embeddings API, as its clients send and expect it (https://platform.openai.com/docs/api-reference/embeddings).
+
+Requests are checked here, in one place, and every problem becomes an `ApiError` that the app turns
+into OpenAI's error shape: {"error": {"message", "type", "param", "code"}}. Validation failures are
+always 4xx: the openai client retries 429 and 5xx, so a bad request must never look like either.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..long_texts import LONG_MODES
+
+ENCODING_FORMATS = ("float", "base64")
+PREFIX_CHOICES = ("query", "passage", "none")
+# Fields of OpenAI's request, and minie5's own (which the openai client sends through extra_body).
+KNOWN_FIELDS = {"input", "model", "encoding_format", "dimensions", "user", "prefix", "long", "truncate"}
+
+
+class ApiError(Exception):
+    """A request the server refuses: HTTP status, and OpenAI's error fields."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
+                 type: str = "invalid_request_error", headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.param, self.code, self.type = status, message, param, code, type
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+@dataclass
+class EmbeddingsRequest:
+    texts: list[str]
+    encoding_format: str  # "float" or "base64"
+    prefix: str | None  # "query", "passage", "none", or None: the server's default
+    long: str  # "truncate", "chunk" or "error"
+
+
+def parse_json(body: bytes) -> dict:
+    """The request body as a JSON object, or a 400 saying why not."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ApiError(400, f"the request body is not valid JSON ({e})", code="invalid_json") from None
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, f"the request body must be a JSON object, got {type(data).__name__}",
+                       code="invalid_json")
+    return data
+
+
+def parse_texts(data: dict, max_inputs: int) -> list[str]:
+    """`input`: a string, or a list of 1 to max_inputs non-empty strings. Token ids (int[] or
+    int[][]) are refused: they are some other tokenizer's ids, and minie5's vocabulary differs."""
+    if "input" not in data:
+        raise ApiError(400, "'input' is required: a string or a list of strings", param="input")
+    value = data["input"]
+    texts = [value] if isinstance(value, str) else value
+    if not isinstance(texts, list):
+        raise ApiError(400, f"'input' must be a string or a list of strings, got {type(value).__name__}",
+                       param="input")
+    if not texts:
+        raise ApiError(400, "'input' is an empty list: send at least one text", param="input")
+    if any(_is_token_ids(item) for item in (texts, *texts)):
+        raise ApiError(400, "'input' holds token ids; minie5 embeds text only, with its own tokenizer "
+                       "(ids from another tokenizer would be misread). Send strings; LangChain's "
+                       "OpenAIEmbeddings does so with check_embedding_ctx_length=False.",
+                       param="input", code="token_ids_not_supported")
+    if len(texts) > max_inputs:
+        raise ApiError(400, f"'input' has {len(texts)} texts; at most {max_inputs} per request",
+                       param="input", code="too_many_inputs")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ApiError(400, f"input[{i}] is {_json_type(text)}, expected a string", param=f"input[{i}]")
+        if not text:
+            raise ApiError(400, f"input[{i}] is an empty string; OpenAI's API refuses those too",
+                           param=f"input[{i}]", code="empty_input")
+    return texts
+
+
+def parse_embeddings_request(data: dict, dim: int, max_inputs: int) -> EmbeddingsRequest:
+    unknown = sorted(set(data) - KNOWN_FIELDS)
+    if unknown:
+        raise ApiError(400, f"unrecognized request argument: {', '.join(map(repr, unknown))} (minie5 takes "
+                       f"{', '.join(sorted(KNOWN_FIELDS))})", param=unknown[0])
+    texts = parse_texts(data, max_inputs)
+    model = data.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ApiError(400, f"'model' must be a string, got {_json_type(model)}", param="model")
+    encoding_format = data.get("encoding_format") or "float"
+    if encoding_format not in ENCODING_FORMATS:
+        raise ApiError(400, f"'encoding_format' must be 'float' or 'base64', got {encoding_format!r}",
+                       param="encoding_format")
+    dimensions = data.get("dimensions")
+    if dimensions is not None:
+        if type(dimensions) is not int:
+            raise ApiError(400, f"'dimensions' must be an integer, got {_json_type(dimensions)}",
+                           param="dimensions")
+        if dimensions != dim:
+            raise ApiError(400, f"'dimensions' {dimensions} is not available: this model gives {dim}-dimensional "
+                           "vectors and was not trained to be truncated (no Matryoshka training)",
+                           param="dimensions", code="dimensions_not_supported")
+    prefix = data.get("prefix")
+    if prefix is not None and prefix not in PREFIX_CHOICES:
+        raise ApiError(400, f"'prefix' must be one of {', '.join(map(repr, PREFIX_CHOICES))}, got {prefix!r}",
+                       param="prefix")
+    return EmbeddingsRequest(texts, encoding_format, prefix, _long_mode(data))
+
+
+def _long_mode(data: dict) -> str:
+    """`long` ("truncate", "chunk", "error"), or TEI's `truncate` (true: "truncate", false: "error")."""
+    long, truncate = data.get("long"), data.get("truncate")
+    if long is not None and long not in LONG_MODES:
+        raise ApiError(400, f"'long' must be one of {', '.join(map(repr, LONG_MODES))}, got {long!r}", param="long")
+    if truncate is not None and not isinstance(truncate, bool):
+        raise ApiError(400, f"'truncate' must be true or false, got {_json_type(truncate)}", param="truncate")
+    from_truncate = None if truncate is None else ("truncate" if truncate else "error")
+    if long is not None and from_truncate is not None and long != from_truncate and not (long == "chunk" and truncate):
+        raise ApiError(400, f"'long' {long!r} contradicts 'truncate' {json.dumps(truncate)}", param="truncate")
+    return long or from_truncate or "truncate"
+
+
+def embeddings_response(vectors: np.ndarray, encoding_format: str, model: str, tokens: int) -> dict:
+    """OpenAI's response: base64 is the little-endian float32 bytes of each vector, which is what
+    the openai client decodes (and asks for whenever its caller does not choose)."""
+    vectors = np.ascontiguousarray(vectors, dtype="<f4")
+    if encoding_format == "base64":
+        encoded = [base64.b64encode(row.tobytes()).decode("ascii") for row in vectors]
+    else:
+        encoded = vectors.tolist()  # float32 -> Python floats: each prints back to the same float32
+    return {"object": "list",
+            "data": [{"object": "embedding", "index": i, "embedding": e} for i, e in enumerate(encoded)],
+            "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def _is_token_ids(value) -> bool:
+    """int[] (one text's ids), or a list whose items are all int[] (several texts')."""
+    if not isinstance(value, list) or not value:
+        return False
+    if all(type(x) is int for x in value):
+        return True
+    return all(isinstance(x, list) and x and all(type(y) is int for y in x) for x in value)
+
+
+def _json_type(value) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
