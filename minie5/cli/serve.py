@@ -35,7 +35,8 @@ def add_parsers(commands) -> None:
     serve.add_argument("--max-inputs", type=int, default=DEFAULTS.max_inputs, metavar="N",
                        help=f"texts per request; more gets 400 (default {DEFAULTS.max_inputs}, as OpenAI)")
     serve.add_argument("--max-request-tokens", type=int, default=DEFAULTS.max_request_tokens, metavar="N",
-                       help=f"tokens per request after truncation; more gets 400 (default {DEFAULTS.max_request_tokens})")
+                       help=f"tokens per request after truncation; more gets 400 "
+                            f"(default {DEFAULTS.max_request_tokens})")
     serve.add_argument("--max-queue", type=int, default=DEFAULTS.max_queued_texts, metavar="N",
                        help=f"texts waiting for the engine; more gets 429 with Retry-After "
                             f"(default {DEFAULTS.max_queued_texts})")

@@ -55,7 +55,8 @@ class Metrics:
     def render(self) -> str:
         lines = ["# HELP minie5_requests_total HTTP requests handled, by route and status.",
                  "# TYPE minie5_requests_total counter"]
-        lines += [f'minie5_requests_total{{route="{r}",status="{s}"}} {n}' for (r, s), n in sorted(self.requests.items())]
+        for (route, status), count in sorted(self.requests.items()):
+            lines.append(f'minie5_requests_total{{route="{route}",status="{status}"}} {count}')
         lines += ["# HELP minie5_request_duration_seconds Time from request to response, by route.",
                   "# TYPE minie5_request_duration_seconds histogram"]
         for route, histogram in sorted(self.latency.items()):
