@@ -15,6 +15,7 @@ the file and the tensor.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,36 +62,72 @@ class SafetensorsFile:
             raise WeightsError(f"{self.path}: is a directory, expected a .safetensors file") from None
         except OSError as e:
             raise WeightsError(f"{self.path}: cannot read ({e.strerror or e})") from None
-        try:
-            header = json.loads(header_bytes)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise self._error(f"not a safetensors file (header is not JSON: {e})") from None
-        if not isinstance(header, dict):
-            raise self._error("not a safetensors file (header is not a JSON object)")
-
-        self.metadata: dict[str, str] = header.pop("__metadata__", None) or {}
+        header = self._parse_header(header_bytes)
+        metadata = header.pop("__metadata__", None) or {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise self._error("__metadata__ must map strings to strings")
+        self.metadata: dict[str, str] = metadata
         self._data_start = 8 + header_len
         data_size = size - self._data_start
         self.tensors: dict[str, TensorInfo] = {}
         for name, entry in header.items():
             self.tensors[name] = self._parse_entry(name, entry, data_size)
-        self._map = np.memmap(self.path, dtype=np.uint8, mode="r")
+        self._check_layout(data_size)
+        self._map = np.memmap(self.path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
 
     def _error(self, message: str, tensor: str | None = None) -> WeightsError:
         where = f"{self.path}: tensor {tensor!r}: " if tensor else f"{self.path}: "
         return WeightsError(where + message)
 
+    def _parse_header(self, header_bytes: bytes) -> dict:
+        """The header as a JSON object of tensor entries, refusing what the format forbids: a name
+        given twice (JSON would keep the last silently), and anything but a flat object."""
+        def no_duplicates(pairs):
+            names = [name for name, _ in pairs]
+            if len(set(names)) != len(names):
+                twice = next(n for n in names if names.count(n) > 1)
+                raise self._error(f"the header names tensor {twice!r} twice")
+            return dict(pairs)
+
+        if not header_bytes.lstrip()[:1] == b"{":
+            raise self._error("not a safetensors file (the header does not start with '{')")
+        try:
+            header = json.loads(header_bytes, object_pairs_hook=no_duplicates)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise self._error(f"not a safetensors file (header is not JSON: {e})") from None
+        except RecursionError:
+            raise self._error("not a safetensors file (the header is nested too deeply)") from None
+        if not isinstance(header, dict):
+            raise self._error("not a safetensors file (header is not a JSON object)")
+        return header
+
+    def _check_layout(self, data_size: int) -> None:
+        """The format's rule: the tensors' byte ranges tile the data buffer in order, from its
+        first byte to its last, with no gap and no overlap (one tensor never aliases another)."""
+        position = 0
+        for name, info in sorted(self.tensors.items(), key=lambda item: (item[1].begin, item[1].end)):
+            if info.begin != position:
+                what = "overlaps the tensor before it" if info.begin < position else "leaves a gap before it"
+                raise self._error(f"data_offsets {[info.begin, info.end]} {what} (expected to start at "
+                                  f"byte {position})", name)
+            position = info.end
+        if position != data_size:
+            raise self._error(f"the tensors cover {position} bytes of the {data_size}-byte data buffer; "
+                              "the rest is not accounted for")
+
     def _parse_entry(self, name: str, entry, data_size: int) -> TensorInfo:
         try:
             dtype, shape, (begin, end) = entry["dtype"], tuple(entry["shape"]), entry["data_offsets"]
         except (TypeError, KeyError, ValueError):
-            raise self._error(f"malformed header entry {entry!r}", name) from None
+            raise self._error(f"malformed header entry {str(entry)[:200]}", name) from None
+        if not isinstance(dtype, str):
+            raise self._error(f"malformed dtype {str(dtype)[:50]}", name)
         numpy_type = FLOAT_DTYPES.get(dtype) or OTHER_DTYPES.get(dtype)
         if numpy_type is None:
             raise self._error(f"unknown dtype {dtype!r}", name)
-        if not all(isinstance(n, int) and n >= 0 for n in (*shape, begin, end)):
-            raise self._error(f"malformed shape {list(shape)} or data_offsets {[begin, end]}", name)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(numpy_type).itemsize
+        if not all(type(n) is int and n >= 0 for n in (*shape, begin, end)) or len(shape) > 32:
+            raise self._error(f"malformed shape {str(list(shape))[:200]} or data_offsets {[begin, end]}", name)
+        nbytes = math.prod(shape) * np.dtype(numpy_type).itemsize  # Python ints: no overflow
         if end - begin != nbytes:
             raise self._error(f"data_offsets {[begin, end]} hold {end - begin} bytes, but "
                               f"{dtype} {list(shape)} needs {nbytes}", name)

@@ -107,7 +107,7 @@ class Batcher:
         self.metrics.batch_tokens.observe(sum(len(s) for s in ids))
         try:
             vectors = await loop.run_in_executor(
-                self._executor, lambda: self.model.encode_tokens(ids, batch_size=256, normalize=normalize))
+                self._executor, lambda: self.model.encode_tokens(ids, normalize=normalize))
         except Exception as e:  # reported to every request of the batch, never lost
             for job in jobs:
                 if not job.future.done():

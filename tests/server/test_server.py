@@ -228,3 +228,23 @@ def test_sigterm_finishes_the_requests_in_flight(minilm_dir):
         thread.join(120)
         assert result["response"].status_code == 200 and len(result["response"].json()["data"]) == 300
         assert process.wait(60) in (0, -signal.SIGTERM)
+
+
+def test_a_lone_request_is_not_delayed(server, engine):
+    """Responses leave at once (TCP_NODELAY): with Nagle's algorithm on, each waited ~40 ms for a
+    delayed ACK. A lone short request costs the forward pass plus a few milliseconds."""
+    import time
+
+    http = httpx.Client(timeout=60)
+    for _ in range(3):
+        http.post(server + "/v1/embeddings", json={"input": "warm up"})
+    alone, served = [], []
+    for i in range(7):
+        text = f"summit define {i}"
+        start = time.perf_counter()
+        engine.encode(text)
+        alone.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        assert http.post(server + "/v1/embeddings", json={"input": text}).status_code == 200
+        served.append(time.perf_counter() - start)
+    assert np.median(served) < np.median(alone) + 0.025, (served, alone)
