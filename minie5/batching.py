@@ -39,3 +39,24 @@ def pad_batch(ids: list[np.ndarray],
         input_ids[row, :len(seq)] = seq
         attention_mask[row, :len(seq)] = 1
     return input_ids, attention_mask
+
+
+def check_ids(ids: list[np.ndarray], vocab_size: int, max_tokens: int, index: list[int] | None = None) -> None:
+    """Prove every index the forward pass will use is in range before it runs: token ids inside
+    the word-embedding table, and lengths inside the position table. The kernels index without
+    bounds checks, so this is what keeps a bad tokenizer or caller from reading outside them.
+    `index[k]`, if given, is the caller's number for ids[k], used in the error."""
+    if not ids:
+        return
+    lengths = np.fromiter((len(seq) for seq in ids), dtype=np.int64, count=len(ids))
+    if lengths.min() < 1 or lengths.max() > max_tokens:
+        i = int(np.argmax((lengths < 1) | (lengths > max_tokens)))
+        raise ValueError(f"ids[{index[i] if index else i}] has {lengths[i]} tokens; the position table "
+                         f"allows 1 to {max_tokens}")
+    flat = np.concatenate(ids)
+    if flat.min() < 0 or flat.max() >= vocab_size:
+        bad = int(flat[(flat < 0) | (flat >= vocab_size)][0])
+        i = next(i for i, seq in enumerate(ids) if ((seq < 0) | (seq >= vocab_size)).any())
+        raise ValueError(f"ids[{index[i] if index else i}] holds token id {bad}, outside the vocabulary "
+                         f"(ids 0 to {vocab_size - 1})")
+

@@ -15,7 +15,7 @@ from .loading.config import BertConfig
 from .loading.hub import resolve
 from .loading.safetensors_file import SafetensorsFile
 from .loading.sentence_transformers import Pipeline, read_pipeline
-from .loading.weights import expected_shapes
+from .loading.weights import check_sizes, expected_shapes
 
 
 @dataclass
@@ -54,8 +54,9 @@ def describe(model: str | Path = DEFAULT_MODEL, revision: str | None = None) -> 
     path, source = resolve(model, revision)
     config = BertConfig.from_file(path / "config.json")
     pipeline = read_pipeline(path)
-    used = expected_shapes(config)
     weights = SafetensorsFile(path / "model.safetensors")
+    check_sizes(weights, config)
+    used = expected_shapes(config)
     return ModelDescription(
         name=str(model), path=path, source=source, config=config, pipeline=pipeline,
         max_length=max_length_for(config, pipeline),

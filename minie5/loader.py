@@ -57,6 +57,10 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
     if tokenizer.vocab_size > config.vocab_size:
         raise TokenizerError(f"{tokenizer.path}: has {tokenizer.vocab_size} tokens but config.json's "
                              f"vocab_size is {config.vocab_size}: they belong to different models")
+    if tokenizer.max_id >= config.vocab_size:  # the count can match while one id points past the table
+        raise TokenizerError(f"{tokenizer.path}: token {tokenizer.max_id_token!r} has id {tokenizer.max_id}, "
+                             f"outside config.json's vocab_size {config.vocab_size}: they belong to "
+                             "different models")
     threads = resolve_threads(threads)
     params = load_weights(path / "model.safetensors", config, np.dtype(dtype))
     if backend == "numpy":  # the reference leaves threading to NumPy's BLAS

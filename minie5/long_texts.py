@@ -17,15 +17,16 @@ from .reference.pooling import l2_normalize
 LONG_MODES = ("truncate", "chunk", "error")
 
 
-def check_windows(windows: list[list[np.ndarray]], long: str, max_length: int) -> None:
-    """Refuse (long="error") or warn about (long="truncate") the texts that needed several windows."""
-    cut = [i for i, w in enumerate(windows) if len(w) > 1]
-    if cut and long == "error":
-        raise ValueError(f"texts[{cut[0]}] is longer than {max_length} tokens ({len(cut)} text(s) "
-                         "are): pass long='truncate' or long='chunk'")
-    if cut and long == "truncate":
-        warnings.warn(f"{len(cut)} of {len(windows)} texts were longer than {max_length} tokens and "
-                      "were truncated (long='chunk' embeds all of each)", UserWarning, stacklevel=3)
+def refuse(first: int, count: int, max_length: int) -> None:
+    """long="error": the texts over the limit are refused, the first of them named."""
+    raise ValueError(f"texts[{first}] is longer than {max_length} tokens ({count} text(s) are): pass "
+                     "long='truncate' or long='chunk'")
+
+
+def warn_truncated(count: int, total: int, max_length: int) -> None:
+    """long="truncate": one warning saying how many texts were cut."""
+    warnings.warn(f"{count} of {total} texts were longer than {max_length} tokens and were truncated "
+                  "(long='chunk' embeds all of each)", UserWarning, stacklevel=4)
 
 
 def weighted_window_mean(windows: list[list[np.ndarray]], pooled: np.ndarray,

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 from . import long_texts, prefixes
 from .backend import Backend
-from .batching import plan_batches
+from .batching import check_ids, plan_batches
 from .errors import check_choice
 from .loading.config import BertConfig
 from .loading.sentence_transformers import Pipeline
 from .loading.tokenizer import Tokenizer
 from .long_texts import LONG_MODES
 from .quantize import PRECISIONS, quantize
+
+# Texts tokenized and planned together: long-first packing works within a chunk, and the token
+# ids held at once stay bounded (about 2048 x 512 ids at the very most).
+CHUNK_TEXTS = 2048
 
 
 class Model:
@@ -80,28 +85,40 @@ class Model:
         sentence-transformers' quantize_embeddings lays them out; int8/uint8 take the per-dimension
         `ranges` of a calibration set (see `minie5.quantize`).
 
-        `progress`, if given, is called after every batch with (sequences done, sequences in all);
-        a sequence is a text, or with long="chunk" a window.
+        `progress`, if given, is called after every batch with (texts done, texts in all).
+
+        Memory is bounded by the batch, not by the number of texts: texts are tokenized and
+        embedded `CHUNK_TEXTS` at a time (longest first within each chunk), and only the output
+        array grows with n. `encode_iter` does without even that.
         """
         single = isinstance(texts, str)
         texts = as_text_list(texts)
-        self._check_prefixes(texts)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if normalize is None:
-            normalize = self.pipeline.normalize
-        check_choice("precision", precision, PRECISIONS)
-        check_choice("long", long, LONG_MODES)
-        windows = self.tokenizer.encode_windows(texts, overlap if long == "chunk" else 0) if texts else []
-        long_texts.check_windows(windows, long, self.max_length)
-        if long == "chunk":
-            pooled = self._embed([w for text in windows for w in text], batch_size, False, progress)
-            out = long_texts.weighted_window_mean(windows, pooled, normalize).astype(self.backend.dtype)
-        else:
-            out = self._embed([w[0] for w in windows], batch_size, normalize, progress)
+        self._check_arguments(batch_size, long, precision)
+        out = np.empty((len(texts), self.dim), dtype=self.backend.dtype)
+        start = 0
+        for vectors in self._encode_chunks(texts, len(texts), batch_size, normalize, long, overlap, progress):
+            out[start:start + len(vectors)] = vectors
+            start += len(vectors)
         if precision != "float32":
             out = quantize(out, precision, ranges)
         return out[0] if single else out
+
+    def encode_iter(self, texts: Iterable[str], *, batch_size: int = 32, normalize: bool | None = None,
+                    long: str = "truncate", overlap: int = 0, precision: str = "float32",
+                    ranges: np.ndarray | None = None, chunk_size: int = CHUNK_TEXTS) -> Iterator[np.ndarray]:
+        """`encode` for any number of texts, in bounded memory: yields the vectors of each
+        successive `chunk_size` texts of `texts` (any iterable, read as it goes), in input order,
+        as `encode` would return them. int8/uint8 need `ranges`: a chunk must not calibrate itself."""
+        self._check_arguments(batch_size, long, precision)
+        if isinstance(texts, str):
+            raise TypeError("encode_iter takes an iterable of texts, not one string: use encode")
+        if precision in ("int8", "uint8") and ranges is None:
+            raise ValueError(f"encode_iter with precision={precision!r} needs ranges= (see minie5.calibration_ranges): "
+                             "ranges taken from each chunk would quantise chunks differently")
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        for vectors in self._encode_chunks(texts, None, batch_size, normalize, long, overlap, None, chunk_size):
+            yield vectors if precision == "float32" else quantize(vectors, precision, ranges)
 
     def encode_queries(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
         """Embed search queries: prefix each text with "query: " (unless it already starts so)."""
@@ -110,6 +127,50 @@ class Model:
     def encode_passages(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
         """Embed documents to search: prefix each text with "passage: " (unless it already starts so)."""
         return self._encode_with_prefix(texts, prefixes.PASSAGE_PREFIX, kwargs)
+
+    def _check_arguments(self, batch_size, long: str, precision: str) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_choice("precision", precision, PRECISIONS)
+        check_choice("long", long, LONG_MODES)
+
+    def _encode_chunks(self, texts: Iterable[str], total: int | None, batch_size: int, normalize: bool | None,
+                       long: str, overlap: int, progress, chunk_size: int = CHUNK_TEXTS) -> Iterator[np.ndarray]:
+        """The vectors of successive chunks of `texts`: each chunk tokenized, checked against the
+        long-text policy and embedded before the next is read. Warns of truncation once, at the end."""
+        if normalize is None:
+            normalize = self.pipeline.normalize
+        if not isinstance(normalize, (bool, np.bool_)):
+            raise ValueError(f"normalize must be True, False or None, got {normalize!r}")
+        if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
+            raise ValueError(f"overlap must be a non-negative integer (tokens shared by successive windows), "
+                             f"got {overlap!r}")
+        items = iter(texts)
+        done, cut = 0, 0
+        while chunk := list(islice(items, chunk_size)):
+            for i, text in enumerate(chunk):
+                if not isinstance(text, str):
+                    raise TypeError(f"texts[{done + i}] is {type(text).__name__}, expected str")
+            self._check_prefixes(chunk)
+            if long == "chunk":
+                windows = self.tokenizer.encode_windows(chunk, overlap)
+                pooled = self._embed([w for text in windows for w in text], batch_size, False)
+                vectors = long_texts.weighted_window_mean(windows, pooled, normalize).astype(self.backend.dtype)
+            else:
+                if overlap:
+                    raise ValueError("overlap only applies with long='chunk'")
+                ids, longer = self.tokenizer.encode_first(chunk)
+                if long == "error" and longer.any():
+                    long_texts.refuse(done + int(np.argmax(longer)), int(longer.sum()), self.max_length)
+                cut += int(longer.sum())
+                report = None if progress is None else (lambda n, _, at=done: progress(at + n, total))
+                vectors = self._embed(ids, batch_size, normalize, report)
+            done += len(chunk)
+            if progress is not None and long == "chunk":
+                progress(done, total)
+            yield vectors
+        if cut:
+            long_texts.warn_truncated(cut, done, self.max_length)
 
     def encode_tokens(self, ids: list[np.ndarray], *, batch_size: int = 32, normalize: bool | None = None,
                       progress: Callable[[int, int], None] | None = None) -> np.ndarray:
@@ -145,7 +206,9 @@ class Model:
         done = 0
         for rows in plan_batches([len(seq) for seq in ids], batch_size, self.backend.max_batch_tokens,
                                  self.backend.pads_batches):
-            out[rows] = self.backend.embed([ids[i] for i in rows], self.pooling, normalize)
+            batch = [ids[i] for i in rows]
+            check_ids(batch, self.config.vocab_size, self.config.max_tokens, rows)
+            out[rows] = self.backend.embed(batch, self.pooling, normalize)
             done += len(rows)
             if progress is not None:
                 progress(done, len(ids))
@@ -158,7 +221,7 @@ class Model:
         bare = prefixes.count_bare(texts)
         if bare:
             self._warned_prefix = True
-            warnings.warn(prefixes.bare_texts_warning(bare, len(texts)), UserWarning, stacklevel=3)
+            warnings.warn(prefixes.bare_texts_warning(bare, len(texts)), UserWarning, stacklevel=4)
 
 
 def as_text_list(texts) -> list[str]:

@@ -53,6 +53,13 @@ def quantize(embeddings: np.ndarray, precision: str, ranges: np.ndarray | None =
     ranges = np.asarray(ranges, dtype=np.float32)
     if ranges.shape != (2, x.shape[-1]):
         raise ValueError(f"ranges must be [2, {x.shape[-1]}] (minima, then maxima), got shape {ranges.shape}")
+    if not np.isfinite(ranges).all():
+        raise ValueError("ranges hold NaN or infinite values: calibrate on finite embeddings")
+    if (ranges[0] > ranges[1]).any():
+        dimension = int(np.argmax(ranges[0] > ranges[1]))
+        raise ValueError(f"ranges[0] (minima) exceed ranges[1] (maxima) at dimension {dimension}")
+    if not np.isfinite(x).all():
+        raise ValueError("embeddings hold NaN or infinite values")
     low, high = ranges
     steps = np.maximum(high - low, 1e-12) / 255  # a constant dimension maps to the bottom code
     codes = np.clip(np.rint((x - low) / steps), 0, 255)  # values outside the calibration range saturate

@@ -70,7 +70,6 @@ def load_model(args):
 def encode(model, texts: list[str], args, kind: str | None, **kwargs) -> np.ndarray:
     """Embed with the run options of `args`; kind "query"/"passage" adds that prefix."""
     method = {"query": model.encode_queries, "passage": model.encode_passages}.get(kind, model.encode)
-    unit = "windows" if args.long == "chunk" else "texts"
     return method(texts, batch_size=args.batch_size, long=args.long, overlap=args.overlap,
-                  progress=Progress(unit, not args.quiet), **kwargs)
+                  progress=Progress("texts", not args.quiet), **kwargs)
 

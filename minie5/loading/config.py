@@ -22,6 +22,8 @@ EXACT_GELU = "gelu"
 SUPPORTED_MODEL_TYPES = ("bert", "xlm-roberta")
 
 
+MAX_CONFIG_BYTES = 1 << 20  # config.json files are a few hundred bytes; never read a huge one whole
+
 @dataclass(frozen=True)
 class BertConfig:
     """The hyper-parameters of a BERT-family encoder, read from config.json and checked."""
@@ -77,13 +79,23 @@ class BertConfig:
     def from_file(cls, path: str | Path) -> BertConfig:
         path = Path(path)
         try:
+            if path.stat().st_size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"{path}: {path.stat().st_size} bytes; a config.json is a few hundred")
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such file (a model directory needs config.json)") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a directory, expected a JSON file") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
         try:
             values = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path}: not valid JSON ({e})") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not valid JSON (nested too deeply)") from None
         return cls.from_dict(values, source=str(path))
 
     def _validate(self, source: str) -> None:

@@ -13,6 +13,7 @@ batching pads, with a mask.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,15 @@ class Tokenizer:
         except Exception as e:  # tokenizers raises a bare Exception for malformed files
             raise TokenizerError(f"{self.path}: cannot be read as a tokenizers file ({e})") from None
         self._tokenizer.no_padding()
+        specials = self._tokenizer.num_special_tokens_to_add(False)
+        if max_length <= specials:
+            raise TokenizerError(f"{self.path}: max_length {max_length} leaves no room for text: the "
+                                 f"tokenizer adds {specials} special tokens to every text; need at least "
+                                 f"{specials + 1}")
         self._tokenizer.enable_truncation(max_length)
         self._with_stride: dict[int, tokenizers.Tokenizer] = {}
+        vocab = self._tokenizer.get_vocab(with_added_tokens=True)
+        self.max_id, self.max_id_token = max((i, token) for token, i in vocab.items()) if vocab else (-1, "")
 
     @property
     def vocab_size(self) -> int:
@@ -60,9 +68,67 @@ class Tokenizer:
                 tokenizer.no_padding()
                 tokenizer.enable_truncation(self.max_length, stride=overlap)
                 self._with_stride[overlap] = tokenizer
-        encodings = tokenizer.encode_batch(texts, add_special_tokens=True)
-        return [[np.asarray(w.ids, dtype=np.int64) for w in (e, *e.overflowing)] for e in encodings]
+        try:
+            encodings = tokenizer.encode_batch(texts, add_special_tokens=True)
+        except Exception as e:  # tokenizers raises bare Exceptions: name the text at fault
+            raise _text_error(texts, e) from None
+        windows = [[np.asarray(w.ids, dtype=np.int64) for w in (e, *e.overflowing)] for e in encodings]
+        # Whatever the tokenizers library does at the edges (a limit no larger than its special
+        # tokens returns the whole text as one window), no window may pass the limit: the
+        # position table, and every kernel's indexing, end there.
+        for i, text_windows in enumerate(windows):
+            for w in text_windows:
+                if not 0 < len(w) <= self.max_length:
+                    raise TokenizerError(f"{self.path}: texts[{i}] gave a window of {len(w)} tokens; the "
+                                         f"limit is {self.max_length}")
+        return windows
+
+    def encode_first(self, texts: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each text's first window (what truncation keeps) and whether the text is longer, as
+        `encode_windows` gives them, but reading no more of a long text than the window can use:
+        a 10 MB string costs what its first few thousand characters cost.
+
+        A text over the character budget is cut just before a whitespace past the budget. Both
+        WordPiece and sentencepiece tokenizers split words at whitespace, so the cut text's tokens
+        are the whole text's first tokens; when they already overflow the window, its first window
+        is the whole text's. When they do not (long runs of characters the tokenizer drops), the
+        whole text is tokenized after all."""
+        budget = max(self.max_length * CHARS_PER_TOKEN_BUDGET, MIN_CHAR_BUDGET)
+        cut_texts = [_cut_before_space(t, budget) for t in texts]
+        windows = self.encode_windows(cut_texts)
+        redo = [i for i, (text, cut) in enumerate(zip(texts, cut_texts)) if cut is not text and len(windows[i]) == 1]
+        if redo:
+            for i, w in zip(redo, self.encode_windows([texts[i] for i in redo])):
+                windows[i] = w
+        return [w[0] for w in windows], np.array([len(w) > 1 for w in windows], dtype=bool)
 
     def tokens(self, text: str) -> list[str]:
         """The word pieces of one text, for reading and debugging."""
         return self._tokenizer.encode(text, add_special_tokens=True).tokens
+
+
+CHARS_PER_TOKEN_BUDGET = 32  # characters read per token of the window before a long text is cut
+MIN_CHAR_BUDGET = 8192
+_SPACE = re.compile(r"\s")
+
+
+def _cut_before_space(text: str, budget: int) -> str:
+    """`text` up to the first whitespace at or past `budget` characters (the text itself if it is
+    shorter, or has no whitespace there to cut at)."""
+    if len(text) <= budget:
+        return text
+    space = _SPACE.search(text, budget)
+    return text[:space.start()] if space else text
+
+
+def _text_error(texts: list[str], error: Exception) -> ValueError:
+    """The tokenizers library's failure, with the index of the text that caused it."""
+    for i, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return ValueError(f"texts[{i}] holds a lone surrogate (U+{ord(text[e.start]):04X}) at character "
+                              f"{e.start}: it is not valid Unicode text; decode your input with "
+                              "errors='replace' or remove it")
+    return ValueError(f"the tokenizer failed on these texts: {error}")
+

@@ -64,9 +64,30 @@ def expected_shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+TENSORS_PER_LAYER = 16  # 6 linear layers and 2 LayerNorms, each a weight and a bias
+EMBEDDING_TENSORS = 5
+
+
+def check_sizes(file: SafetensorsFile, config: BertConfig) -> None:
+    """Hold config.json's sizes against the file's header before anything is built from them: a
+    config asking for a billion layers, or a vocabulary the file does not have, fails here at once
+    instead of after the expected tensors' names fill memory."""
+    needed = EMBEDDING_TENSORS + TENSORS_PER_LAYER * config.num_hidden_layers
+    if needed > len(file.tensors):
+        raise WeightsError(f"{file.path}: config.json asks for {config.num_hidden_layers} layers ({needed} "
+                           f"tensors), but the file holds {len(file.tensors)} tensors")
+    by_name = _strip_prefix(file)
+    word = by_name.get("embeddings.word_embeddings.weight")
+    expected = (config.vocab_size, config.hidden_size)
+    if word is not None and file.tensors[word].shape != expected:
+        raise WeightsError(f"{file.path}: tensor {word!r} has shape {list(file.tensors[word].shape)}, "
+                           f"expected {list(expected)} from config.json")
+
+
 def load_weights(path: str | Path, config: BertConfig, dtype=np.float32) -> dict:
     """Read every tensor of `expected_shapes(config)` from `path` as `dtype` and nest them."""
     file = SafetensorsFile(path)
+    check_sizes(file, config)
     by_name = _strip_prefix(file)
     shapes = expected_shapes(config)
 

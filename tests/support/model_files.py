@@ -55,3 +55,21 @@ def copy_model(source: Path, target: Path, weights: dict | None = None, dtypes: 
         weights = {name: file.float_tensor(name) for name in file.tensors if file.tensors[name].dtype == "F32"}
     write_safetensors(target / "model.safetensors", weights, dtypes)
     return target
+
+
+SMALL_CONFIG = dict(random_bert.E5_SMALL_V2_CONFIG, hidden_size=32, num_attention_heads=2, intermediate_size=64,
+                    num_hidden_layers=1)  # MiniLM's vocabulary and positions, so its tokenizer fits
+
+
+def small_model(source: Path, target: Path, **config_changes) -> Path:
+    """A 1-layer, 32-wide BERT with `source`'s tokenizer and seeded random weights: quick to run
+    where only the pipeline around the encoder is under test."""
+    config = dict(SMALL_CONFIG, **config_changes)
+    return copy_model(source, target, random_bert.random_weights(config, seed=3), config=config)
+
+
+def raw_safetensors(path: Path, header: str, data: bytes) -> Path:
+    """A safetensors file with exactly this header text and data: for files no writer would make."""
+    encoded = header.encode()
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + data)
+    return path
