@@ -1,19 +1,31 @@
-"""A corpus' vectors kept beside it, so that searching it again costs only the queries.
+"""A corpus' vectors kept beside it, so that searching it again costs only the queries, and
+adding lines costs only the new lines.
 
 The cache file is named after the model and the settings that change the vectors
-(CORPUS.minie5-<key>.npz); inside, the corpus' SHA-256 says whether the texts are still the ones
-embedded. A cache that is unreadable, or holds vectors of the wrong shape, is treated as absent.
+(CORPUS.minie5-<key>.npz). Inside, each vector is stored with a digest of its text, so that when
+the corpus changes, the vectors of texts that did not change are reused and only new texts are
+embedded. Nothing in the file is trusted: its size is bounded by the corpus before it is opened,
+each array's declared size before it is read, and the vectors must have the model's shape and
+dtype, be finite and have unit length. A file that fails any check is rebuilt, with a warning
+naming it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import warnings
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .files import write_atomically
+
+DIGEST_BYTES = 16  # per text: BLAKE2b-128, ample to tell texts apart
+# Files whose contents change the vectors; config.json and the weights are keyed separately.
+MODEL_FILES = ("tokenizer.json", "modules.json", "1_Pooling/config.json", "sentence_bert_config.json")
 
 
 class CorpusCache:
@@ -22,30 +34,84 @@ class CorpusCache:
 
     def __init__(self, model, corpus: Path, settings: dict):
         weights = model.path / "model.safetensors"
+        files = {name: _file_digest(model.path / name) for name in MODEL_FILES}
         self.key = json.dumps({
             "model": str(model.path.resolve()), "config": (model.path / "config.json").read_text(),
-            "weights": [weights.stat().st_size, weights.stat().st_mtime_ns],
+            "weights": [weights.stat().st_size, weights.stat().st_mtime_ns], "files": files,
             "pooling": model.pooling, "max_length": model.max_length, **settings}, sort_keys=True)
         self.dim = model.dim
         digest = hashlib.sha256(self.key.encode()).hexdigest()[:12]
         self.path = corpus.with_name(f"{corpus.name}.minie5-{digest}.npz")
 
-    def load(self, texts: list[str]) -> np.ndarray | None:
-        """The vectors of `texts` if the cache holds them, else None."""
+    def vectors(self, texts: list[str], embed: Callable[[list[str]], np.ndarray],
+                use_cache: bool = True) -> tuple[np.ndarray, int]:
+        """The unit vectors of `texts`: cached rows for texts the cache holds, `embed(new texts)`
+        for the rest. Returns them with how many texts were embedded now; saves the cache when
+        anything new was embedded."""
+        if not use_cache:
+            return embed(texts), len(texts)
+        digests = text_digests(texts)
+        known = self._load(len(texts))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        missing = list(range(len(texts)))
+        if known is not None:
+            rows = {bytes(d): i for i, d in enumerate(known[1])}
+            found = [rows.get(bytes(d), -1) for d in digests]
+            missing = [i for i, row in enumerate(found) if row < 0]
+            hits = [i for i, row in enumerate(found) if row >= 0]
+            out[hits] = known[0][[found[i] for i in hits]]
+        if missing:
+            out[missing] = embed([texts[i] for i in missing])
+        if missing or known is None or len(known[0]) != len(texts):
+            try:
+                write_atomically(self.path, lambda f: np.savez(f, vectors=out, digests=digests, model=self.key))
+            except OSError as e:  # the vectors are made; only keeping them failed
+                warnings.warn(f"could not cache the corpus vectors ({e})", stacklevel=2)
+        return out, len(missing)
+
+    def _load(self, corpus_size: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The cached (vectors, digests), or None when there is no cache or it fails a check."""
         if not self.path.is_file():
             return None
         try:
-            with np.load(self.path) as saved:
-                if str(saved["corpus_sha256"]) == _digest(texts) and saved["vectors"].shape == (len(texts), self.dim):
-                    return saved["vectors"]
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable: embed again and replace it
+            return self._read_checked(corpus_size)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+            warnings.warn(f"{self.path}: {e}; embedding the corpus again", stacklevel=3)
+            return None
+
+    def _read_checked(self, corpus_size: int) -> tuple[np.ndarray, np.ndarray]:
+        # A cache of an older, larger corpus is still useful, but never more than a few times it.
+        limit_rows = 4 * corpus_size + 1024
+        limit_bytes = limit_rows * (self.dim * 4 + DIGEST_BYTES) + (1 << 20)
+        if self.path.stat().st_size > limit_bytes:
+            raise ValueError(f"{self.path.stat().st_size} bytes, more than a cache of this corpus can need")
+        with zipfile.ZipFile(self.path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+            if declared > limit_bytes:  # a small file that would inflate into gigabytes
+                raise ValueError(f"its arrays declare {declared} bytes, more than a cache of this corpus can need")
+        with np.load(self.path, allow_pickle=False) as saved:
+            if str(saved["model"]) != self.key:
+                raise ValueError("it was made by another model or with other settings")
+            vectors, digests = saved["vectors"], saved["digests"]
+        if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise ValueError(f"vectors of {vectors.dtype} {list(vectors.shape)}, expected float32 [n, {self.dim}]")
+        if digests.dtype != np.uint8 or digests.shape != (len(vectors), DIGEST_BYTES):
+            raise ValueError(f"digests of {digests.dtype} {list(digests.shape)} do not match the vectors")
+        if not np.isfinite(vectors).all() or not np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3):
+            raise ValueError("vectors that are not finite unit vectors")
+        return vectors, digests
+
+
+def text_digests(texts: list[str]) -> np.ndarray:  # n texts -> [n, 16] uint8
+    out = np.empty((len(texts), DIGEST_BYTES), dtype=np.uint8)
+    for i, text in enumerate(texts):
+        out[i] = np.frombuffer(hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
+                                               digest_size=DIGEST_BYTES).digest(), dtype=np.uint8)
+    return out
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
         return None
-
-    def save(self, texts: list[str], vectors: np.ndarray) -> None:
-        write_atomically(self.path, lambda f: np.savez(f, vectors=vectors, corpus_sha256=_digest(texts),
-                                                       model=self.key))
-
-
-def _digest(texts: list[str]) -> str:
-    return hashlib.sha256("\n".join(texts).encode("utf-8", "surrogatepass")).hexdigest()

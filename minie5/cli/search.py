@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,19 +42,16 @@ def add_parsers(commands) -> None:
 
 
 def corpus_vectors(model, texts: list[str], corpus: Path, args, kind: str | None) -> np.ndarray:
-    """The corpus' unit vectors, from the cache beside it when the corpus and model are unchanged."""
+    """The corpus' unit vectors, from the cache beside it for every text it already holds."""
     cache = CorpusCache(model, corpus, {"field": args.field, "prefix": kind, "long": args.long,
                                         "overlap": args.overlap})
-    vectors = cache.load(texts) if args.cache else None
-    if vectors is not None:
-        return vectors
-    vectors = encode(model, texts, args, kind, normalize=True)
-    if args.cache:
-        try:
-            cache.save(texts, vectors)
-            print(f"cached the corpus vectors in {cache.path}", file=sys.stderr)
-        except OSError as e:
-            warnings.warn(f"could not cache the corpus vectors ({e})", stacklevel=1)
+    vectors, embedded = cache.vectors(texts, lambda new: encode(model, new, args, kind, normalize=True),
+                                      use_cache=args.cache)
+    if args.cache and embedded == len(texts):
+        print(f"cached the corpus vectors in {cache.path}", file=sys.stderr)
+    elif args.cache and embedded:
+        print(f"embedded {embedded} new or changed texts; the other {len(texts) - embedded} came from "
+              f"{cache.path}", file=sys.stderr)
     return vectors
 
 

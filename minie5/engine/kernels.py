@@ -27,6 +27,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .. import jit_cache
+
+CACHE = jit_cache.available()  # False where no folder can hold compiled kernels
+
 # Reassociation (vectorised sums and maxima) and fused multiply-add only: no assumption that values
 # are finite, so a NaN or an infinity still propagates to where it can be seen.
 FASTMATH = {"reassoc", "contract"}
@@ -81,7 +85,7 @@ def exp_row(values, n, bits):  # [T] float32 in place: values[j] <- exp(values[j
         values[j] *= scale[j]
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def embeddings_layer_norm(input_ids, positions, word, position, token_type, weight, bias, eps,
                           out):  # [M] ids, [M] positions -> out [M, H]
     """Twin of reference.embeddings with token type 0: gather word + type + position, LayerNorm."""
@@ -109,7 +113,7 @@ def _layer_norm_row(row, weight, bias, eps):  # [H] in place
         row[c] = np.float32((row[c] - mean) * inv_std * weight[c] + bias[c])
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def add_bias_residual_layer_norm(y, bias, residual, weight, ln_bias, eps):  # [M, H] -> residual [M, H]
     """Twin of the reference's `layer_norm(linear(h) + x)` after a matmul that left out the
     bias: residual <- LayerNorm(y + bias + residual). Used after attention and after the
@@ -122,7 +126,7 @@ def add_bias_residual_layer_norm(y, bias, residual, weight, ln_bias, eps):  # [M
         _layer_norm_row(row, weight, ln_bias, eps)
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def add_bias_gelu(h, bias):  # [M, F] in place
     """Twin of reference.gelu(h + bias), the exact erf GELU, with erf from its rational fit."""
     M, F = h.shape
@@ -132,7 +136,7 @@ def add_bias_gelu(h, bias):  # [M, F] in place
             h[i, c] = np.float32(0.5 * x * (1.0 + erf(x * 0.7071067811865476)))
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def self_attention(qkv_t, bias, offsets, num_heads, out_t):  # [3H, M] -> out_t [H, M]
     """Twin of reference.self_attention on packed texts: for every text and head,
     softmax(q k^T / sqrt(D)) v at the text's true length, in the reference's three steps:
@@ -233,7 +237,7 @@ def _accumulate_rows(acc, weights, rows):  # acc[:] += sum_k weights[k] * rows[k
         k += 1
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def linear_few_rows(x, weight, out):  # [M, K] @ [N, K]^T -> out [M, N], M small
     """Twin of reference.linear without the bias, for a handful of rows (a short query). OpenBLAS
     packs the whole weight matrix before multiplying, which costs more than the product itself
@@ -250,7 +254,7 @@ def linear_few_rows(x, weight, out):  # [M, K] @ [N, K]^T -> out [M, N], M small
             out[m, n] = acc
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def mean_pool(hidden, offsets, normalize, out):  # [M, H] -> out [B, H]
     """Twin of reference.mean_pool (and l2_normalize when `normalize`) on packed texts."""
     B, H = out.shape
@@ -264,14 +268,14 @@ def mean_pool(hidden, offsets, normalize, out):  # [M, H] -> out [B, H]
         _store_row(acc, normalize, out[s])
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def cls_pool(hidden, offsets, normalize, out):  # [M, H] -> out [B, H]
     """Twin of reference.cls_pool (and l2_normalize when `normalize`): each text's first token."""
     for s in prange(out.shape[0]):
         _store_row(hidden[offsets[s]].astype(np.float64), normalize, out[s])
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
 def max_pool(hidden, offsets, normalize, out):  # [M, H] -> out [B, H]
     """Twin of reference.max_pool (and l2_normalize when `normalize`) on packed texts."""
     B, H = out.shape

@@ -9,7 +9,9 @@ import math
 
 from numba import vectorize
 
+from .. import jit_cache
 
-@vectorize(["float32(float32)", "float64(float64)"], cache=True)
+
+@vectorize(["float32(float32)", "float64(float64)"], cache=jit_cache.available())
 def erf(x):  # [...] -> [...], elementwise
     return math.erf(x)

@@ -118,3 +118,17 @@ def test_engine_runs_as_plain_python_with_the_jit_off(tmp_path, minilm_dir):
     result = subprocess.run([sys.executable, "-c", code, str(model)], env=env, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_import_without_a_writable_cache(tmp_path, minilm_dir, engine):
+    """No folder Numba may cache in (a system install run by a service user): minie5 still
+    imports and embeds, compiling in the process, and says so once."""
+    code = ("import numba.core.caching as caching\n"
+            "caching.CacheImpl._locator_classes = []  # as if every candidate folder were read-only\n"
+            "import sys, numpy as np, minie5\n"
+            "np.save(sys.argv[2], minie5.load(sys.argv[1]).encode(['query: summit define']))\n")
+    result = subprocess.run([sys.executable, "-c", code, str(minilm_dir), str(tmp_path / "v.npy")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.count("Numba cannot cache compiled kernels") == 1
+    np.testing.assert_allclose(np.load(tmp_path / "v.npy"), engine.encode(["query: summit define"]), atol=5e-7)
