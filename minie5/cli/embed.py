@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import prefixes
 from ..files import write_atomically
-from ..quantize import PRECISIONS
+from ..quantize import PRECISIONS, calibration_ranges, quantize
 from .common import (
     UsageError,
     add_input_arguments,
@@ -19,7 +20,8 @@ from .common import (
     encode,
     load_model,
 )
-from .text_io import OUTPUT_FORMATS, format_jsonl, read_records, read_stdin_lines, write_output
+from .progress import Progress
+from .text_io import OUTPUT_FORMATS, read_records, read_stdin_lines, write_vectors
 
 
 def add_parsers(commands) -> None:
@@ -87,28 +89,41 @@ def run_embed(args) -> None:
         except (OSError, ValueError) as e:
             raise UsageError(f"--ranges {args.ranges}: cannot read a .npy array ({e})") from None
 
+    if args.out is not None and not args.out.parent.is_dir():
+        raise UsageError(f"--out {args.out}: no such folder {str(args.out.parent)!r}")
+
     model = load_model(args)
     kind = "query" if args.query else "passage" if args.passage else None
-    vectors = encode(model, texts, args, kind, normalize=args.normalize)
-    if args.precision in ("int8", "uint8") and ranges is None and len(vectors):
-        from ..quantize import calibration_ranges
-
+    # No vectors, in the output's dtype and width: what the headers of .npy and .csv files need.
+    empty = quantize(np.zeros((0, model.dim), np.float32), args.precision, np.zeros((2, model.dim), np.float32))
+    if args.precision in ("int8", "uint8") and ranges is None:
+        # Ranges from these very texts: all their vectors are needed before the first can be quantised.
+        vectors = encode(model, texts, args, kind, normalize=args.normalize)
         ranges = calibration_ranges(vectors)
+        chunks = [quantize(vectors, args.precision, ranges)]
         if args.out is not None:
             saved = args.out.with_name(args.out.stem + ".ranges.npy")
             write_atomically(saved, lambda f: np.save(f, ranges))
             print(f"{args.precision} ranges taken from these {len(vectors)} texts; saved to {saved} "
                   "(pass --ranges to quantise later texts the same way)", file=sys.stderr)
-    if args.precision != "float32":
-        from ..quantize import quantize
-
-        vectors = quantize(vectors, args.precision, ranges)
-    if args.out is None:
-        sys.stdout.write(format_jsonl(vectors, records))
-        sys.stdout.flush()
     else:
-        write_output(vectors, args.out, texts, records)
-        print(f"wrote {len(vectors)} vectors of {vectors.shape[1]} {vectors.dtype} to {args.out}", file=sys.stderr)
+        chunks = encode_chunks(model, texts, args, kind, args.precision, ranges)
+    write_vectors(args.out, chunks, texts, records, empty)
+    if args.out is not None:
+        print(f"wrote {len(texts)} vectors of {empty.shape[1]} {empty.dtype} to {args.out}", file=sys.stderr)
+
+
+def encode_chunks(model, texts: list[str], args, kind: str | None, precision: str, ranges):
+    """The vectors of `texts` a chunk at a time (Model.encode_iter), with a progress bar."""
+    if kind is not None:
+        texts = prefixes.with_prefix(texts, prefixes.PREFIXES[kind])
+    progress = Progress("texts", not args.quiet)
+    done = 0
+    for vectors in model.encode_iter(texts, batch_size=args.batch_size, normalize=args.normalize, long=args.long,
+                                     overlap=args.overlap, precision=precision, ranges=ranges):
+        done += len(vectors)
+        progress(done, len(texts))
+        yield vectors
 
 
 def run_similarity(args) -> None:

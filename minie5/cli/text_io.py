@@ -6,7 +6,11 @@ of JSONL and CSV files are kept, so their other fields travel with their vectors
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -53,16 +57,11 @@ def read_records(path: Path, field: str, option: str) -> tuple[list[str], list |
     if kind is None:
         return split_lines(text), None
     if kind == "csv":
-        import csv
-        import io
-
         rows = list(csv.DictReader(io.StringIO(text, newline="")))
         if rows and field not in rows[0]:
             raise UsageError(f"{option} {path}: no column {field!r} (columns: {', '.join(rows[0])}); "
                              "choose one with --field")
         return [row[field] or "" for row in rows], rows
-    import json
-
     records, texts = [], []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -89,8 +88,7 @@ def format_number(v) -> str:
 
 
 def format_jsonl(vectors: np.ndarray, records: list | None = None) -> str:
-    import json
-
+    """A JSON array per vector; with records (JSON objects), each record plus an "embedding" field."""
     rows = ["[" + ",".join(map(format_number, row)) + "]" for row in vectors.tolist()]
     if records is not None and all(isinstance(r, dict) for r in records):
         return "".join(json.dumps(r, ensure_ascii=False)[:-1] + (", " if r else "") +
@@ -98,23 +96,71 @@ def format_jsonl(vectors: np.ndarray, records: list | None = None) -> str:
     return "".join(row + "\n" for row in rows)
 
 
-def format_csv(vectors: np.ndarray, texts: list[str]) -> str:
-    import csv
-    import io
+def csv_columns(records: list | None) -> list[str]:
+    """The input's columns (every field of the records, in first-seen order), else just "text"."""
+    if records is None:
+        return ["text"]
+    columns: dict[str, None] = {}
+    for record in records:
+        columns.update(dict.fromkeys(record))
+    return list(columns)
 
+
+def format_csv_rows(vectors: np.ndarray, texts: list[str], records: list | None, columns: list[str],
+                    header: bool = False) -> str:
+    """CSV rows: the record's fields (or the text), then one column per number; or, with
+    header=True, the header row of `columns`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["text", *(f"e{i}" for i in range(vectors.shape[1]))])
-    for text, row in zip(texts, vectors.tolist()):
-        writer.writerow([text, *map(format_number, row)])
+    if header:
+        writer.writerow(columns)
+    for i, row in enumerate(vectors.tolist()):
+        if records is None:
+            fields = [texts[i]]
+        else:
+            fields = [_csv_cell(records[i].get(c, "")) for c in columns]
+        writer.writerow([*fields, *map(format_number, row)])
     return buffer.getvalue()
 
 
+def _csv_cell(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
-def write_output(vectors: np.ndarray, out: Path, texts: list[str], records: list | None = None) -> None:
-    if out.suffix == ".npy":
-        write_atomically(out, lambda f: np.save(f, vectors))
-    elif out.suffix == ".csv":
-        write_atomically(out, lambda f: f.write(format_csv(vectors, texts).encode("utf-8")))
-    else:
-        write_atomically(out, lambda f: f.write(format_jsonl(vectors, records).encode("utf-8")))
+
+def write_vectors(out: Path | None, chunks: Iterable[np.ndarray], texts: list[str], records: list | None,
+                  empty: np.ndarray) -> None:
+    """Write the vectors of `texts`, arriving in order as `chunks`, to `out` (None: stdout as JSON
+    lines) as they come, so that no more than a chunk is held. A file is written under a temporary
+    name (created before the first vector is computed, so a bad path fails at once) and renamed
+    when complete. `empty` is a [0, dim] array of the output's dtype, for the headers."""
+    if out is None:
+        _write_rows(sys.stdout.write, chunks, texts, records, "jsonl")
+        sys.stdout.flush()
+        return
+    kind = out.suffix.lstrip(".")
+
+    def write(f):
+        if kind == "npy":  # the header names the final shape; the rows follow as they come
+            np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(empty.dtype),
+                                                     "fortran_order": False, "shape": (len(texts), empty.shape[1])})
+        elif kind == "csv":
+            f.write(format_csv_rows(empty, [], None, [*csv_columns(records), *(f"e{i}" for i in range(empty.shape[1]))],
+                                    header=True).encode("utf-8"))
+        _write_rows(lambda text: f.write(text if isinstance(text, bytes) else text.encode("utf-8")),
+                    chunks, texts, records, kind)
+
+    write_atomically(out, write)
+
+
+def _write_rows(write, chunks: Iterable[np.ndarray], texts: list[str], records: list | None, kind: str) -> None:
+    columns = csv_columns(records)
+    start = 0
+    for vectors in chunks:
+        recs = None if records is None else records[start:start + len(vectors)]
+        if kind == "npy":
+            write(np.ascontiguousarray(vectors).tobytes())
+        elif kind == "csv":
+            write(format_csv_rows(vectors, texts[start:start + len(vectors)], recs, columns))
+        else:
+            write(format_jsonl(vectors, recs))
+        start += len(vectors)
