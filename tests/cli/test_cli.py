@@ -248,3 +248,16 @@ def test_a_reader_that_goes_away_is_not_an_error_message(minilm_dir):
     process.stdout.close()  # the reader is gone before the first vector is written
     _, stderr = process.communicate(b"first\nsecond\n" * 50, timeout=300)
     assert process.returncode == 1 and b"Traceback" not in stderr and b"Broken pipe" not in stderr
+
+
+def test_bad_ranges_file_is_one_clear_line(tmp_path, minilm_dir):
+    ranges = tmp_path / "r.npy"
+    np.save(ranges, np.full((2, 384), np.nan, np.float32))
+    result = minie5("embed", "-m", minilm_dir, "--precision", "int8", "--ranges", ranges, "a text")
+    assert result.returncode == 1 and result.stderr.strip() == (
+        "minie5 embed: error: ranges hold NaN or infinite values: calibrate on finite embeddings")
+
+
+def test_a_missing_output_folder_fails_before_any_work(tmp_path, minilm_dir):
+    result = minie5("embed", "-m", minilm_dir, "-o", tmp_path / "nodir" / "x.npy", "a text")
+    assert result.returncode == 2 and "no such folder" in result.stderr
