@@ -1,17 +1,56 @@
-"""Whether Numba can keep compiled kernels on disk, asked once for the whole package.
+"""Where Numba keeps minie5's compiled kernels, and what happens when it cannot keep them.
 
-Numba caches beside the source (each package folder's __pycache__), else in NUMBA_CACHE_DIR or the
-user's cache folder. A system install run by a service user may have none of them writable, and
-Numba then refuses `cache=True` when the module is imported. minie5 asks first and, with nowhere to
-cache, compiles in each process instead (a one-time notice says so), rather than failing to import.
+By default Numba caches beside the source, in the package's own __pycache__ folders. For an
+installed package that is site-packages: `pip uninstall` does not know those files and leaves the
+folders behind, and the empty `minie5/` they leave then shadows a later editable install
+("cannot import name ... (unknown location)"). So minie5's kernels are cached in the user's cache
+folder instead ($XDG_CACHE_HOME or ~/.cache, then minie5/numba/), one subfolder per source
+location, and nothing is ever written into the installed package. NUMBA_CACHE_DIR, when set,
+still wins, as Numba documents.
+
+Where no folder is writable (a system install run by a service user), Numba would refuse
+`cache=True` at import; minie5 asks first and compiles in each process instead, with a one-time
+notice, rather than failing to import.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import warnings
+from pathlib import Path
 
 from numba import njit
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def cache_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "minie5" / "numba"
+
+
+def _install_locator() -> None:
+    """Put minie5's locator first in Numba's list; it answers for minie5's files only."""
+    try:
+        from numba.core import caching
+    except ImportError:  # pragma: no cover - a Numba without the module: keep its default
+        return
+
+    class Minie5CacheLocator(caching.UserProvidedCacheLocator):
+        def __init__(self, py_func, py_file):
+            super().__init__(py_func, py_file)
+            self._cache_path = str(cache_folder() / self.get_suitable_cache_subpath(py_file))
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if os.environ.get("NUMBA_CACHE_DIR") or not Path(py_file).resolve().is_relative_to(PACKAGE):
+                return None
+            return super(caching.UserProvidedCacheLocator, cls).from_function(py_func, py_file)
+
+    classes = caching.CacheImpl._locator_classes
+    if not any(c.__name__ == "Minie5CacheLocator" for c in classes):
+        classes.insert(0, Minie5CacheLocator)
 
 
 def _probe():  # pragma: no cover - compiled only to ask Numba for a cache location
@@ -20,6 +59,8 @@ def _probe():  # pragma: no cover - compiled only to ask Numba for a cache locat
 
 @functools.cache
 def available() -> bool:
+    """Whether the kernels can be cached; installs minie5's cache location first."""
+    _install_locator()
     try:
         njit(cache=True)(_probe)  # asking for a cache creates its locator, or fails as every kernel would
         return True

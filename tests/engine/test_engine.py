@@ -127,8 +127,10 @@ def test_import_without_a_writable_cache(tmp_path, minilm_dir, engine):
             "caching.CacheImpl._locator_classes = []  # as if every candidate folder were read-only\n"
             "import sys, numpy as np, minie5\n"
             "np.save(sys.argv[2], minie5.load(sys.argv[1]).encode(['query: summit define']))\n")
+    env = dict(os.environ, XDG_CACHE_HOME="/dev/null/cache")  # minie5's own cache folder cannot exist
+    env.pop("NUMBA_CACHE_DIR", None)
     result = subprocess.run([sys.executable, "-c", code, str(minilm_dir), str(tmp_path / "v.npy")],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.count("Numba cannot cache compiled kernels") == 1
     np.testing.assert_allclose(np.load(tmp_path / "v.npy"), engine.encode(["query: summit define"]), atol=5e-7)
