@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import long_texts, prefixes
+from . import long_texts, prefixes, st_compat
 from .backend import Backend
 from .batching import check_ids, plan_batches
 from .errors import check_choice
@@ -17,7 +17,9 @@ from .loading.config import BertConfig
 from .loading.sentence_transformers import Pipeline
 from .loading.tokenizer import Tokenizer
 from .long_texts import LONG_MODES
+from .progress import progress_bar
 from .quantize import PRECISIONS, quantize
+from .reference.pooling import l2_normalize
 
 # Texts tokenized and planned together: long-first packing works within a chunk, and the token
 # ids held at once stay bounded (about 2048 x 512 ids at the very most).
@@ -64,10 +66,11 @@ class Model:
         return (f"minie5.Model({str(self.path)!r}, backend={self.backend.name!r}, "
                 f"layers={self.config.num_hidden_layers}, dim={self.dim}, pooling={self.pooling!r})")
 
-    def encode(self, texts: str | Iterable[str], *, batch_size: int = 32, normalize: bool | None = None,
+    def encode(self, texts: str | Iterable[str], batch_size: int = 32, *, normalize: bool | None = None,
                long: str = "truncate", overlap: int = 0, precision: str = "float32",
-               ranges: np.ndarray | None = None,
-               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+               ranges: np.ndarray | None = None, progress: bool | Callable[[int, int], None] | None = None,
+               prompt_name: str | None = None, prompt: str | None = None, truncate_dim: int | None = None,
+               **sentence_transformers_keywords) -> np.ndarray:
         """Embed texts exactly as given (add no prefix; see `encode_queries`/`encode_passages`).
 
         A list of n strings gives a float32 array [n, dim]; one string gives [dim]. Vectors are
@@ -85,23 +88,98 @@ class Model:
         sentence-transformers' quantize_embeddings lays them out; int8/uint8 take the per-dimension
         `ranges` of a calibration set (see `minie5.quantize`).
 
-        `progress`, if given, is called after every batch with (texts done, texts in all).
+        `progress`, if given, is called after every batch with (texts done, texts in all);
+        progress=True draws a progress bar on stderr.
+
+        Habits from sentence-transformers work too: `prompt_name` ("query"/"passage" for e5, or a
+        prompt of the model's config_sentence_transformers.json) or a literal `prompt` is put
+        before each text (never twice); `truncate_dim` keeps the first dimensions, before
+        normalising; `normalize_embeddings`, `show_progress_bar`, `convert_to_numpy` and
+        `device="cpu"` mean what they mean there; keywords that ask for what minie5 cannot do
+        (`convert_to_tensor`, `device="cuda"`) are refused, saying what to do instead.
 
         Memory is bounded by the batch, not by the number of texts: texts are tokenized and
         embedded `CHUNK_TEXTS` at a time (longest first within each chunk), and only the output
         array grows with n. `encode_iter` does without even that.
         """
         single = isinstance(texts, str)
-        texts = as_text_list(texts)
+        texts = self._with_prompt(as_text_list(texts), prompt_name, prompt)
         self._check_arguments(batch_size, long, precision)
+        if normalize is not None and not isinstance(normalize, (bool, np.bool_)):
+            raise ValueError(f"normalize must be True, False or None, got {normalize!r}")
+        options = st_compat.translate(sentence_transformers_keywords, normalize, progress)
+        normalize = self.pipeline.normalize if options.normalize is None else options.normalize
+        dim = self._truncated_dim(truncate_dim)
         out = np.empty((len(texts), self.dim), dtype=self.backend.dtype)
         start = 0
-        for vectors in self._encode_chunks(texts, len(texts), batch_size, normalize, long, overlap, progress):
-            out[start:start + len(vectors)] = vectors
-            start += len(vectors)
+        with progress_bar(options.progress, len(texts)) as report:
+            for vectors in self._encode_chunks(texts, len(texts), batch_size, normalize and dim == self.dim, long,
+                                               overlap, report):
+                out[start:start + len(vectors)] = vectors
+                start += len(vectors)
+        if dim != self.dim:  # truncate, then normalise (Matryoshka models are used this way)
+            out = out[:, :dim]
+            out = (l2_normalize(out) if normalize else out).astype(self.backend.dtype)
         if precision != "float32":
             out = quantize(out, precision, ranges)
+        if options.as_list:
+            return out[0] if single else list(out)
         return out[0] if single else out
+
+    def encode_query(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
+        """sentence-transformers' name: the model's "query" prompt, or e5's "query: "."""
+        return self.encode(texts, prompt_name="query", **kwargs)
+
+    def encode_document(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
+        """sentence-transformers' name: the model's "document" (or "passage") prompt, or e5's "passage: "."""
+        name = "document" if "document" in self.pipeline.prompts else "passage"
+        return self.encode(texts, prompt_name=name, **kwargs)
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:  # [n, d], [m, d] -> [n, m]
+        """Cosine similarities of every row of `a` with every row of `b`, as sentence-transformers'
+        default similarity (1-D inputs count as one row)."""
+        a, b = (np.atleast_2d(np.asarray(x, dtype=np.float32)) for x in (a, b))
+        if a.shape[1] != b.shape[1]:
+            raise ValueError(f"a has {a.shape[1]} dimensions but b has {b.shape[1]}")
+        return l2_normalize(a) @ l2_normalize(b).T
+
+    def get_sentence_embedding_dimension(self) -> int:
+        """sentence-transformers' name for `dim`."""
+        return self.dim
+
+    @property
+    def max_seq_length(self) -> int:
+        """sentence-transformers' name for `max_length`; settable, up to the position table."""
+        return self.max_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= self.config.max_tokens:
+            raise ValueError(f"max_seq_length must be an integer from 2 to {self.config.max_tokens}, got {value!r}")
+        self.tokenizer = Tokenizer(self.tokenizer.path, value)
+
+    def _with_prompt(self, texts: list[str], prompt_name: str | None, prompt: str | None) -> list[str]:
+        """Texts with the named or literal prompt before each (never twice)."""
+        if prompt_name is not None and prompt is not None:
+            raise ValueError("pass prompt_name or prompt, not both")
+        if prompt_name is not None:
+            prompts = self.pipeline.prompts or (prefixes.E5_PROMPTS if self.expects_prefixes else {})
+            if prompt_name not in prompts:
+                known = ", ".join(map(repr, prompts)) or "none (not an e5 model, no config_sentence_transformers.json)"
+                raise ValueError(f"prompt_name {prompt_name!r} is not one of this model's prompts: {known}")
+            prompt = prompts[prompt_name]
+        if prompt is None:
+            return texts
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a string, got {type(prompt).__name__}")
+        return prefixes.with_prefix(texts, prompt)
+
+    def _truncated_dim(self, truncate_dim: int | None) -> int:
+        if truncate_dim is None:
+            return self.dim
+        if isinstance(truncate_dim, bool) or not isinstance(truncate_dim, int) or not 1 <= truncate_dim <= self.dim:
+            raise ValueError(f"truncate_dim must be an integer from 1 to {self.dim}, got {truncate_dim!r}")
+        return truncate_dim
 
     def encode_iter(self, texts: Iterable[str], *, batch_size: int = 32, normalize: bool | None = None,
                     long: str = "truncate", overlap: int = 0, precision: str = "float32",

@@ -10,6 +10,8 @@ import re
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
 PREFIXES = {"query": QUERY_PREFIX, "passage": PASSAGE_PREFIX}
+# What sentence-transformers' prompt names mean for an e5 model that ships no prompts of its own.
+E5_PROMPTS = {"query": QUERY_PREFIX, "passage": PASSAGE_PREFIX, "document": PASSAGE_PREFIX}
 
 
 def with_prefix(texts: list[str], prefix: str) -> list[str]:

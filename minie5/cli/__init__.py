@@ -11,7 +11,6 @@
     porting.py     trace, verify, attention   info.py     info
     serve.py       serve (minie5.server)
     common.py      shared options and checks   text_io.py  input and output files
-    progress.py    the progress bar
 
 Exit status: 0 on success, 2 for a usage error, 1 for any other error. Errors go to stderr as one
 line naming the file or argument at fault; set MINIE5_DEBUG=1 to see the traceback instead.

@@ -4,13 +4,13 @@ that set the exit status."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..loader import BACKENDS, DEFAULT_MODEL
 from ..long_texts import LONG_MODES
-from .progress import Progress
 
 
 class UsageError(Exception):
@@ -71,5 +71,10 @@ def encode(model, texts: list[str], args, kind: str | None, **kwargs) -> np.ndar
     """Embed with the run options of `args`; kind "query"/"passage" adds that prefix."""
     method = {"query": model.encode_queries, "passage": model.encode_passages}.get(kind, model.encode)
     return method(texts, batch_size=args.batch_size, long=args.long, overlap=args.overlap,
-                  progress=Progress("texts", not args.quiet), **kwargs)
+                  progress=show_progress(args), **kwargs)
+
+
+def show_progress(args) -> bool:
+    """A progress bar only for a person watching: stderr is a terminal, and no --quiet."""
+    return not args.quiet and sys.stderr.isatty()
 

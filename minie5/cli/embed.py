@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import prefixes
 from ..files import write_atomically
+from ..progress import progress_bar
 from ..quantize import PRECISIONS, calibration_ranges, quantize
 from .common import (
     UsageError,
@@ -19,8 +20,8 @@ from .common import (
     check_run_arguments,
     encode,
     load_model,
+    show_progress,
 )
-from .progress import Progress
 from .text_io import OUTPUT_FORMATS, read_records, read_stdin_lines, write_vectors
 
 
@@ -117,13 +118,14 @@ def encode_chunks(model, texts: list[str], args, kind: str | None, precision: st
     """The vectors of `texts` a chunk at a time (Model.encode_iter), with a progress bar."""
     if kind is not None:
         texts = prefixes.with_prefix(texts, prefixes.PREFIXES[kind])
-    progress = Progress("texts", not args.quiet)
-    done = 0
-    for vectors in model.encode_iter(texts, batch_size=args.batch_size, normalize=args.normalize, long=args.long,
-                                     overlap=args.overlap, precision=precision, ranges=ranges):
-        done += len(vectors)
-        progress(done, len(texts))
-        yield vectors
+    with progress_bar(show_progress(args), len(texts)) as report:
+        done = 0
+        for vectors in model.encode_iter(texts, batch_size=args.batch_size, normalize=args.normalize,
+                                         long=args.long, overlap=args.overlap, precision=precision, ranges=ranges):
+            done += len(vectors)
+            if report is not None:
+                report(done, len(texts))
+            yield vectors
 
 
 def run_similarity(args) -> None:

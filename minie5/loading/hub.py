@@ -22,7 +22,8 @@ PACKAGED = {
 }
 # What minie5 reads from a model repository (the rest, such as pytorch_model.bin, is never fetched).
 FILES = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-         "special_tokens_map.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json"]
+         "special_tokens_map.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json",
+         "config_sentence_transformers.json"]
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 

@@ -15,7 +15,7 @@ the file and module named, never run partway.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -41,10 +41,25 @@ class Pipeline:
     normalize: bool = True  # a Normalize module follows the pooling: unit-length vectors
     max_seq_length: int | None = None  # sentence_bert_config.json's limit, if the folder has one
     source: str = "default (no modules.json): mean pooling, normalised, as the e5 model card"
+    prompts: dict = field(default_factory=dict)  # config_sentence_transformers.json: name -> text to prepend
 
 
 def read_pipeline(folder: str | Path) -> Pipeline:
     folder = Path(folder)
+    return replace(_read_modules(folder), prompts=_read_prompts(folder / "config_sentence_transformers.json"))
+
+
+def _read_prompts(path: Path) -> dict:
+    """The named prompts of config_sentence_transformers.json ({"query": "query: ", ...}), if any."""
+    if not path.is_file():
+        return {}
+    prompts = _read_json(path).get("prompts") or {}
+    if not isinstance(prompts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in prompts.items()):
+        raise ConfigError(f"{path}: 'prompts' must map names to strings")
+    return prompts
+
+
+def _read_modules(folder: Path) -> Pipeline:
     max_seq_length = _read_max_seq_length(folder / "sentence_bert_config.json")
     modules_file = folder / "modules.json"
     if not modules_file.is_file():
