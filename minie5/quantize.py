@@ -23,14 +23,20 @@ from __future__ import annotations
 import numpy as np
 
 PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
+# Ranges taken from the vectors being quantised need enough of them to mean anything: one text
+# gives every dimension an empty range (every code -128), a few give codes that say little.
+MIN_SELF_CALIBRATION = 16
 _POPCOUNT = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1)  # set bits of each byte
 
 
 def calibration_ranges(embeddings: np.ndarray) -> np.ndarray:  # [n, dim] -> [2, dim]
     """Each dimension's minimum and maximum over `embeddings`, for int8/uint8 quantisation."""
     embeddings = np.asarray(embeddings, dtype=np.float32)
-    if embeddings.ndim != 2 or len(embeddings) == 0:
-        raise ValueError(f"calibration embeddings must be a non-empty [n, dim] array, got shape {embeddings.shape}")
+    if embeddings.ndim != 2 or len(embeddings) < 2:
+        raise ValueError(f"calibration needs an [n, dim] array of at least 2 embeddings (better: a few hundred "
+                         f"from the corpus), got shape {embeddings.shape}")
+    if not np.isfinite(embeddings).all():
+        raise ValueError("calibration embeddings hold NaN or infinite values")
     return np.stack([embeddings.min(axis=0), embeddings.max(axis=0)])
 
 
@@ -49,7 +55,13 @@ def quantize(embeddings: np.ndarray, precision: str, ranges: np.ndarray | None =
         bits = np.packbits(x > 0, axis=-1)  # [..., dim / 8] uint8
         return bits if precision == "ubinary" else (bits.astype(np.int16) - 128).astype(np.int8)
     if ranges is None:
-        ranges = calibration_ranges(x.reshape(-1, x.shape[-1]))
+        rows = x.reshape(-1, x.shape[-1])
+        if len(rows) < MIN_SELF_CALIBRATION:
+            raise ValueError(f"{precision} needs each dimension's range: with no ranges they would come from these "
+                             f"{len(rows)} vectors alone, too few to calibrate on (at least {MIN_SELF_CALIBRATION}). "
+                             "Pass ranges=minie5.calibration_ranges(corpus_vectors) (CLI: --ranges FILE, saved "
+                             "by an earlier run over the corpus)")
+        ranges = calibration_ranges(rows)
     ranges = np.asarray(ranges, dtype=np.float32)
     if ranges.shape != (2, x.shape[-1]):
         raise ValueError(f"ranges must be [2, {x.shape[-1]}] (minima, then maxima), got shape {ranges.shape}")

@@ -62,3 +62,11 @@ def test_encode_precision(minilm):
     with pytest.raises(ValueError, match="precision must be one of"):
         minilm.encode(texts, precision="int4")
     assert minie5.quantize is quantize
+
+
+def test_int8_without_ranges_refuses_too_few_vectors():
+    one = np.linspace(-1, 1, 384, dtype=np.float32)[None]
+    with pytest.raises(ValueError, match="1 vectors alone, too few to calibrate on .*minie5.calibration_ranges"):
+        quantize(one, "uint8")
+    with pytest.raises(ValueError, match="at least 2 embeddings"):
+        calibration_ranges(one)

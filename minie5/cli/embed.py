@@ -11,7 +11,7 @@ import numpy as np
 from .. import prefixes
 from ..files import write_atomically
 from ..progress import progress_bar
-from ..quantize import PRECISIONS, calibration_ranges, quantize
+from ..quantize import MIN_SELF_CALIBRATION, PRECISIONS, calibration_ranges, quantize
 from .common import (
     UsageError,
     add_input_arguments,
@@ -90,6 +90,10 @@ def run_embed(args) -> None:
         except (OSError, ValueError) as e:
             raise UsageError(f"--ranges {args.ranges}: cannot read a .npy array ({e})") from None
 
+    if args.precision in ("int8", "uint8") and ranges is None and len(texts) < MIN_SELF_CALIBRATION:
+        raise UsageError(f"--precision {args.precision} without --ranges takes each dimension's range from the texts "
+                         f"themselves, and {len(texts)} are too few (at least {MIN_SELF_CALIBRATION}): embed the "
+                         "corpus once with --out FILE (its ranges are saved beside it), then pass --ranges FILE")
     if args.out is not None and not args.out.parent.is_dir():
         raise UsageError(f"--out {args.out}: no such folder {str(args.out.parent)!r}")
 

@@ -189,11 +189,14 @@ def test_csv_output_and_precisions(tmp_path, minilm_dir, minilm):
 
     out = tmp_path / "v.npy"
     result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "--precision", "int8", "-o", out, *texts)
+    assert result.returncode == 2 and "2 are too few (at least 16)" in result.stderr and not out.exists()
+    corpus = texts + [f"text number {i}" for i in range(14)]
+    result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "--precision", "int8", "-o", out, *corpus)
     assert result.returncode == 0 and "saved to" in result.stderr
     import minie5 as lib
 
     ranges = np.load(tmp_path / "v.ranges.npy")
-    np.testing.assert_array_equal(np.load(out), lib.quantize(minilm.encode(texts), "int8", ranges))
+    np.testing.assert_array_equal(np.load(out), lib.quantize(minilm.encode(corpus), "int8", ranges))
     result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "--precision", "int8",
                     "--ranges", tmp_path / "v.ranges.npy", texts[1])
     assert json.loads(result.stdout) == np.load(out)[1].tolist()
