@@ -4,17 +4,19 @@ weights themselves are never read), so it is cheap on any model, however large."
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .errors import check_choice
 from .loader import DEFAULT_MODEL, max_length_for
 from .loading.config import BertConfig
 from .loading.hub import resolve
 from .loading.safetensors_file import SafetensorsFile
-from .loading.sentence_transformers import Pipeline, read_pipeline
+from .loading.sentence_transformers import POOLING_MODES, Pipeline, read_pipeline
 from .loading.weights import check_sizes, expected_shapes
 
 
@@ -49,11 +51,16 @@ class ModelDescription:
         ])
 
 
-def describe(model: str | Path = DEFAULT_MODEL, revision: str | None = None) -> ModelDescription:
-    """Describe a model by name or folder, found as `minie5.load` finds it (`minie5 info` prints this)."""
+def describe(model: str | Path = DEFAULT_MODEL, revision: str | None = None,
+             pooling: str | None = None) -> ModelDescription:
+    """Describe a model by name or folder, found as `minie5.load` finds it (`minie5 info` prints
+    this); `pooling` as `load`'s override."""
     path, source = resolve(model, revision)
     config = BertConfig.from_file(path / "config.json")
     pipeline = read_pipeline(path)
+    if pooling is not None:
+        check_choice("pooling", pooling, POOLING_MODES)
+        pipeline = dataclasses.replace(pipeline, pooling=pooling, source="pooling= argument")
     weights = SafetensorsFile(path / "model.safetensors")
     check_sizes(weights, config)
     used = expected_shapes(config)

@@ -24,7 +24,7 @@ import sys
 import warnings
 
 from . import embed, info, porting, search, serve
-from .common import SilentFailure, UsageError
+from .common import InputError, SilentFailure, UsageError
 
 COMMAND_MODULES = (embed, search, serve, porting, info)  # each adds its subcommands, in this order, to --help
 
@@ -55,7 +55,8 @@ environment:
   MINIE5_DEBUG=1      show Python tracebacks instead of one-line errors
 
 exit status:
-  0 success, 1 an error (model, file, input), 2 a usage error; messages go to stderr.
+  0 success; 1 an error in a model, an input file or a text; 2 a usage error (the command line
+  itself); 130 interrupted. Messages go to stderr, one line each.
 """
 
 
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except InputError as e:
+        print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
+        return 1
     except SilentFailure:
         return 1
     except KeyboardInterrupt:

@@ -10,11 +10,16 @@ from pathlib import Path
 import numpy as np
 
 from ..loader import BACKENDS, DEFAULT_MODEL
+from ..loading.sentence_transformers import POOLING_MODES
 from ..long_texts import LONG_MODES
 
 
 class UsageError(Exception):
     """A problem with the command line itself: exit status 2."""
+
+
+class InputError(Exception):
+    """An input file that cannot be read or parsed (named, with its line): exit status 1."""
 
 
 class SilentFailure(Exception):
@@ -27,6 +32,20 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "cache, or downloaded) or a folder with config.json, model.safetensors "
                              "and tokenizer.json (default: intfloat/e5-small-v2)")
     parser.add_argument("--revision", metavar="REV", help="branch, tag or commit of a hub model (default: main)")
+    parser.add_argument("--pooling", choices=POOLING_MODES,
+                        help="pool token vectors this way instead of as the model's modules.json says")
+
+
+def add_prefix_arguments(parser: argparse.ArgumentParser) -> None:
+    prefix = parser.add_mutually_exclusive_group()
+    prefix.add_argument("--query", action="store_true",
+                        help="the texts are search queries: prefix each with 'query: ' (if not already)")
+    prefix.add_argument("--passage", action="store_true",
+                        help="the texts are documents: prefix each with 'passage: ' (if not already)")
+
+
+def prefix_kind(args) -> str | None:
+    return "query" if args.query else "passage" if args.passage else None
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, flag: str, short: str, help: str,
@@ -63,8 +82,8 @@ def check_run_arguments(args) -> None:
 def load_model(args):
     from ..loader import load
 
-    return load(args.model, backend=getattr(args, "backend", "numba"),
-                threads=getattr(args, "threads", None), revision=args.revision)
+    return load(args.model, backend=getattr(args, "backend", "numba"), threads=getattr(args, "threads", None),
+                revision=args.revision, pooling=args.pooling)
 
 
 def encode(model, texts: list[str], args, kind: str | None, **kwargs) -> np.ndarray:

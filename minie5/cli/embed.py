@@ -16,10 +16,12 @@ from .common import (
     UsageError,
     add_input_arguments,
     add_model_arguments,
+    add_prefix_arguments,
     add_run_arguments,
     check_run_arguments,
     encode,
     load_model,
+    prefix_kind,
     show_progress,
 )
 from .text_io import OUTPUT_FORMATS, read_records, read_stdin_lines, write_vectors
@@ -42,11 +44,7 @@ def add_parsers(commands) -> None:
                        help="write the vectors to FILE instead: .npy ([n, dim] array), .jsonl (a JSON "
                             "array per line; with --input .jsonl each record plus an 'embedding' "
                             "field), or .csv (text, then one column per number)")
-    prefix = embed.add_mutually_exclusive_group()
-    prefix.add_argument("--query", action="store_true",
-                        help="the texts are search queries: prefix each with 'query: ' (if not already)")
-    prefix.add_argument("--passage", action="store_true",
-                        help="the texts are documents: prefix each with 'passage: ' (if not already)")
+    add_prefix_arguments(embed)
     embed.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                        help="scale vectors to unit length (default: as the model's modules.json says; "
                             "yes where it has none)")
@@ -60,9 +58,11 @@ def add_parsers(commands) -> None:
 
     similarity = commands.add_parser(
         "similarity", help="cosine similarity of two texts",
-        description="Print the cosine similarity of the embeddings of two texts, embedded as given.")
+        description="Print the cosine similarity of the embeddings of two texts, embedded as given "
+                    "unless --query or --passage is set (e5 models expect one of them on both).")
     similarity.add_argument("a", metavar="A")
     similarity.add_argument("b", metavar="B")
+    add_prefix_arguments(similarity)
     add_model_arguments(similarity)
     similarity.set_defaults(run=run_similarity)
 
@@ -98,7 +98,7 @@ def run_embed(args) -> None:
         raise UsageError(f"--out {args.out}: no such folder {str(args.out.parent)!r}")
 
     model = load_model(args)
-    kind = "query" if args.query else "passage" if args.passage else None
+    kind = prefix_kind(args)
     # No vectors, in the output's dtype and width: what the headers of .npy and .csv files need.
     empty = quantize(np.zeros((0, model.dim), np.float32), args.precision, np.zeros((2, model.dim), np.float32))
     if args.precision in ("int8", "uint8") and ranges is None:
@@ -133,6 +133,10 @@ def encode_chunks(model, texts: list[str], args, kind: str | None, precision: st
 
 
 def run_similarity(args) -> None:
-    a, b = load_model(args).encode([args.a, args.b], normalize=True)
+    texts = [args.a, args.b]
+    kind = prefix_kind(args)
+    if kind is not None:
+        texts = prefixes.with_prefix(texts, prefixes.PREFIXES[kind])
+    a, b = load_model(args).encode(texts, normalize=True)
     print(f"{float(a @ b):.6f}")  # unit vectors: the dot product is the cosine
 

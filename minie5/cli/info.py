@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..loader import DEFAULT_MODEL
+from .common import UsageError, add_model_arguments
 
 
 def add_parsers(commands) -> None:
@@ -10,12 +11,14 @@ def add_parsers(commands) -> None:
         "info", help="describe a model without running it",
         description="Print a model's architecture, sizes, parameter count, stored dtypes, pooling, "
                     "files, and where it was found. Reads config.json and the safetensors header only.")
-    info.add_argument("model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL)
-    info.add_argument("--revision", metavar="REV")
+    info.add_argument("model_name", metavar="MODEL", nargs="?", help="as --model (either form)")
+    add_model_arguments(info)
     info.set_defaults(run=run_info)
 
 
 def run_info(args) -> None:
     from ..describe import describe
 
-    print(describe(args.model, args.revision))
+    if args.model_name is not None and args.model != DEFAULT_MODEL and args.model_name != args.model:
+        raise UsageError(f"two models given: {args.model_name!r} and --model {args.model!r}")
+    print(describe(args.model_name or args.model, args.revision, pooling=args.pooling))

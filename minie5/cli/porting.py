@@ -135,4 +135,4 @@ def load_reference(args):
     """The NumPy reference: traces record its tensors."""
     from ..loader import load
 
-    return load(args.model, backend="numpy", revision=args.revision)
+    return load(args.model, backend="numpy", revision=args.revision, pooling=args.pooling)

@@ -33,7 +33,9 @@ def add_parsers(commands) -> None:
                         "or .csv (text in --field)", required=True)
     search.add_argument("--top-k", "-k", type=int, default=5, metavar="K", help="passages to show (default 5)")
     search.add_argument("--json", action="store_true",
-                        help="print JSON lines (query, rank, score, index, text) instead of a table")
+                        help="print JSON lines (query, rank, score, index, text, and the corpus record for "
+                             ".jsonl/.csv) instead of a table; index counts the corpus' texts from 0, as the "
+                             "table's #")
     search.add_argument("--no-cache", dest="cache", action="store_false",
                         help="neither read nor write the cached corpus vectors")
     add_model_arguments(search)
@@ -59,7 +61,7 @@ def run_search(args) -> None:
     check_run_arguments(args)
     if args.top_k < 1:
         raise UsageError(f"--top-k must be a positive integer, got {args.top_k}")
-    texts, _ = read_records(args.corpus, args.field, "--corpus")
+    texts, records = read_records(args.corpus, args.field, "--corpus")
     if not texts:
         raise UsageError(f"--corpus {args.corpus}: holds no texts")
     model = load_model(args)
@@ -73,13 +75,16 @@ def run_search(args) -> None:
         top = np.argsort(-scores[q], kind="stable")[:k]
         if args.json:
             for rank, i in enumerate(top, start=1):
-                print(json.dumps({"query": query, "rank": rank, "score": round(float(scores[q, i]), 6),
-                                  "index": int(i), "text": texts[i]}, ensure_ascii=False))
+                hit = {"query": query, "rank": rank, "score": round(float(scores[q, i]), 6), "index": int(i),
+                       "text": texts[i]}
+                if records is not None:
+                    hit["record"] = records[i]  # every field of the .jsonl or .csv record (its id, ...)
+                print(json.dumps(hit, ensure_ascii=False))
             continue
         if len(args.queries) > 1:
             print(f"{'' if q == 0 else chr(10)}query: {query}")
         for rank, i in enumerate(top, start=1):
             shown = " ".join(texts[i].split())
             shown = shown if len(shown) <= 100 else shown[:99] + "…"
-            print(f"{rank:>3}  {scores[q, i]:.4f}  #{i + 1:<6} {shown}")  # the n-th text, from 1
+            print(f"{rank:>3}  {scores[q, i]:.4f}  #{i:<6} {shown}")  # its index in the corpus, from 0, as --json
 

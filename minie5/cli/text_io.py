@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import write_atomically
-from .common import UsageError
+from .common import InputError, UsageError
 
 OUTPUT_FORMATS = (".npy", ".jsonl", ".csv")
 INPUT_FORMATS = {".jsonl": "jsonl", ".csv": "csv"}  # anything else: plain text, one per line
@@ -27,7 +27,7 @@ def decode_utf8(data: bytes, source: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
-        raise UsageError(f"{source} is not valid UTF-8 (line {line}, byte {e.start})") from None
+        raise InputError(f"{source} is not valid UTF-8 (line {line}, byte {e.start})") from None
 
 
 def split_lines(text: str) -> list[str]:
@@ -51,7 +51,7 @@ def read_records(path: Path, field: str, option: str) -> tuple[list[str], list |
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise UsageError(f"{option} {path}: cannot read ({e.strerror or e})") from None
+        raise InputError(f"{option} {path}: cannot read ({e.strerror or e})") from None
     text = decode_utf8(data, f"{option} {path}")
     kind = INPUT_FORMATS.get(path.suffix.lower())
     if kind is None:
@@ -59,7 +59,7 @@ def read_records(path: Path, field: str, option: str) -> tuple[list[str], list |
     if kind == "csv":
         rows = list(csv.DictReader(io.StringIO(text, newline="")))
         if rows and field not in rows[0]:
-            raise UsageError(f"{option} {path}: no column {field!r} (columns: {', '.join(rows[0])}); "
+            raise InputError(f"{option} {path}: no column {field!r} (columns: {', '.join(rows[0])}); "
                              "choose one with --field")
         return [row[field] or "" for row in rows], rows
     records, texts = [], []
@@ -69,12 +69,12 @@ def read_records(path: Path, field: str, option: str) -> tuple[list[str], list |
         try:
             record = json.loads(line)
         except json.JSONDecodeError as e:
-            raise UsageError(f"{option} {path} line {number}: not valid JSON ({e.msg})") from None
+            raise InputError(f"{option} {path} line {number}: not valid JSON ({e.msg})") from None
         value = record.get(field) if isinstance(record, dict) else None
         if not isinstance(value, str):
             what = "not a JSON object" if not isinstance(record, dict) else (
                 f"no field {field!r}" if field not in record else f"field {field!r} is not a string")
-            raise UsageError(f"{option} {path} line {number}: {what} (choose the text's field with --field)")
+            raise InputError(f"{option} {path} line {number}: {what} (choose the text's field with --field)")
         records.append(record)
         texts.append(value)
     return texts, records

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+import minie5 as minie5_library
 from tests.support.cli import run_cli as minie5
 from tests.support.cli import run_process
 
@@ -38,10 +39,10 @@ def test_embed_no_normalize_and_jsonl_file(tmp_path, minilm_dir, minilm):
 @pytest.mark.parametrize("args, status, message", [
     (["embed", "--model", "/no/such/dir", "x"], 1, "/no/such/dir: no such model folder"),
     (["embed", "--model", "{model}", "--out", "v.txt", "x"], 2, "--out v.txt: unknown format '.txt'"),
-    (["embed", "--input", "/no/such.txt"], 2, "--input /no/such.txt: cannot read"),
+    (["embed", "--input", "/no/such.txt"], 1, "--input /no/such.txt: cannot read"),
     (["embed", "--overlap", "5", "x"], 2, "--overlap only applies with --long chunk"),
     (["embed", "--ranges", "r.npy", "x"], 2, "--ranges only applies with --precision int8 or uint8"),
-    (["search", "--corpus", "/no/such.txt", "q"], 2, "--corpus /no/such.txt: cannot read"),
+    (["search", "--corpus", "/no/such.txt", "q"], 1, "--corpus /no/such.txt: cannot read"),
     (["embed", "--model", "{model}", "--batch-size", "0", "x"], 2, "--batch-size must be a positive integer"),
     (["embed", "--threads", "0", "x"], 2, "--threads must be a positive integer"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
@@ -69,9 +70,9 @@ def test_broken_model_file_is_reported(tmp_path, minilm_dir):
     assert f"{model / 'model.safetensors'}: not a safetensors file" in result.stderr
 
 
-def test_invalid_utf8_on_stdin_is_a_usage_error(minilm_dir):
+def test_invalid_utf8_on_stdin_is_an_input_error(minilm_dir):
     result = run_process("embed", "-m", minilm_dir, stdin=b"ok\n\xff\xfe bad\n")
-    assert result.returncode == 2 and b"not valid UTF-8 (line 2" in result.stderr
+    assert result.returncode == 1 and b"not valid UTF-8 (line 2" in result.stderr
 
 
 def test_query_and_passage_flags_add_prefixes(tmp_path, minilm_dir, minilm):
@@ -170,7 +171,7 @@ def test_jsonl_records_keep_their_fields(tmp_path, minilm_dir, minilm):
 def test_bad_jsonl_names_the_line(tmp_path, content, message):
     (tmp_path / "in.jsonl").write_text(content)
     result = minie5("embed", "-i", tmp_path / "in.jsonl")
-    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_csv_output_and_precisions(tmp_path, minilm_dir, minilm):
@@ -228,7 +229,7 @@ def test_search_ranks_the_corpus_and_caches_it(tmp_path, minilm):
     assert again.stdout == first.stdout and "cached" not in again.stderr  # read from the cache
     corpus.write_text("Trains never run on Sundays.\n")  # a changed corpus is embedded again
     changed = minie5("search", "-m", model, "--corpus", corpus, query)
-    assert changed.returncode == 0 and "#1" in changed.stdout and "Sundays" in changed.stdout
+    assert changed.returncode == 0 and "#0" in changed.stdout and "Sundays" in changed.stdout
     assert "cached the corpus vectors" in changed.stderr and list(tmp_path.glob("*.npz")) == [cache]
 
 
@@ -264,3 +265,46 @@ def test_bad_ranges_file_is_one_clear_line(tmp_path, minilm_dir):
 def test_a_missing_output_folder_fails_before_any_work(tmp_path, minilm_dir):
     result = minie5("embed", "-m", minilm_dir, "-o", tmp_path / "nodir" / "x.npy", "a text")
     assert result.returncode == 2 and "no such folder" in result.stderr
+
+
+def test_every_command_takes_the_model_flags(minilm_dir, minilm):
+    """info takes -m as the others do; similarity takes --query/--passage; --pooling everywhere."""
+    by_flag = minie5("info", "-m", minilm_dir)
+    assert by_flag.returncode == 0 and by_flag.stdout == minie5("info", minilm_dir).stdout
+    assert "pooling     cls, normalised (from pooling= argument)" in minie5("info", "-m", minilm_dir, "--pooling",
+                                                                           "cls").stdout
+    assert minie5("info", minilm_dir, "-m", "/elsewhere").returncode == 2
+
+    result = minie5("similarity", "-m", minilm_dir, "--query", "summit", "mountain top")
+    a, b = minilm.encode(["query: summit", "query: mountain top"])
+    assert result.returncode == 0 and abs(float(result.stdout) - float(a @ b)) < 1e-5
+
+    cls = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "--pooling", "cls", "a b c")
+    expected = minie5_library.load(minilm_dir, backend="numpy", pooling="cls").encode("a b c")
+    np.testing.assert_allclose(json.loads(cls.stdout), expected, atol=1e-6)
+
+
+def test_search_names_records_one_way_and_keeps_their_fields(tmp_path, minilm_dir):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"doc-{i}", "text": t}) + "\n" for i, t in
+                              enumerate(["The summit is covered in snow.", "Trains leave every fifteen minutes."])))
+    table = minie5("search", "-m", minilm_dir, "--corpus", corpus, "-k", "1", "next train")
+    (hit,) = [json.loads(line) for line in minie5("search", "-m", minilm_dir, "--corpus", corpus, "--json", "-k",
+                                                  "1", "next train").stdout.splitlines()]
+    assert hit["index"] == 1 and f"#{hit['index']} " in table.stdout
+    assert hit["record"] == {"id": "doc-1", "text": "Trains leave every fifteen minutes."}
+
+
+def test_csv_output_keeps_the_inputs_columns(tmp_path, minilm_dir, minilm):
+    import csv
+
+    source = tmp_path / "in.csv"
+    with open(source, "w", newline="") as f:
+        csv.writer(f).writerows([["id", "body", "lang"], ["7", "hello there", "en"], ["8", "bonjour", "fr"]])
+    out = tmp_path / "out.csv"
+    result = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "-i", source, "-f", "body", "-o", out)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(out.open()))
+    assert rows[0][:4] == ["id", "body", "lang", "e0"] and rows[1][:3] == ["7", "hello there", "en"]
+    np.testing.assert_array_equal(np.array([r[3:] for r in rows[1:]], np.float32),
+                                  minilm.encode(["hello there", "bonjour"]))
