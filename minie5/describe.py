@@ -17,7 +17,7 @@ from .loading.config import BertConfig
 from .loading.hub import resolve
 from .loading.safetensors_file import SafetensorsFile
 from .loading.sentence_transformers import POOLING_MODES, Pipeline, read_pipeline
-from .loading.weights import check_sizes, expected_shapes
+from .loading.weights import check_sizes, expected_shapes, weights_file
 
 
 @dataclass
@@ -61,7 +61,7 @@ def describe(model: str | Path = DEFAULT_MODEL, revision: str | None = None,
     if pooling is not None:
         check_choice("pooling", pooling, POOLING_MODES)
         pipeline = dataclasses.replace(pipeline, pooling=pooling, source="pooling= argument")
-    weights = SafetensorsFile(path / "model.safetensors")
+    weights = SafetensorsFile(weights_file(path))
     check_sizes(weights, config)
     used = expected_shapes(config)
     return ModelDescription(

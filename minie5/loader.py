@@ -13,7 +13,7 @@ from .loading.config import BertConfig
 from .loading.hub import resolve
 from .loading.sentence_transformers import POOLING_MODES, Pipeline, read_pipeline
 from .loading.tokenizer import Tokenizer
-from .loading.weights import load_weights
+from .loading.weights import load_weights, weights_file
 from .model import Model
 from .reference.backend import NumpyBackend
 
@@ -62,7 +62,7 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
                              f"outside config.json's vocab_size {config.vocab_size}: they belong to "
                              "different models")
     threads = resolve_threads(threads)
-    params = load_weights(path / "model.safetensors", config, np.dtype(dtype))
+    params = load_weights(weights_file(path), config, np.dtype(dtype))
     if backend == "numpy":  # the reference leaves threading to NumPy's BLAS
         engine = NumpyBackend(params, config)
     else:

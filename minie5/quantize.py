@@ -80,6 +80,15 @@ def quantize(embeddings: np.ndarray, precision: str, ranges: np.ndarray | None =
 
 def hamming_distance(queries: np.ndarray, corpus: np.ndarray) -> np.ndarray:  # [q, B], [n, B] -> [q, n]
     """Bits that differ between packed binary codes (binary or ubinary): lower is closer."""
-    a = np.asarray(queries).view(np.uint8)
-    b = np.asarray(corpus).view(np.uint8)
+    queries, corpus = np.asarray(queries), np.asarray(corpus)
+    for name, codes in (("queries", queries), ("corpus", corpus)):
+        if codes.dtype not in (np.uint8, np.int8):
+            raise ValueError(f"{name} must be packed binary codes (uint8 or int8, from precision='binary' or "
+                             f"'ubinary'), got {codes.dtype}")
+    if corpus.ndim != 2 or queries.ndim not in (1, 2) or queries.shape[-1] != corpus.shape[-1]:
+        raise ValueError(f"queries must be [B] or [q, B] and corpus [n, B] codes of the same width; got "
+                         f"queries {list(queries.shape)} and corpus {list(corpus.shape)}"
+                         + (" (swapped?)" if corpus.ndim == 1 and queries.ndim == 2 else ""))
+    a = queries.view(np.uint8)
+    b = corpus.view(np.uint8)
     return np.stack([_POPCOUNT[np.bitwise_xor(row, b)].sum(axis=1) for row in np.atleast_2d(a)])

@@ -70,3 +70,12 @@ def test_int8_without_ranges_refuses_too_few_vectors():
         quantize(one, "uint8")
     with pytest.raises(ValueError, match="at least 2 embeddings"):
         calibration_ranges(one)
+
+
+def test_hamming_distance_names_misshapen_arguments():
+    codes = quantize(np.random.default_rng(0).normal(size=(5, 384)).astype(np.float32), "ubinary")
+    assert hamming_distance(codes[0], codes).shape == (1, 5)
+    with pytest.raises(ValueError, match=r"corpus \[48\] \(swapped\?\)"):
+        hamming_distance(codes, codes[0])
+    with pytest.raises(ValueError, match="must be packed binary codes .* got float32"):
+        hamming_distance(codes[0].astype(np.float32), codes)

@@ -75,6 +75,8 @@ def run_verify(args) -> None:
 
     if args.rtol <= 0 or args.embedding_atol <= 0:
         raise UsageError("--rtol and --embedding-atol must be positive")
+    if args.plot is not None:
+        check_can_draw("--plot", args.plot)
     against = args.against
     texts = args.texts
     theirs = None
@@ -111,6 +113,8 @@ def run_verify(args) -> None:
 def run_attention(args) -> None:
     from ..porting import attention_map
 
+    if args.out is not None:
+        check_can_draw("--out", args.out, " (without --out: a text heat map)")
     model = load_reference(args)
     layers, heads = model.config.num_hidden_layers, model.config.num_attention_heads
     if not 0 <= args.layer < layers:
@@ -136,3 +140,13 @@ def load_reference(args):
     from ..loader import load
 
     return load(args.model, backend="numpy", revision=args.revision, pooling=args.pooling)
+
+
+def check_can_draw(option: str, out: Path, alternative: str = "") -> None:
+    """Before any work: a PNG needs matplotlib, and a folder to go in."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError(f'{option} needs matplotlib: pip install "minie5[plot]"{alternative}')
+    if not out.parent.is_dir():
+        raise UsageError(f"{option} {out}: no such folder {str(out.parent)!r}")

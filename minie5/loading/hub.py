@@ -10,6 +10,7 @@ The cache layout is huggingface_hub's (https://huggingface.co/docs/huggingface_h
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -61,6 +62,11 @@ def resolve(model: str | Path, revision: str | None = None) -> tuple[Path, str]:
     fetch = f"hf download {name}" + (f" --revision {revision}" if revision else "")
     how = (f"download it where the hub is reachable (`{fetch}`) and copy the cache, or pass the "
            "folder that holds its files")
+    close = close_names(name)
+    if close:  # a typo is likelier than a model nobody has here: say so before anything else
+        suggestion = " or ".join(f"{n!r} ({where})" for n, where in close)
+        label = f"did you mean {suggestion}? {label}"
+        how = "check the name, or pass the folder that holds its files"
     if offline():
         raise Minie5Error(f"{label}: not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE "
                           f"is set: {how}")
@@ -70,6 +76,25 @@ def resolve(model: str | Path, revision: str | None = None) -> tuple[Path, str]:
         reason = (str(e).strip().splitlines() or [""])[0]
         raise Minie5Error(f"{label}: not in the Hugging Face cache ({hub_cache()}), and the download "
                           f"failed ({type(e).__name__}: {reason}): {how}") from None
+
+
+def known_names() -> dict[str, str]:
+    """Model names this machine has, each with where: an installed package or the Hugging Face cache."""
+    names = {name: "installed" for name, package in PACKAGED.items() if importlib.util.find_spec(package)}
+    cache = hub_cache()
+    if cache.is_dir():
+        for entry in cache.iterdir():
+            if entry.name.startswith("models--"):
+                names.setdefault(entry.name[len("models--"):].replace("--", "/", 1), "cached")
+    return names
+
+
+def close_names(name: str) -> list[tuple[str, str]]:
+    """Installed or cached model names that `name` may be a misspelling of, with where they are."""
+    import difflib
+
+    known = {k.lower(): (k, where) for k, where in known_names().items() if k != name}
+    return [known[k] for k in difflib.get_close_matches(name.lower(), list(known), n=2, cutoff=0.8)]
 
 
 def find_in_cache(name: str, revision: str) -> Path | None:

@@ -84,6 +84,29 @@ def check_sizes(file: SafetensorsFile, config: BertConfig) -> None:
                            f"expected {list(expected)} from config.json")
 
 
+# Other formats a model folder may hold instead of model.safetensors.
+OTHER_WEIGHT_FILES = ("pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json",
+                      "tf_model.h5", "flax_model.msgpack", "model.onnx", "onnx/model.onnx")
+
+
+def weights_file(folder: Path) -> Path:
+    """The folder's model.safetensors, or an error saying what is there instead and how to convert it."""
+    path = folder / "model.safetensors"
+    if path.exists():
+        return path
+    found = [name for name in OTHER_WEIGHT_FILES if (folder / name).exists()]
+    if not found:
+        raise WeightsError(f"{path}: no such file (a model directory needs model.safetensors)")
+    if found[0].endswith(".index.json"):
+        advice = "minie5 reads one model.safetensors; merge the shards"
+    else:
+        advice = "minie5 reads only safetensors, which cannot run code when loaded"
+    raise WeightsError(
+        f"{path}: no such file; the folder has {', '.join(found)} instead. {advice}: with transformers "
+        f"installed, python -c \"from transformers import AutoModel; AutoModel.from_pretrained('{folder}')"
+        f".save_pretrained('{folder}', safe_serialization=True, max_shard_size='10GB')\"")
+
+
 def load_weights(path: str | Path, config: BertConfig, dtype=np.float32) -> dict:
     """Read every tensor of `expected_shapes(config)` from `path` as `dtype` and nest them."""
     file = SafetensorsFile(path)

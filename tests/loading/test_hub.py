@@ -75,3 +75,14 @@ def test_failed_download_is_reported_in_one_line(cache):
 def test_not_a_name():
     with pytest.raises(minie5.Minie5Error, match="not a Hugging Face model name"):
         minie5.load("no slashes here")
+
+
+def test_a_misspelt_name_is_answered_with_the_close_ones(cache, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(minie5.Minie5Error, match=r"^did you mean 'org/tiny' \(cached\)\? org/tinny: not in .*"
+                                                 r"check the name") as error:
+        minie5.load("org/tinny")
+    assert "hf download" not in str(error.value)  # never advise downloading a name that does not exist
+    with pytest.raises(minie5.Minie5Error, match=r"did you mean 'sentence-transformers/all-MiniLM-L6-v2' "
+                                                 r"\(installed\)"):
+        minie5.load("sentence-transformers/all-minilm-l6-v3")

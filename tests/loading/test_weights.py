@@ -130,3 +130,13 @@ def test_not_a_safetensors_file_is_reported(tmp_path, content):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(WeightsError, match="no such file"):
         load_weights(tmp_path / "model.safetensors", CONFIG)
+
+
+def test_a_folder_with_other_weights_says_how_to_convert(tmp_path, minilm_dir):
+    folder = copy_model(minilm_dir, tmp_path / "m")
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    with pytest.raises(WeightsError, match=r"model.safetensors: no such file; the folder has pytorch_model.bin "
+                                           r"instead.*save_pretrained\(.*safe_serialization=True"):
+        minie5.load(folder)
+    with pytest.raises(WeightsError, match="pytorch_model.bin instead"):
+        minie5.describe(folder)

@@ -145,3 +145,14 @@ def test_verify_against_onnx(tmp_path, minilm_dir):
     assert "not in the other trace (" in result.stdout  # no attention probabilities in this graph
     result = run_cli("verify", "-m", MODEL, "--against", tmp_path / "missing.onnx", "x")
     assert result.returncode == 1 and "missing.onnx: ONNX Runtime cannot load it" in result.stderr
+
+
+def test_a_plot_without_matplotlib_fails_before_the_work(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is not None:
+        pytest.skip("matplotlib is installed here: nothing to refuse")
+    for args in (("verify", "-m", MODEL, "--against", tmp_path / "t.npz", "--plot", tmp_path / "p.png"),
+                 ("attention", "-m", MODEL, "--out", tmp_path / "a.png", "x")):
+        result = run_cli(*args)
+        assert result.returncode == 2 and 'pip install "minie5[plot]"' in result.stderr and not result.stdout
