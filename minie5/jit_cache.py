@@ -69,3 +69,18 @@ def available() -> bool:
                       "process (about 15 s). Set NUMBA_CACHE_DIR to a writable folder to keep them.",
                       RuntimeWarning, stacklevel=3)
         return False
+
+
+def kernels_cached() -> bool:
+    """Whether the engine's kernels are already compiled on disk (else the first encode of a
+    process compiles them, which takes a while; the CLI says so on a terminal)."""
+    try:
+        from numba.core import caching
+
+        kernels = PACKAGE / "engine" / "kernels.py"
+        subpath = caching._CacheLocator.get_suitable_cache_subpath(str(kernels))
+        folders = [Path(os.environ["NUMBA_CACHE_DIR"]) / subpath] if os.environ.get("NUMBA_CACHE_DIR") else [
+            cache_folder() / subpath, kernels.parent / "__pycache__"]
+        return any(any(folder.glob("kernels.*.nbi")) for folder in folders)
+    except Exception:  # a Numba whose internals differ: say nothing rather than something wrong
+        return True

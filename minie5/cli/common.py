@@ -82,6 +82,12 @@ def check_run_arguments(args) -> None:
 def load_model(args):
     from ..loader import load
 
+    if getattr(args, "backend", "numba") == "numba" and sys.stderr.isatty():
+        from .. import jit_cache
+
+        if not jit_cache.kernels_cached():
+            print("minie5: compiling the engine's kernels, once per install (about 15 s)...", file=sys.stderr,
+                  flush=True)
     return load(args.model, backend=getattr(args, "backend", "numba"), threads=getattr(args, "threads", None),
                 revision=args.revision, pooling=args.pooling)
 

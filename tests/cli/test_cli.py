@@ -308,3 +308,15 @@ def test_csv_output_keeps_the_inputs_columns(tmp_path, minilm_dir, minilm):
     assert rows[0][:4] == ["id", "body", "lang", "e0"] and rows[1][:3] == ["7", "hello there", "en"]
     np.testing.assert_array_equal(np.array([r[3:] for r in rows[1:]], np.float32),
                                   minilm.encode(["hello there", "bonjour"]))
+
+
+def test_the_first_run_says_it_is_compiling(tmp_path, minilm_dir, monkeypatch):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))  # no compiled kernels there
+    from minie5 import jit_cache
+
+    if jit_cache.kernels_cached():  # compiled beside the source, as an older install did
+        pytest.skip("the kernels are cached in the package folder here")
+    result = minie5("embed", "-m", minilm_dir, "a b c", tty=True)
+    assert result.returncode == 0 and "compiling the engine's kernels, once per install" in result.stderr
+    assert "compiling" not in minie5("embed", "-m", minilm_dir, "a b c").stderr  # not on a pipe

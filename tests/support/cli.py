@@ -13,11 +13,17 @@ import warnings
 from minie5.cli import main
 
 
-def run_cli(*args, stdin: str | bytes | None = None) -> subprocess.CompletedProcess:
-    """`minie5 ARGS...` in this process, as a user at a shell would see it."""
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def run_cli(*args, stdin: str | bytes | None = None, tty: bool = False) -> subprocess.CompletedProcess:
+    """`minie5 ARGS...` in this process, as a user at a shell would see it (with tty=True, as if
+    stderr were a terminal)."""
     argv = [str(a) for a in args]
     data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
-    stdout, stderr = io.StringIO(), io.StringIO()
+    stdout, stderr = io.StringIO(), (_Terminal() if tty else io.StringIO())
     # A pipe when stdin is given; otherwise an empty, closed one (never the test runner's terminal).
     fake_stdin = io.TextIOWrapper(io.BytesIO(data or b""), encoding="utf-8")
     with contextlib.ExitStack() as stack:
