@@ -127,13 +127,18 @@ class Model:
         return out[0] if single else out
 
     def encode_query(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
-        """sentence-transformers' name: the model's "query" prompt, or e5's "query: "."""
-        return self.encode(texts, prompt_name="query", **kwargs)
+        """sentence-transformers' name: the model's "query" prompt, or e5's "query: ", or (a model
+        with neither) the texts as given."""
+        return self.encode(texts, prompt_name=self._prompt_name("query"), **kwargs)
 
     def encode_document(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
-        """sentence-transformers' name: the model's "document" (or "passage") prompt, or e5's "passage: "."""
-        name = "document" if "document" in self.pipeline.prompts else "passage"
-        return self.encode(texts, prompt_name=name, **kwargs)
+        """sentence-transformers' name: the model's "document" (or "passage") prompt, or e5's
+        "passage: ", or (a model with neither) the texts as given."""
+        return self.encode(texts, prompt_name=self._prompt_name("document", "passage"), **kwargs)
+
+    def _prompt_name(self, *names: str) -> str | None:
+        prompts = self.pipeline.prompts or (prefixes.E5_PROMPTS if self.expects_prefixes else {})
+        return next((name for name in names if name in prompts), None)
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:  # [n, d], [m, d] -> [n, m]
         """Cosine similarities of every row of `a` with every row of `b`, as sentence-transformers'
