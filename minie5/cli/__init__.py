@@ -9,7 +9,7 @@
 
     embed.py       embed, similarity          search.py   search (corpus vectors cached)
     porting.py     trace, verify, attention   info.py     info
-    serve.py       serve (minie5.server)
+    serve.py       serve (minie5.server)      embed_corpus.py  embed-corpus (minie5.distributed)
     common.py      shared options and checks   text_io.py  input and output files
 
 Exit status: 0 on success, 2 for a usage error, 1 for any other error. Errors go to stderr as one
@@ -23,10 +23,11 @@ import os
 import sys
 import warnings
 
-from . import embed, info, porting, search, serve
+from . import embed, embed_corpus, info, porting, search, serve
 from .common import InputError, SilentFailure, UsageError
 
-COMMAND_MODULES = (embed, search, serve, porting, info)  # each adds its subcommands, in this order, to --help
+# Each adds its subcommands, in this order, to --help.
+COMMAND_MODULES = (embed, search, serve, embed_corpus, porting, info)
 
 EPILOG = """\
 examples:
@@ -37,6 +38,7 @@ examples:
   minie5 search --corpus docs.txt "how tall is the summit"      vectors cached beside docs.txt
   minie5 info intfloat/e5-small-v2
   minie5 serve --port 8080                                      OpenAI's /v1/embeddings over HTTP
+  minie5 embed-corpus --passage docs/ vectors/                  Parquet/JSONL in, Parquet parts out, on Ray
   minie5 trace --out trace.npz "query: summit define"           every intermediate tensor
   minie5 verify --against transformers                          where two implementations part
   minie5 attention --layer 3 "query: summit define"             who attends to whom

@@ -1,0 +1,89 @@
+"""One part of an embed-corpus job: read its rows, embed them, write them as a Parquet file.
+
+Rows are embedded longest first (Model.encode packs texts of like length together) and written in
+input order, with every input column kept and the embedding added. The file is written under a
+temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ..batch import BadRowError, BatchEmbedder
+from ..errors import Minie5Error
+from .parts import Part
+
+
+def read_part(part: Part):
+    """Rows [start, stop) of the part's file, as a pyarrow Table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(part.path)
+    if path.suffix == ".parquet":
+        file = pq.ParquetFile(path)
+        tables, first = [], 0
+        for group in range(file.num_row_groups):
+            rows = file.metadata.row_group(group).num_rows
+            if first + rows > part.start and first < part.stop:
+                tables.append(file.read_row_group(group).slice(max(part.start - first, 0),
+                                                                part.stop - max(part.start, first)))
+            first += rows
+        return pa.concat_tables(tables) if tables else file.schema_arrow.empty_table()
+    records, row = [], 0
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            if part.start <= row < part.stop:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise Minie5Error(f"{path} line {number}: not valid JSON ({e.msg})") from None
+                if not isinstance(record, dict):
+                    raise Minie5Error(f"{path} line {number}: not a JSON object")
+                records.append(record)
+            row += 1
+            if row >= part.stop:
+                break
+    return pa.Table.from_pylist(records)
+
+
+def embed_part(part: Part, embedder: BatchEmbedder, output: Path) -> dict:
+    """Write the part's file; return what happened: rows, rows with bad text (by file row), seconds."""
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    table = read_part(part)
+    if embedder.column not in table.column_names:
+        raise Minie5Error(f"{part.path}: no column {embedder.column!r} (columns: {', '.join(table.column_names)})")
+    texts = table.column(embedder.column).to_pylist()
+    bad = [part.start + i for i, t in enumerate(texts) if not isinstance(t, str)]
+    try:
+        table = embedder(table)
+    except BadRowError as e:
+        raise Minie5Error(f"{part.path}: row {bad[0]} (part {part.name}): {str(e).split(': ', 1)[1]}; "
+                          "choose --on-bad-row skip or empty to go on without such rows") from None
+    fd, tmp = tempfile.mkstemp(prefix=f".{part.name}.", suffix=".partial", dir=output)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pq.write_table(table, f)
+        os.replace(tmp, output / part.name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {"part": part.name, "rows": len(texts), "bad_rows": bad, "seconds": time.perf_counter() - started,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float | None:
+    """This worker process's peak resident memory so far (Linux), for the job's summary."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        return None
