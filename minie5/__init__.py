@@ -19,6 +19,7 @@ The package, layer by layer (each layer uses only those above it):
 
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 
+from .batch import BatchEmbedder
 from .describe import ModelDescription, describe
 from .errors import ConfigError, Minie5Error, TokenizerError, WeightsError
 from .loader import load
@@ -26,5 +27,5 @@ from .loading.config import BertConfig
 from .model import Model
 from .quantize import calibration_ranges, hamming_distance, quantize
 
-__all__ = ["BertConfig", "ConfigError", "Minie5Error", "Model", "ModelDescription", "TokenizerError",
+__all__ = ["BatchEmbedder", "BertConfig", "ConfigError", "Minie5Error", "Model", "ModelDescription", "TokenizerError",
            "WeightsError", "calibration_ranges", "describe", "hamming_distance", "load", "quantize"]
