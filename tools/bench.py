@@ -40,8 +40,12 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-ENGINES = ["minie5-numba", "minie5-numpy", "torch", "onnxruntime"]
-WORKLOADS = ["corpus", "queries", "long"]
+ENGINES = ["minie5-numba", "minie5-deterministic", "minie5-numpy", "torch", "onnxruntime", "onnxruntime-int8",
+           "openvino"]
+WORKLOADS = ["corpus", "queries", "long", "latency"]
+LATENCY_LENGTHS = (1, 8, 32, 128)  # word-piece tokens of text, [CLS] and [SEP] not counted
+LATENCY_BATCHES = (1, 4, 16)  # short queries per call
+ACCURACY_TEXTS = 40  # corpus texts each engine's vectors are compared on, against minie5's float64 reference
 PEER_BATCH = 32
 
 SENTENCES = """The river rises in the hills north of the town and reaches the sea after forty miles.
@@ -107,10 +111,10 @@ def long_texts(n: int = 48, seed: int = 2) -> list[str]:
 # ---------------------------------------------------------------- engines (run inside a worker)
 
 class Minie5Engine:
-    def __init__(self, model_dir: Path, threads: int, backend: str):
+    def __init__(self, model_dir: Path, threads: int, backend: str, deterministic: bool = False):
         import minie5
 
-        self.model = minie5.load(model_dir, backend=backend, threads=threads)
+        self.model = minie5.load(model_dir, backend=backend, threads=threads, deterministic=deterministic)
 
     def embed(self, texts):
         return self.model.encode(texts)
@@ -176,6 +180,38 @@ class OnnxEngine(PaddedEngine):
                                        "token_type_ids": token_type_ids})[0]
 
 
+class OpenVinoEngine(PaddedEngine):
+    """The same ONNX export, compiled by OpenVINO for the CPU in full float32: on CPUs with
+    AVX-512 BF16 its default inference precision is silently bf16."""
+
+    def __init__(self, model_dir: Path, threads: int, onnx_path: Path):
+        import openvino as ov
+
+        super().__init__(model_dir)
+        core = ov.Core()
+        self.compiled = core.compile_model(str(onnx_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                                   "INFERENCE_NUM_THREADS": threads})
+        self.request = self.compiled.create_infer_request()
+        self.dim = hidden_size(model_dir)
+
+    def run(self, input_ids, attention_mask, token_type_ids):
+        result = self.request.infer({"input_ids": input_ids, "attention_mask": attention_mask,
+                                     "token_type_ids": token_type_ids})
+        return next(iter(result.values()))
+
+
+def hidden_size(model_dir: Path) -> int:
+    return json.loads((model_dir / "config.json").read_text())["hidden_size"]
+
+
+def quantize_onnx(onnx_path: Path, int8_path: Path) -> None:
+    """ONNX Runtime's dynamic int8 quantisation of the export: int8 weights, activations quantised
+    per batch at run time (its recommended recipe for transformer encoders on CPU)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(onnx_path), str(int8_path), weight_type=QuantType.QInt8)
+
+
 def export_onnx(model_dir: Path, onnx_path: Path) -> None:
     """Export the same weights to ONNX (opset 17), with dynamic batch and sequence axes."""
     import torch
@@ -204,10 +240,16 @@ def export_onnx(model_dir: Path, onnx_path: Path) -> None:
 def worker(args) -> None:
     """Load one engine, run the workloads, print one JSON line of results."""
     t0 = time.perf_counter()
-    if args.worker.startswith("minie5"):
+    if args.worker == "minie5-deterministic":
+        engine = Minie5Engine(args.model, args.threads, "numba", deterministic=True)
+    elif args.worker.startswith("minie5"):
         engine = Minie5Engine(args.model, args.threads, args.worker.split("-")[1])
     elif args.worker == "torch":
         engine = TorchEngine(args.model, args.threads)
+    elif args.worker == "openvino":
+        engine = OpenVinoEngine(args.model, args.threads, args.onnx)
+    elif args.worker == "onnxruntime-int8":
+        engine = OnnxEngine(args.model, args.threads, args.onnx.with_name(args.onnx.stem + "-int8.onnx"))
     else:
         engine = OnnxEngine(args.model, args.threads, args.onnx)
     result = {"engine": args.worker, "load_s": time.perf_counter() - t0}
@@ -223,6 +265,9 @@ def worker(args) -> None:
         return sum(len(e.ids) for e in counter.encode_batch(texts))
 
     for workload in args.workloads:
+        if workload == "latency":
+            result.update(latencies(engine))
+            continue
         if workload == "queries":
             texts = query_texts()
             times = []
@@ -231,15 +276,42 @@ def worker(args) -> None:
                 engine.embed(text)
                 times.append(time.perf_counter() - t)
             result["query_ms"] = 1e3 * statistics.median(times)
+            result["query_p99_ms"] = 1e3 * float(np.percentile(times, 99))
         else:
-            texts = corpus_texts() if workload == "corpus" else long_texts()
+            texts = corpus_texts(args.corpus_texts) if workload == "corpus" else long_texts()
             t = time.perf_counter()
             engine.embed(texts)
             elapsed = time.perf_counter() - t
             result[f"{workload}_tokens_s"] = count(texts) / elapsed
             result[f"{workload}_texts_s"] = len(texts) / elapsed
     result["peak_rss_mb"] = peak_rss_mb()
+    vectors = np.asarray(engine.embed(corpus_texts(ACCURACY_TEXTS, seed=7)), dtype=np.float32)
+    np.save(args.vectors_out, vectors)
     print(json.dumps(result))
+
+
+def latencies(engine) -> dict:
+    """Median and p99 ms of one call: one text of each length in LATENCY_LENGTHS tokens, and
+    batches of LATENCY_BATCHES short queries (the server's case)."""
+    out = {}
+    words = "the"  # one word piece in every BERT vocabulary
+    for length in LATENCY_LENGTHS:
+        text = " ".join([words] * length)
+        out[f"latency_{length}tok_ms"], out[f"latency_{length}tok_p99_ms"] = _time_calls(engine, [text], 60)
+    for size in LATENCY_BATCHES:
+        batch = query_texts(size, seed=size)
+        out[f"latency_batch{size}_ms"], out[f"latency_batch{size}_p99_ms"] = _time_calls(engine, batch, 40)
+    return out
+
+
+def _time_calls(engine, texts, calls: int) -> tuple[float, float]:
+    engine.embed(texts)
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        engine.embed(texts)
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times), 1e3 * float(np.percentile(times, 99))
 
 
 def peak_rss_mb() -> float:
@@ -282,6 +354,57 @@ def openblas_kernel(env: dict) -> str:
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
 
 
+GEMM_CODE = """
+import json, sys, time, numpy as np
+from threadpoolctl import threadpool_limits
+threads, shapes = int(sys.argv[1]), json.loads(sys.argv[2])
+rng = np.random.default_rng(0)
+flops = seconds = 0.0
+with threadpool_limits(threads):
+    for m, k, n in shapes:
+        x = rng.standard_normal((m, k), dtype=np.float32); w = rng.standard_normal((n, k), dtype=np.float32)
+        out = np.empty((m, n), np.float32); np.matmul(x, w.T, out=out)
+        best = min(_time(lambda: np.matmul(x, w.T, out=out)) for _ in range(5))
+        flops += 2 * m * k * n; seconds += best
+print(flops / seconds / 1e9)
+"""
+
+
+def gemm_limit(model: Path, env: dict, threads: int, texts: list[str]) -> dict:
+    """The throughput bound set by the matrix products alone: OpenBLAS's GFLOP/s on this model's
+    product shapes (4096 rows, as a batch gives them), over the FLOPs per token of `texts`."""
+    config = json.loads((model / "config.json").read_text())
+    H, F, L = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    shapes = [(4096, H, 3 * H), (4096, H, H), (4096, H, F), (4096, F, H)]
+    code = "import time\ndef _time(f):\n    t = time.perf_counter(); f(); return time.perf_counter() - t\n" + GEMM_CODE
+    rate = float(subprocess.run([sys.executable, "-c", code, str(threads), json.dumps(shapes)], env=env,
+                                capture_output=True, text=True, check=True).stdout)
+    from tokenizers import Tokenizer
+
+    counter = Tokenizer.from_file(str(model / "tokenizer.json"))
+    counter.no_padding()
+    counter.enable_truncation(512)
+    lengths = np.array([len(e.ids) for e in counter.encode_batch(texts)], dtype=np.float64)
+    linear = 2 * (4 * H * H + 2 * H * F) * L  # per token
+    attention = 4 * H * L * (lengths ** 2).sum() / lengths.sum()  # per token, at each text's true length
+    per_token = linear + attention
+    return {"gemm_gflops": rate, "flops_per_token": per_token, "limit_tokens_s": rate * 1e9 / per_token}
+
+
+def accuracy(model: Path, vector_files: dict) -> dict:
+    """Each engine's vectors on ACCURACY_TEXTS corpus texts against minie5's float64 reference:
+    the lowest cosine and the largest absolute difference."""
+    import minie5
+
+    truth = minie5.load(model, backend="numpy", dtype="float64").encode(corpus_texts(ACCURACY_TEXTS, seed=7))
+    out = {}
+    for engine, path in vector_files.items():
+        v = np.load(path).astype(np.float64)
+        cos = (v * truth).sum(axis=1) / (np.linalg.norm(v, axis=1) * np.linalg.norm(truth, axis=1))
+        out[engine] = {"min_cosine": float(cos.min()), "max_abs": float(np.abs(v - truth).max())}
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES)
@@ -290,9 +413,12 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="model directory (default: e5-small-v2 shape, random weights)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "minie5-bench")
     parser.add_argument("--openblas", default="asis", help="asis, unset, or a core type such as Haswell")
+    parser.add_argument("--corpus-texts", type=int, default=600, help="passages in the corpus workload (default 600)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of every engine; the tables give medians (default 3)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--onnx", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--vectors-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args)
@@ -301,32 +427,60 @@ def main() -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     model = args.model or prepare_model(args.cache)
     onnx_path = args.cache / f"{model.name}.onnx"
-    if "onnxruntime" in args.engines and not onnx_path.exists():
+    if any(e in args.engines for e in ("onnxruntime", "onnxruntime-int8", "openvino")) and not onnx_path.exists():
         export_onnx(model, onnx_path)
+    int8_path = onnx_path.with_name(onnx_path.stem + "-int8.onnx")
+    if "onnxruntime-int8" in args.engines and not int8_path.exists():
+        quantize_onnx(onnx_path, int8_path)
     env = worker_env(args.openblas)
-    header = (f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"threads={args.threads}, OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')} "
-              f"(OpenBLAS kernel: {openblas_kernel(env)}), {time.strftime('%Y-%m-%d')}")
+    cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True,
+                text=True).stdout.splitlines() if line.startswith("Model name")), platform.processor())
+    header = (f"{cpu}, {len(os.sched_getaffinity(0))} cores, threads={args.threads}, "
+              f"OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')} (OpenBLAS kernel: "
+              f"{openblas_kernel(env)}), {args.runs} runs, {time.strftime('%Y-%m-%d')}")
     print(header, flush=True)
-    results = []
-    for engine in args.engines:
-        cmd = [sys.executable, __file__, "--worker", engine, "--model", str(model), "--onnx", str(onnx_path),
-               "--threads", str(args.threads), "--workloads", *args.workloads]
-        run = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if run.returncode:
-            print(f"{engine} failed:\n{run.stderr[-3000:]}", file=sys.stderr)
-            continue
-        results.append(json.loads(run.stdout.strip().splitlines()[-1]))
-        print(f"  {engine} done", file=sys.stderr, flush=True)
+    limit = gemm_limit(model, env, args.threads, corpus_texts(args.corpus_texts))
+    print(f"GEMM-bound limit: {limit['gemm_gflops']:.0f} GFLOP/s over {limit['flops_per_token'] / 1e6:.1f} MFLOP "
+          f"per token = {limit['limit_tokens_s']:,.0f} tokens/s", flush=True)
+    runs: dict[str, list[dict]] = {}
+    vector_files = {}
+    for run in range(args.runs):
+        for engine in args.engines:  # engines interleaved, so drifts of the machine hit all alike
+            vectors = args.cache / f"vectors-{engine}.npy"
+            cmd = [sys.executable, __file__, "--worker", engine, "--model", str(model), "--onnx", str(onnx_path),
+                   "--threads", str(args.threads), "--corpus-texts", str(args.corpus_texts),
+                   "--vectors-out", str(vectors), "--workloads", *args.workloads]
+            result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if result.returncode:
+                print(f"{engine} failed:\n{result.stderr[-3000:]}", file=sys.stderr)
+                continue
+            runs.setdefault(engine, []).append(json.loads(result.stdout.strip().splitlines()[-1]))
+            vector_files[engine] = vectors
+            print(f"  run {run + 1}: {engine} done", file=sys.stderr, flush=True)
+    results = [median_result(engine, rs) for engine, rs in runs.items()]
+    for name, values in accuracy(model, vector_files).items():
+        next(r for r in results if r["engine"] == name).update(values)
+    for r in results:
+        if "corpus_tokens_s" in r:
+            r["limit_pct"] = 100 * r["corpus_tokens_s"] / limit["limit_tokens_s"]
     print(format_table(results))
+    print(format_latency(results))
     if args.json:
-        args.json.write_text(json.dumps({"header": header, "results": results}, indent=1))
+        args.json.write_text(json.dumps({"header": header, "limit": limit, "results": results, "runs": runs},
+                                        indent=1))
     return 0
 
 
-COLUMNS = [("corpus_tokens_s", "corpus tok/s", "{:,.0f}"), ("corpus_texts_s", "corpus texts/s", "{:,.1f}"),
-           ("long_tokens_s", "512-tok tok/s", "{:,.0f}"), ("query_ms", "query ms (median)", "{:.2f}"),
-           ("load_s", "load s", "{:.2f}"), ("peak_rss_mb", "peak RSS MB", "{:,.0f}")]
+def median_result(engine: str, results: list[dict]) -> dict:
+    keys = {k for r in results for k in r if isinstance(r[k], (int, float))}
+    return {"engine": engine, **{k: statistics.median(r[k] for r in results if k in r) for k in keys}}
+
+
+COLUMNS = [("corpus_tokens_s", "corpus tok/s", "{:,.0f}"), ("limit_pct", "% of GEMM limit", "{:.0f}%"),
+           ("long_tokens_s", "512-tok tok/s", "{:,.0f}"), ("query_ms", "query ms", "{:.2f}"),
+           ("query_p99_ms", "query p99 ms", "{:.2f}"), ("load_s", "load s", "{:.2f}"),
+           ("peak_rss_mb", "peak RSS MB", "{:,.0f}"), ("min_cosine", "min cosine to fp64", "{:.7f}"),
+           ("max_abs", "max abs diff to fp64", "{:.1e}")]
 
 
 def format_table(results: list[dict]) -> str:
@@ -343,11 +497,25 @@ def format_table(results: list[dict]) -> str:
                 continue
             ratios = []
             for key, title, _ in columns:
-                if key in ours and key in peer and key != "load_s":
+                if key in ours and key in peer and key not in ("load_s", "min_cosine", "max_abs", "limit_pct"):
                     better_high = not key.endswith(("_ms", "_mb"))
                     ratio = ours[key] / peer[key] if better_high else peer[key] / ours[key]
                     ratios.append(f"{title} {ratio:.2f}x")
             lines.append(f"\nminie5-numba vs {peer['engine']} (>1 = minie5 better): " + ", ".join(ratios))
+    return "\n".join(lines)
+
+
+def format_latency(results: list[dict]) -> str:
+    keys = [f"latency_{n}tok" for n in LATENCY_LENGTHS] + [f"latency_batch{n}" for n in LATENCY_BATCHES]
+    titles = [f"{n} tok" for n in LATENCY_LENGTHS] + [f"{n} queries" for n in LATENCY_BATCHES]
+    rows = [r for r in results if f"{keys[0]}_ms" in r]
+    if not rows:
+        return ""
+    lines = ["\nLatency of one call, ms, median / p99:\n", "| engine | " + " | ".join(titles) + " |",
+             "|---" * (len(keys) + 1) + "|"]
+    for r in rows:
+        lines.append(f"| {r['engine']} | " + " | ".join(f"{r[k + '_ms']:.2f} / {r[k + '_p99_ms']:.2f}" for k in keys)
+                     + " |")
     return "\n".join(lines)
 
 

@@ -3,7 +3,8 @@
 Layout. A batch is packed: the real tokens of all its texts stacked into one [M, H] matrix, text s
 owning rows offsets[s]:offsets[s+1]. No row is padding, so no work is spent on padding, and
 attention runs per text at its true length. The matrix products between these kernels are NumPy
-`matmul` calls (OpenBLAS) made by the caller, or `linear_few_rows` for a handful of tokens; each
+`matmul` calls (OpenBLAS) made by the caller, or `linear` (a handful of tokens, or always with
+deterministic=True); each
 kernel adds the bias the product left out.
 
     M  tokens in the batch (all texts)     B  texts          T  tokens of one text
@@ -237,21 +238,84 @@ def _accumulate_rows(acc, weights, rows):  # acc[:] += sum_k weights[k] * rows[k
         k += 1
 
 
+LINEAR_ROW_BLOCK = 64  # rows of x per task: 64 x 1536 floats stay in L2 while a block of weights passes
+LINEAR_COL_BLOCK = 64  # output columns per task: their weight rows (64 x 1536 floats) stay in L2
+
+
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def linear_few_rows(x, weight, out):  # [M, K] @ [N, K]^T -> out [M, N], M small
-    """Twin of reference.linear without the bias, for a handful of rows (a short query). OpenBLAS
-    packs the whole weight matrix before multiplying, which costs more than the product itself
-    when there are few rows; here each output is a dot product of a row of x (in L1 cache) with a
-    row of the weight, read once from memory, in the layout torch.nn.Linear stores it."""
+def linear(x, weight, out):  # [M, K] @ [N, K]^T -> out [M, N]
+    """Twin of reference.linear without the bias (the next kernel adds it), for any number of rows,
+    with one arithmetic for every row: an output's value depends on its row of x and its row of the
+    weight only, never on how many rows there are or where its row sits in the batch.
+
+    Each output is a dot product of a row of x with a row of the weight, as torch.nn.Linear stores
+    it ([out, in]), vectorised along K. Two rows of x and eight rows of the weight are done together
+    (16 accumulators, the registers' worth), so that each load feeds several multiply-adds; an odd
+    last row is paired with itself, so it too goes through exactly the same code. Work is split
+    into blocks of 64 rows x 64 columns, one per task, which keeps both operands in cache.
+
+    Because the arithmetic per output is fixed, vectors are bit-identical whatever the batch
+    (load(deterministic=True) sends every product here). It is also the short-input path: with a
+    few rows, OpenBLAS spends longer packing the weights than multiplying."""
     M, K = x.shape
     N = weight.shape[0]
-    for n in prange(N):
-        w = weight[n]
-        for m in range(M):
-            acc = np.float32(0.0)
-            for k in range(K):
-                acc += x[m, k] * w[k]
-            out[m, n] = acc
+    row_blocks = (M + LINEAR_ROW_BLOCK - 1) // LINEAR_ROW_BLOCK
+    col_blocks = (N + LINEAR_COL_BLOCK - 1) // LINEAR_COL_BLOCK
+    for task in prange(row_blocks * col_blocks):
+        first_row = (task // col_blocks) * LINEAR_ROW_BLOCK
+        first_col = (task % col_blocks) * LINEAR_COL_BLOCK
+        end_col = min(N, first_col + LINEAR_COL_BLOCK)
+        spare = np.empty(N, dtype=np.float32)  # the unused half of an odd row's pair
+        for m in range(first_row, min(M, first_row + LINEAR_ROW_BLOCK), 2):
+            pair = m + 1 if m + 1 < M else m
+            out_pair = out[pair] if m + 1 < M else spare
+            n = first_col
+            while n + 8 <= end_col:
+                _dot_2x8(x[m], x[pair], weight, n, out[m], out_pair)
+                n += 8
+            while n < end_col:  # fewer than 8 columns left (widths that are not multiples of 8)
+                _dot_2x1(x[m], x[pair], weight[n], n, out[m], out_pair)
+                n += 1
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _dot_2x8(x0, x1, weight, n, out0, out1):  # two rows . eight weight rows -> out0/out1[n:n+8]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.float32(0.0)
+    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = np.float32(0.0)
+    w0, w1, w2, w3 = weight[n], weight[n + 1], weight[n + 2], weight[n + 3]
+    w4, w5, w6, w7 = weight[n + 4], weight[n + 5], weight[n + 6], weight[n + 7]
+    for k in range(x0.shape[0]):
+        u, v = x0[k], x1[k]
+        c0, c1, c2, c3, c4, c5, c6, c7 = w0[k], w1[k], w2[k], w3[k], w4[k], w5[k], w6[k], w7[k]
+        a0 += u * c0
+        a1 += u * c1
+        a2 += u * c2
+        a3 += u * c3
+        a4 += u * c4
+        a5 += u * c5
+        a6 += u * c6
+        a7 += u * c7
+        b0 += v * c0
+        b1 += v * c1
+        b2 += v * c2
+        b3 += v * c3
+        b4 += v * c4
+        b5 += v * c5
+        b6 += v * c6
+        b7 += v * c7
+    out0[n], out0[n + 1], out0[n + 2], out0[n + 3] = a0, a1, a2, a3
+    out0[n + 4], out0[n + 5], out0[n + 6], out0[n + 7] = a4, a5, a6, a7
+    out1[n], out1[n + 1], out1[n + 2], out1[n + 3] = b0, b1, b2, b3
+    out1[n + 4], out1[n + 5], out1[n + 6], out1[n + 7] = b4, b5, b6, b7
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _dot_2x1(x0, x1, w, n, out0, out1):  # two rows . one weight row -> out0/out1[n]
+    a = b = np.float32(0.0)
+    for k in range(x0.shape[0]):
+        a += x0[k] * w[k]
+        b += x1[k] * w[k]
+    out0[n], out1[n] = a, b
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)

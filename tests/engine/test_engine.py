@@ -134,3 +134,23 @@ def test_import_without_a_writable_cache(tmp_path, minilm_dir, engine):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.count("Numba cannot cache compiled kernels") == 1
     np.testing.assert_allclose(np.load(tmp_path / "v.npy"), engine.encode(["query: summit define"]), atol=5e-7)
+
+
+def test_deterministic_vectors_are_the_same_bits_in_any_batch(minilm_dir):
+    """deterministic=True: a text alone, in shuffled batches of 1, 7, 32 and 120 texts, twice in one
+    call, and on 1 or 2 threads gives the same bits (max difference 0.0)."""
+    rng = np.random.default_rng(0)
+    words = "the summit of the mountain is covered in snow while trains leave the station every hour".split()
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(1, 80)))) for _ in range(120)]
+    model = minie5.load(minilm_dir, deterministic=True)
+    alone = np.stack([model.encode(t) for t in texts[:12]])
+    for batch_size in (1, 7, 32, 120):
+        order = rng.permutation(len(texts))
+        got = np.empty((len(texts), model.dim), np.float32)
+        got[order] = model.encode([texts[i] for i in order], batch_size=batch_size)
+        assert np.abs(got[:12] - alone).max() == 0.0, batch_size
+    twice = model.encode(texts[:5] + texts[:5])
+    assert np.abs(twice[:5] - twice[5:]).max() == 0.0 and np.abs(twice[:5] - alone[:5]).max() == 0.0
+    one_thread = minie5.load(minilm_dir, deterministic=True, threads=1).encode(texts[:12])
+    assert np.abs(one_thread - alone).max() == 0.0
+    np.testing.assert_allclose(alone, minie5.load(minilm_dir, backend="numpy").encode(texts[:12]), atol=1e-6)

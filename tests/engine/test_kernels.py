@@ -147,14 +147,27 @@ def test_pooling(lengths, normalize, mode):
     np.testing.assert_allclose(out, expected, rtol=0, atol=2e-6)
 
 
-@pytest.mark.parametrize("M", [1, 2, 16])
+@pytest.mark.parametrize("M", [1, 2, 16, 131])
 @pytest.mark.parametrize("K, N", [(384, 1152), (1536, 384)])
-def test_linear_few_rows(M, K, N):
+def test_linear(M, K, N):
     x, weight = random(M, K), random(N, K, scale=1 / math.sqrt(K))
     out = np.empty((M, N), np.float32)
-    kernels.linear_few_rows(x, weight, out)
+    kernels.linear(x, weight, out)
     expected = reference.linear(x.astype(np.float64), weight.astype(np.float64), np.zeros(N))
     np.testing.assert_allclose(out, expected, rtol=0, atol=2e-6)
     strided = np.empty((N, M), np.float32).T  # the engine writes into transposed views too
-    kernels.linear_few_rows(x, weight, strided)
+    kernels.linear(x, weight, strided)
     np.testing.assert_array_equal(strided, out)
+
+
+@pytest.mark.parametrize("N", [1152, 389])  # 389: columns that are not a multiple of 8 too
+def test_linear_gives_a_row_the_same_bits_in_any_batch(N):
+    """One arithmetic for every row: a row's outputs do not depend on how many rows there are, where
+    the row sits, or whether it is the odd one out."""
+    x, weight = random(131, 384), random(N, 384, scale=1 / math.sqrt(384))
+    whole = np.empty((131, N), np.float32)
+    kernels.linear(x, weight, whole)
+    for rows in ([0], [130], [5, 6, 7], list(range(64, 129)), [7, 3, 7, 100]):
+        part = np.empty((len(rows), N), np.float32)
+        kernels.linear(np.ascontiguousarray(x[rows]), weight, part)
+        np.testing.assert_array_equal(part, whole[rows])
