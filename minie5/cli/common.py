@@ -36,6 +36,16 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pool token vectors this way instead of as the model's modules.json says")
 
 
+def read_ranges(path: Path | None) -> np.ndarray | None:
+    """int8/uint8 calibration ranges saved by an earlier run (--ranges FILE)."""
+    if path is None:
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--ranges {path}: cannot read a .npy array ({e})") from None
+
+
 def add_prefix_arguments(parser: argparse.ArgumentParser) -> None:
     prefix = parser.add_mutually_exclusive_group()
     prefix.add_argument("--query", action="store_true",

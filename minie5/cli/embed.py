@@ -22,6 +22,7 @@ from .common import (
     encode,
     load_model,
     prefix_kind,
+    read_ranges,
     show_progress,
 )
 from .text_io import OUTPUT_FORMATS, read_records, read_stdin_lines, write_vectors
@@ -83,12 +84,7 @@ def run_embed(args) -> None:
         texts, records = read_records(args.input, args.field, "--input")
     else:
         texts = read_stdin_lines()
-    ranges = None
-    if args.ranges is not None:
-        try:
-            ranges = np.load(args.ranges)
-        except (OSError, ValueError) as e:
-            raise UsageError(f"--ranges {args.ranges}: cannot read a .npy array ({e})") from None
+    ranges = read_ranges(args.ranges)
 
     if args.precision in ("int8", "uint8") and ranges is None and len(texts) < MIN_SELF_CALIBRATION:
         raise UsageError(f"--precision {args.precision} without --ranges takes each dimension's range from the texts "

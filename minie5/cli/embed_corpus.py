@@ -6,11 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ..batch import BAD_ROW_POLICIES
 from ..quantize import PRECISIONS
-from .common import UsageError, add_model_arguments, add_prefix_arguments, prefix_kind
+from .common import UsageError, add_model_arguments, add_prefix_arguments, prefix_kind, read_ranges
 
 
 def add_parsers(commands) -> None:
@@ -50,12 +48,7 @@ def run_embed_corpus(args) -> None:
         from ..distributed import embed_corpus
     except ImportError as e:
         raise UsageError(f'embed-corpus needs the ray extra ({e.name} is missing): pip install "minie5[ray]"') from None
-    ranges = None
-    if args.ranges is not None:
-        try:
-            ranges = np.load(args.ranges)
-        except (OSError, ValueError) as e:
-            raise UsageError(f"--ranges {args.ranges}: cannot read a .npy array ({e})") from None
+    ranges = read_ranges(args.ranges)
     if args.precision in ("int8", "uint8") and ranges is None:
         raise UsageError(f"--precision {args.precision} needs --ranges (minie5 embed --precision {args.precision} "
                          "-o sample.npy over a sample saves them): every part must be quantised alike")
