@@ -248,3 +248,24 @@ def test_a_lone_request_is_not_delayed(server, engine):
         assert http.post(server + "/v1/embeddings", json={"input": text}).status_code == 200
         served.append(time.perf_counter() - start)
     assert np.median(served) < np.median(alone) + 0.025, (served, alone)
+
+
+def test_a_stalled_client_does_not_hold_up_others(server, engine):
+    """A client that sends half a request and stops, and one that hangs up mid-request: the
+    others are answered at once, and the server stays healthy."""
+    import socket
+    import time
+
+    host, port = server.removeprefix("http://").split(":")
+    stalled = socket.create_connection((host, int(port)))
+    stalled.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 1000\r\n\r\n{\"input\": \"half a bo")
+    dropped = socket.create_connection((host, int(port)))
+    dropped.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{\"input\": [\"x\"")
+    dropped.close()
+    start = time.perf_counter()
+    response = post(server, {"input": "summit define", "encoding_format": "float"})
+    assert response.status_code == 200 and time.perf_counter() - start < 5
+    np.testing.assert_allclose(response.json()["data"][0]["embedding"], engine.encode("summit define"), atol=1e-6)
+    stalled.close()
+    assert httpx.get(server + "/health").status_code == 200
