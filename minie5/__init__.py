@@ -13,8 +13,10 @@ The package, layer by layer (each layer uses only those above it):
     engine/      the Numba engine: the same computation, fast
     backend.py   what a backend provides; batching.py, long_texts.py, prefixes.py, quantize.py
     model.py     `Model`, the API; loader.py: `load`; describe.py, corpus.py
+    batch.py     BatchEmbedder, for Ray Data, Dask and Spark; integrations/: LangChain, Chroma
     porting/     traces, comparison with other implementations, attention pictures
-    cli/         the `minie5` command (the library never imports it)
+    server/, distributed/, cli/   front ends (`minie5 serve`, `minie5 embed-corpus`, the command)
+                 over the library, which never imports them
 """
 
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
