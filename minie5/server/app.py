@@ -133,14 +133,17 @@ async def _embeddings(state: _State, request: Request) -> Response:
                                     settings.max_inputs)
     prefix = body.prefix or settings.default_prefix
     texts = body.texts if prefix == "none" else prefixes.with_prefix(body.texts, prefixes.PREFIXES[prefix])
-    windows = await asyncio.get_running_loop().run_in_executor(None, model.tokenizer.encode_windows, texts)
-    if body.long == "error":
-        cut = [i for i, w in enumerate(windows) if len(w) > 1]
-        if cut:
-            raise ApiError(400, f"input[{cut[0]}] is longer than {model.max_length} tokens ({len(cut)} text(s) "
-                           "are); send long='truncate' or 'chunk'", param=f"input[{cut[0]}]",
+    loop = asyncio.get_running_loop()
+    if body.long == "chunk":
+        windows = await loop.run_in_executor(None, model.tokenizer.encode_windows, texts)
+        sequences = [w for text in windows for w in text]
+    else:  # the first window only: a long text costs what that window uses
+        sequences, longer = await loop.run_in_executor(None, model.tokenizer.encode_first, texts)
+        if body.long == "error" and longer.any():
+            first = int(np.argmax(longer))
+            raise ApiError(400, f"input[{first}] is longer than {model.max_length} tokens ({int(longer.sum())} "
+                           "text(s) are); send long='truncate' or 'chunk'", param=f"input[{first}]",
                            code="input_too_long")
-    sequences = [w for text in windows for w in text] if body.long == "chunk" else [w[0] for w in windows]
     tokens = sum(len(s) for s in sequences)
     if tokens > settings.max_request_tokens:
         raise ApiError(400, f"the request holds {tokens} tokens; at most {settings.max_request_tokens} per request",
