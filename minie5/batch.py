@@ -97,7 +97,8 @@ class BatchEmbedder:
         kind = _batch_kind(batch)
         texts = _column(batch, kind, self.column)
         vectors, bad = self.embed_texts(texts)
-        keep = [i for i in range(len(texts)) if i not in set(bad)] if bad else None
+        bad_rows = set(bad)
+        keep = [i for i in range(len(texts)) if i not in bad_rows] if bad else None
         rows: list = [None] * len(texts)
         for k, i in enumerate(keep if keep is not None else range(len(texts))):
             rows[i] = vectors[k]
