@@ -46,6 +46,12 @@ def read_ranges(path: Path | None) -> np.ndarray | None:
         raise UsageError(f"--ranges {path}: cannot read a .npy array ({e})") from None
 
 
+def add_deterministic_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--deterministic", action="store_true",
+                        help="a text's vector is the same bits whatever its batch (numba backend; slower on "
+                             "long batches)")
+
+
 def add_prefix_arguments(parser: argparse.ArgumentParser) -> None:
     prefix = parser.add_mutually_exclusive_group()
     prefix.add_argument("--query", action="store_true",
@@ -76,6 +82,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cores to use (default: $MINIE5_NUM_THREADS, else all)")
     parser.add_argument("--backend", choices=BACKENDS, default="numba",
                         help="numba: the fast engine (default); numpy: the readable reference")
+    add_deterministic_argument(parser)
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar (it is shown only when stderr is a terminal anyway)")
 
@@ -99,7 +106,7 @@ def load_model(args):
             print("minie5: compiling the engine's kernels, once per install (about 15 s)...", file=sys.stderr,
                   flush=True)
     return load(args.model, backend=getattr(args, "backend", "numba"), threads=getattr(args, "threads", None),
-                revision=args.revision, pooling=args.pooling)
+                revision=args.revision, pooling=args.pooling, deterministic=getattr(args, "deterministic", False))
 
 
 def encode(model, texts: list[str], args, kind: str | None, **kwargs) -> np.ndarray:

@@ -6,7 +6,7 @@ import os
 import sys
 
 from ..server.settings import ServerSettings
-from .common import UsageError, add_model_arguments
+from .common import UsageError, add_deterministic_argument, add_model_arguments
 
 DEFAULTS = ServerSettings()
 API_KEY_ENV = "MINIE5_API_KEY"
@@ -44,6 +44,7 @@ def add_parsers(commands) -> None:
                        help=f"how long a batch waits for other requests to join (default {DEFAULTS.batch_wait_ms:g})")
     serve.add_argument("--threads", type=int, metavar="N", help="cores to use (default: $MINIE5_NUM_THREADS, else all)")
     serve.add_argument("--backend", choices=("numba", "numpy"), default="numba", help="numba (default) or numpy")
+    add_deterministic_argument(serve)
     serve.set_defaults(run=run_serve)
 
 

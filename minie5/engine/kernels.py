@@ -257,7 +257,7 @@ def linear(x, weight, out):  # [M, K] @ [N, K]^T -> out [M, N]
     Because the arithmetic per output is fixed, vectors are bit-identical whatever the batch
     (load(deterministic=True) sends every product here). It is also the short-input path: with a
     few rows, OpenBLAS spends longer packing the weights than multiplying."""
-    M, K = x.shape
+    M = x.shape[0]
     N = weight.shape[0]
     row_blocks = (M + LINEAR_ROW_BLOCK - 1) // LINEAR_ROW_BLOCK
     col_blocks = (N + LINEAR_COL_BLOCK - 1) // LINEAR_COL_BLOCK

@@ -320,3 +320,10 @@ def test_the_first_run_says_it_is_compiling(tmp_path, minilm_dir, monkeypatch):
     result = minie5("embed", "-m", minilm_dir, "a b c", tty=True)
     assert result.returncode == 0 and "compiling the engine's kernels, once per install" in result.stderr
     assert "compiling" not in minie5("embed", "-m", minilm_dir, "a b c").stderr  # not on a pipe
+
+
+def test_deterministic_flag(minilm_dir):
+    texts = ["query: summit define", "passage: " + "the top of a mountain " * 30]
+    together = json.loads(minie5("embed", "-m", minilm_dir, "--deterministic", *texts).stdout.splitlines()[0])
+    alone = json.loads(minie5("embed", "-m", minilm_dir, "--deterministic", texts[0]).stdout)
+    assert together == alone  # the same bits, whatever the batch

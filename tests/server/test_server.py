@@ -269,3 +269,23 @@ def test_a_stalled_client_does_not_hold_up_others(server, engine):
     np.testing.assert_allclose(response.json()["data"][0]["embedding"], engine.encode("summit define"), atol=1e-6)
     stalled.close()
     assert httpx.get(server + "/health").status_code == 200
+
+
+def test_a_deterministic_server_gives_the_librarys_bits(minilm_dir):
+    """With --deterministic, batching requests together changes nothing: the vectors are bit for bit
+    those of Model.encode, whatever else the server was embedding."""
+    expected = minie5.load(minilm_dir, deterministic=True).encode(TEXTS)
+    with running_server("--model", minilm_dir, "--deterministic") as (process, url):
+        results = {}
+
+        def request(i):
+            body = post(url, {"input": TEXTS[i:] + TEXTS[:i], "encoding_format": "base64"}).json()
+            results[i] = np.stack([np.frombuffer(base64.b64decode(d["embedding"]), "<f4") for d in body["data"]])
+
+        threads = [threading.Thread(target=request, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for i, got in results.items():
+        np.testing.assert_array_equal(got, np.roll(expected, -i, axis=0))
