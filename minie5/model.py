@@ -205,11 +205,11 @@ class Model:
 
     def encode_queries(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
         """Embed search queries: prefix each text with "query: " (unless it already starts so)."""
-        return self._encode_with_prefix(texts, prefixes.QUERY_PREFIX, kwargs)
+        return self.encode(texts, prompt=prefixes.QUERY_PREFIX, **kwargs)
 
     def encode_passages(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
         """Embed documents to search: prefix each text with "passage: " (unless it already starts so)."""
-        return self._encode_with_prefix(texts, prefixes.PASSAGE_PREFIX, kwargs)
+        return self.encode(texts, prompt=prefixes.PASSAGE_PREFIX, **kwargs)
 
     def _check_arguments(self, batch_size, long: str, precision: str) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -278,11 +278,6 @@ class Model:
         from .porting import trace
 
         return trace.trace_model(self, as_text_list(texts), dtype)
-
-    def _encode_with_prefix(self, texts: str | Iterable[str], prefix: str, kwargs: dict) -> np.ndarray:
-        if isinstance(texts, str):
-            return self.encode(prefixes.with_prefix([texts], prefix)[0], **kwargs)
-        return self.encode(prefixes.with_prefix(as_text_list(texts), prefix), **kwargs)
 
     def _embed(self, ids: list[np.ndarray], batch_size: int, normalize: bool, progress=None) -> np.ndarray:
         out = np.empty((len(ids), self.dim), dtype=self.backend.dtype)

@@ -48,7 +48,7 @@ def embed_corpus(input: str, output: str | Path, *, model: str = DEFAULT_MODEL, 
     all_parts = parts_module.plan_parts(inputs, rows_per_part)
     options = {"column": column, "prefix": prefix, "precision": precision, "on_bad_row": on_bad_row,
                "ranges": None if ranges is None else [list(map(float, r)) for r in ranges]}
-    manifest = parts_module.manifest_for(_model_key(description), options, inputs, rows_per_part)
+    manifest = parts_module.manifest_for(parts_module.model_key(description), options, inputs, rows_per_part)
     parts_module.prepare_output(output, manifest, restart)
     for stale in output.glob(".part-*.partial"):  # left by a run that was killed mid-write
         stale.unlink()
@@ -66,13 +66,6 @@ def embed_corpus(input: str, output: str | Path, *, model: str = DEFAULT_MODEL, 
     summary["seconds"] = time.perf_counter() - started
     summary["rows_per_second"] = summary["rows"] / summary["seconds"]
     return summary
-
-
-def _model_key(description) -> dict:
-    class Named:  # what parts.model_key reads of a model, from its description
-        name, path, pooling, max_length = (description.name, description.path, description.pipeline.pooling,
-                                           description.max_length)
-    return parts_module.model_key(Named)
 
 
 def _run(pending: list[Part], settings: dict, output: Path, address, workers, threads: int, progress: bool):
