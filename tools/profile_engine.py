@@ -1,6 +1,6 @@
 """Where the Numba engine's time goes: each matrix product and kernel timed over a workload.
 
-    python tools/profile_engine.py [--workload corpus|long|queries] [--threads N]
+    python tools/profile_engine.py [--workload corpus|long|queries] [--threads N] [--deterministic]
 
 Prints seconds per stage and, for the products and attention, the GFLOP/s they reached, so that
 the bound on throughput can be read off: products are capped by the BLAS, the rest by the kernels.
@@ -24,6 +24,7 @@ def main() -> int:
     parser.add_argument("--workload", default="corpus", choices=["corpus", "long", "queries"])
     parser.add_argument("--threads", type=int)
     parser.add_argument("--model", type=Path)
+    parser.add_argument("--deterministic", action="store_true", help="every product through kernels.linear")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     import minie5
@@ -31,7 +32,7 @@ def main() -> int:
     from tools import bench
 
     model = minie5.load(args.model or bench.prepare_model(Path.home() / ".cache" / "minie5-bench"),
-                        threads=args.threads)
+                        threads=args.threads, deterministic=args.deterministic)
     texts = {"corpus": bench.corpus_texts, "long": bench.long_texts, "queries": bench.query_texts}[args.workload]()
     model.encode(texts[:8])  # compile or load the kernels, for batches and for single short texts
     model.encode(texts[0])

@@ -3,21 +3,23 @@
 Per encoder layer, with x the [M, H] packed hidden states of a batch:
 
     qkv_t = W_qkv x^T        one product for query, key and value: [3H, M], a row per channel
-    attention(qkv_t)         per text and head, at the text's true length         -> ctx_t [H, M]
-    x = LN(ctx_t^T @ W_o + b + x)                                   add_bias_residual_layer_norm
+    attention(qkv_t)         per text and head, at the text's true length           -> ctx [M, H]
+    x = LN(ctx @ W_o + b + x)                                       add_bias_residual_layer_norm
     h = GELU(x @ W_1 + b)                                           add_bias_gelu       [M, F]
     x = LN(h @ W_2 + b + x)                                         add_bias_residual_layer_norm
 
-The products go to OpenBLAS through NumPy (Numba's own np.dot would need SciPy, and calls the same
-library), or for a handful of tokens (always, with deterministic=True) to kernels.linear; everything between them is a
-kernel from kernels.py. Attention works on transposed activations (see kernels.self_attention), which
-the products produce and consume for free: BLAS takes either layout at the same speed. Weights stay
-in torch.nn.Linear's [out, in] layout, and buffers are reused from batch to batch.
+The products go to kernels.linear, a Numba kernel with one arithmetic for every row (so a text's
+vector does not depend on its batch), or, for long batches on machines where it is faster, to
+OpenBLAS through NumPy (Numba's own np.dot would need SciPy, and calls the same library); everything
+between them is a kernel from kernels.py. Attention reads its input transposed, a row per channel
+(see kernels.self_attention), which the product writes for free. Weights stay in torch.nn.Linear's
+[out, in] layout, and buffers are reused from batch to batch.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -32,14 +34,13 @@ from .threads import ThreadLimits
 # running two at once would only oversubscribe them; and Numba's default "workqueue" threading
 # layer must never be entered from two Python threads at once.
 _FORWARD_LOCK = threading.Lock()
+_LINEAR_IS_FASTER: dict[tuple, bool] = {}  # (threads, hidden, intermediate) -> measured once per process
 MIN_ROWS_PER_THREAD = 32  # below this a product is too small to be worth splitting
 FEW_ROWS = 16  # up to this many tokens, the kernels between products run on one thread
-# Up to this many tokens, products go to kernels.linear rather than OpenBLAS (measured on the 2-core
-# Zen 5 machine, e5-small-v2's four products alone: 0.75 against 1.12 ms at 32 rows, 1.26 against
-# 1.37 ms at 64, even at 128, OpenBLAS 5% ahead at 192). In a whole pass the Numba kernels keep the
-# cores, where OpenBLAS's calls compete with OpenMP threads still spinning after the kernel before:
-# a 128-token text took 46 ms this way against 61 ms with OpenBLAS from 64 rows, 16 short queries
-# 46 against 67, and corpus throughput did not change.
+# Up to this many tokens, products always go to kernels.linear: OpenBLAS spends longer packing the
+# weights than multiplying, and its calls compete with Numba's threads still spinning after the
+# kernel before (measured on the 2-core Zen 5 machine: a 128-token text 46 ms this way against 61 ms
+# with OpenBLAS from 64 rows, and 16 short queries 46 against 67 ms).
 LINEAR_ROWS = 256
 POOLINGS = {"mean": kernels.mean_pool, "cls": kernels.cls_pool, "max": kernels.max_pool}
 
@@ -92,18 +93,18 @@ class NumbaBackend:
     def _matmul(self, a: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:  # [M, K] @ [N, K]^T -> [M, N]
         """out = a @ weight^T on `threads` cores, weight in torch.nn.Linear's [out, in] layout.
 
-        Many rows: single-threaded OpenBLAS calls on blocks of rows, one per thread of our own pool.
-        OpenBLAS's own threads would be simpler, but they spin for a while after each product, and
-        on a small machine that steals the cores the next kernel needs (measured on 2 cores:
-        attention and the other kernels ran 1.6x slower after a threaded product).
-        A few rows (a short query), or any number with deterministic=True: kernels.linear, whose
-        arithmetic per output never depends on the batch, and which beats OpenBLAS on few rows
-        since OpenBLAS spends longer packing the weights than multiplying."""
+        kernels.linear, whose arithmetic per output never depends on the batch, takes every product
+        with deterministic=True, and otherwise a few rows, or any number where it is the faster of
+        the two (measured once per process, see _linear_is_faster). The rest go to OpenBLAS as
+        single-threaded calls on blocks of rows, one per thread of our own pool. OpenBLAS's own
+        threads would be simpler, but they spin for a while after each product, and on a small
+        machine that steals the cores the next kernel needs (measured on 2 cores: attention and the
+        other kernels ran 1.6x slower after a threaded product)."""
         M = a.shape[0]
         threads = self.threads.threads
-        if M <= LINEAR_ROWS or self.deterministic:
-            numba.set_num_threads(threads)  # reading the weights is the work here: share it
-            kernels.linear(np.ascontiguousarray(a), weight, out)
+        if self.deterministic or M <= LINEAR_ROWS or self._linear_is_faster():
+            numba.set_num_threads(threads)  # reading the weights is the work for a few rows: share it
+            kernels.linear(a, weight, out)
             numba.set_num_threads(1 if M <= FEW_ROWS else threads)
         elif M < MIN_ROWS_PER_THREAD * threads:
             np.matmul(a, weight.T, out=out)
@@ -113,6 +114,36 @@ class NumbaBackend:
                       for r0, r1 in zip(bounds[:-1], bounds[1:])]
             for block in blocks:
                 block.result()
+
+    def _linear_is_faster(self) -> bool:
+        """Whether kernels.linear beats OpenBLAS on a large product on this machine, timed once per
+        process on this model's widest product (1,024 rows, best of three each). Which one wins
+        depends on the CPU and on the OpenBLAS build: on the 2-core Zen 5 machine, numpy's OpenBLAS
+        held to its AVX2 kernels (as OPENBLAS_CORETYPE=Haswell there does) ran 205-220 GFLOP/s
+        against the kernel's 280-355, but with its AVX-512 kernels 415-445."""
+        key = (self.threads.threads, self.config.hidden_size, self.config.intermediate_size)
+        if key not in _LINEAR_IS_FASTER:
+            rng = np.random.default_rng(0)
+            H, F = self.config.hidden_size, self.config.intermediate_size
+            x, weight = rng.standard_normal((1024, H), dtype=np.float32), rng.standard_normal((F, H), dtype=np.float32)
+            out = np.empty((1024, F), dtype=np.float32)
+            seconds = {True: [], False: []}
+            for _ in range(3):
+                for use_linear in (True, False):
+                    _LINEAR_IS_FASTER[key] = use_linear
+                    start = time.perf_counter()
+                    self._matmul(x, weight, out)
+                    seconds[use_linear].append(time.perf_counter() - start)
+            _LINEAR_IS_FASTER[key] = min(seconds[True]) <= min(seconds[False])
+        return _LINEAR_IS_FASTER[key]
+
+    @property
+    def products(self) -> str:
+        """Which code computes the products of long batches: "kernels.linear" or "openblas"."""
+        if self.deterministic:
+            return "kernels.linear"
+        with _FORWARD_LOCK, self.threads.applied():
+            return "kernels.linear" if self._linear_is_faster() else "openblas"
 
     def _buffer(self, name: str, rows: int, cols: int) -> np.ndarray:
         """A C-contiguous [rows, cols] float32 work array, carved from storage reused across
@@ -135,7 +166,7 @@ class NumbaBackend:
         numba.set_num_threads(1 if M <= FEW_ROWS else self.threads.threads)
 
         x = self._buffer("x", M, H)
-        qkv_t, ctx_t = self._buffer("qkv_t", 3 * H, M), self._buffer("ctx_t", H, M)
+        qkv_t, ctx = self._buffer("qkv_t", 3 * H, M), self._buffer("ctx", M, H)
         y, h = self._buffer("y", M, H), self._buffer("h", M, F)
         kernels.embeddings_layer_norm(input_ids, positions, self.word, self.position, self.token_type,
                                       *self.embeddings_norm, eps, x)
@@ -144,8 +175,8 @@ class NumbaBackend:
         for layer in self.layers:
             self._matmul(x, layer.qkv_weight, qkv_t.T)
             with numba.parallel_chunksize(1):  # texts differ in length: hand out (text, head) pairs one by one
-                kernels.self_attention(qkv_t, layer.qkv_bias, offsets, N, ctx_t)
-            self._matmul(ctx_t.T, layer.attention_output_weight, y)
+                kernels.self_attention(qkv_t, layer.qkv_bias, offsets, N, ctx)
+            self._matmul(ctx, layer.attention_output_weight, y)
             kernels.add_bias_residual_layer_norm(y, layer.attention_output_bias, x, *layer.attention_norm, eps)
             self._matmul(x, layer.intermediate_weight, h)
             kernels.add_bias_gelu(h, layer.intermediate_bias)

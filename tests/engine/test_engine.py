@@ -154,3 +154,30 @@ def test_deterministic_vectors_are_the_same_bits_in_any_batch(minilm_dir):
     one_thread = minie5.load(minilm_dir, deterministic=True, threads=1).encode(texts[:12])
     assert np.abs(one_thread - alone).max() == 0.0
     np.testing.assert_allclose(alone, minie5.load(minilm_dir, backend="numpy").encode(texts[:12]), atol=1e-6)
+
+
+@pytest.mark.parametrize("linear_is_faster", [True, False])
+def test_long_batches_match_the_reference_through_either_product(minilm_dir, monkeypatch, linear_is_faster):
+    """Without deterministic=True, long batches go to whichever of kernels.linear and OpenBLAS the
+    engine measured faster here; both must give the reference's vectors."""
+    from minie5.engine.backend import LINEAR_ROWS, NumbaBackend
+
+    monkeypatch.setattr(NumbaBackend, "_linear_is_faster", lambda self: linear_is_faster)
+    model = minie5.load(minilm_dir)
+    assert model.backend.products == ("kernels.linear" if linear_is_faster else "openblas")
+    texts = FILLER[:40]
+    assert sum(len(ids) for ids in model.tokenizer.encode(texts)) > 4 * LINEAR_ROWS
+    expected = minie5.load(minilm_dir, backend="numpy").encode(texts)
+    np.testing.assert_allclose(model.encode(texts, batch_size=40), expected, rtol=0, atol=1e-6)
+
+
+def test_the_product_choice_is_measured_once_per_process(minilm_dir):
+    from minie5.engine import backend
+
+    model = minie5.load(minilm_dir)
+    choice = model.backend.products
+    assert choice in ("kernels.linear", "openblas")
+    measured = dict(backend._LINEAR_IS_FASTER)
+    assert minie5.load(minilm_dir).backend.products == choice
+    assert backend._LINEAR_IS_FASTER == measured  # nothing measured again
+    assert minie5.load(minilm_dir, deterministic=True).backend.products == "kernels.linear"

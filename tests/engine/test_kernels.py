@@ -89,6 +89,15 @@ def test_add_bias_gelu(M):
 
 @pytest.mark.parametrize("lengths", [[1], [2], [511], [512], [1, 2, 3], [int(n) for n in rng.randint(1, 100, 33)]])
 def test_attention(lengths):
+    check_attention(lengths, H, N)
+
+
+@pytest.mark.parametrize("hidden, heads", [(60, 5), (36, 2)])  # head sizes 12 and 18: not multiples of 8
+def test_attention_with_other_head_sizes(hidden, heads):
+    check_attention([1, 5, 37, 64], hidden, heads)
+
+
+def check_attention(lengths, H, N):
     offsets, M = pack(lengths)
     x = random(M, H)
     params = {name: {"weight": random(H, H, scale=1.5 / math.sqrt(H)), "bias": random(H, scale=0.2)}
@@ -96,9 +105,8 @@ def test_attention(lengths):
     weight = np.concatenate([params[n]["weight"] for n in ("query", "key", "value")])
     bias = np.concatenate([params[n]["bias"] for n in ("query", "key", "value")])
     qkv_t = np.ascontiguousarray((x @ weight.T).T)  # the kernel works on channels x tokens
-    out_t = np.empty((H, M), np.float32)
-    kernels.self_attention(qkv_t, bias, offsets, N, out_t)
-    out = out_t.T
+    out = np.empty((M, H), np.float32)
+    kernels.self_attention(qkv_t, bias, offsets, N, out)
     for s, n in enumerate(lengths):
         rows = slice(offsets[s], offsets[s + 1])
         expected = reference.self_attention(x[None, rows], np.ones((1, n)), **params, num_heads=N)[0]
@@ -171,3 +179,35 @@ def test_linear_gives_a_row_the_same_bits_in_any_batch(N):
         part = np.empty((len(rows), N), np.float32)
         kernels.linear(np.ascontiguousarray(x[rows]), weight, part)
         np.testing.assert_array_equal(part, whole[rows])
+
+
+AVX2_CHECK = """
+import numpy as np
+from minie5.engine import kernels
+assert kernels.LINEAR_TILE_ROWS == 2, kernels.LINEAR_TILE_ROWS
+rng = np.random.default_rng(0)
+for M, K, N in ((1, 384, 1152), (7, 384, 389), (131, 1536, 384)):
+    x, weight = rng.standard_normal((M, K), dtype=np.float32), rng.standard_normal((N, K), dtype=np.float32)
+    out = np.empty((M, N), np.float32)
+    kernels.linear(x, weight, out)
+    expected = x.astype(np.float64) @ weight.T.astype(np.float64)
+    assert np.abs(out - expected).max() < 2e-6 * np.sqrt(K) * 4, np.abs(out - expected).max()
+    for rows in ([0], [M - 1], [M - 1, 0, M - 1]):
+        part = np.empty((len(rows), N), np.float32)
+        kernels.linear(np.ascontiguousarray(x[rows]), weight, part)
+        assert np.array_equal(part, out[rows])
+print("ok")
+"""
+
+
+def test_linear_compiled_for_avx2_uses_its_own_tile():
+    """On a machine without AVX-512 the kernel takes its 2-row tile (16 vector registers): compiled
+    here for Haswell, it must still match float64 and give a row the same bits in any batch."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CPU_NAME="haswell",
+               NUMBA_CPU_FEATURES="+avx,+avx2,+fma,+sse4.2,+sse4.1,+ssse3,+sse3,+sse2,+sse,+f16c,+popcnt,-avx512f")
+    result = subprocess.run([sys.executable, "-c", AVX2_CHECK], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
