@@ -26,7 +26,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .. import jit_cache
 
@@ -350,6 +353,11 @@ LINEAR_TILE_COLS = 4
 LINEAR_ROW_BLOCK_SHORT, LINEAR_SHORT_K = 16, 768
 LINEAR_ROW_BLOCK = 64
 LINEAR_COL_BLOCK = 64  # output columns per task
+# While a tile computes, the weight rows this many columns on are requested from memory. With a few
+# rows of x, reading the weights is most of the work, and the processor's own prefetcher ramps up
+# too slowly on rows of 1.5 kB: on the 2-core Zen 5 machine, a 10-token pass's 48 products took
+# 3.1 instead of 3.7 ms (1 token: 1.9 instead of 2.2; 32 tokens: 6.9 instead of 8.1).
+LINEAR_PREFETCH_COLS = 4
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
@@ -382,6 +390,10 @@ def linear(x, weight, out):  # [M, K] @ [N, K]^T -> out [M, N]
         spare = np.empty((LINEAR_TILE_ROWS, N), dtype=np.float32)  # outputs of stand-in rows
         n = first_col
         while n + LINEAR_TILE_COLS <= end_col:
+            ahead = n + LINEAR_PREFETCH_COLS
+            if ahead + LINEAR_TILE_COLS <= end_col:
+                for c in range(ahead, ahead + LINEAR_TILE_COLS):
+                    _prefetch_row(weight[c])
             for m in range(first_row, end_row, LINEAR_TILE_ROWS):
                 _linear_tile(x, weight, m, n, LINEAR_TILE_COLS, out, spare)
             n += LINEAR_TILE_COLS
@@ -389,6 +401,28 @@ def linear(x, weight, out):  # [M, K] @ [N, K]^T -> out [M, N]
             for m in range(first_row, end_row, LINEAR_TILE_ROWS):
                 _linear_tile(x, weight, m, n, 1, out, spare)
             n += 1
+
+
+@intrinsic
+def _prefetch(typingctx, row, index):
+    """Ask for the cache line holding row[index] (llvm.prefetch: read, keep in all cache levels).
+    A hint only: it changes no value, and where a processor lacks it LLVM emits nothing."""
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, signature.args[0], array, [args[1]])
+        byte_pointer, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        prefetch = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), "llvm.prefetch")
+        builder.call(prefetch, [builder.bitcast(pointer, byte_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(row, index), codegen
+
+
+@njit(inline="always")
+def _prefetch_row(row):  # every 64-byte cache line of a float32 row
+    for k in range(0, row.shape[0], 16):
+        _prefetch(row, k)
 
 
 @njit(inline="always", fastmath=FASTMATH)
