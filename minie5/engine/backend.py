@@ -36,7 +36,6 @@ from .threads import ThreadLimits
 _FORWARD_LOCK = threading.Lock()
 _LINEAR_IS_FASTER: dict[tuple, bool] = {}  # (threads, hidden, intermediate) -> measured once per process
 MIN_ROWS_PER_THREAD = 32  # below this a product is too small to be worth splitting
-FEW_ROWS = 16  # up to this many tokens, the kernels between products run on one thread
 # Up to this many tokens, products always go to kernels.linear: OpenBLAS spends longer packing the
 # weights than multiplying, and its calls compete with Numba's threads still spinning after the
 # kernel before (measured on the 2-core Zen 5 machine: a 128-token text 46 ms this way against 61 ms
@@ -103,9 +102,7 @@ class NumbaBackend:
         M = a.shape[0]
         threads = self.threads.threads
         if self.deterministic or M <= LINEAR_ROWS or self._linear_is_faster():
-            numba.set_num_threads(threads)  # reading the weights is the work for a few rows: share it
             kernels.linear(a, weight, out)
-            numba.set_num_threads(1 if M <= FEW_ROWS else threads)
         elif M < MIN_ROWS_PER_THREAD * threads:
             np.matmul(a, weight.T, out=out)
         else:
@@ -162,8 +159,11 @@ class NumbaBackend:
         M = int(offsets[-1])
         input_ids = np.concatenate(ids).astype(np.int64)
         positions = packed_position_ids(input_ids, offsets, config)
-        # For a few tokens, waking a second thread for each kernel costs more than the kernel.
-        numba.set_num_threads(1 if M <= FEW_ROWS else self.threads.threads)
+        # Every kernel on all the threads, even for a single short text: Numba's threads spin briefly
+        # between kernels (see engine/__init__.py), so waking them costs less than the work they take
+        # over (measured on 2 cores: a short query 4.2-4.5 ms this way, 4.4-4.8 ms with the kernels
+        # between products on one thread up to 16 tokens).
+        numba.set_num_threads(self.threads.threads)
 
         x = self._buffer("x", M, H)
         qkv_t, ctx = self._buffer("qkv_t", 3 * H, M), self._buffer("ctx", M, H)

@@ -28,7 +28,7 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.core import cgutils
+from numba.core import cgutils, config
 from numba.extending import intrinsic
 
 from .. import jit_cache
@@ -334,7 +334,6 @@ def _vector_registers() -> int:
     (zmm0-31), 16 otherwise (AVX2's ymm0-15). Numba compiles for the host unless NUMBA_CPU_NAME and
     NUMBA_CPU_FEATURES say otherwise, and its cache keys compiled code by the same features."""
     from llvmlite import binding
-    from numba.core import config
 
     features = config.CPU_FEATURES if config.CPU_FEATURES is not None else binding.get_host_cpu_features().flatten()
     return 32 if "+avx512f" in features.split(",") else 16
@@ -427,6 +426,11 @@ def _prefetch(typingctx, row, index):
         return context.get_dummy_value()
 
     return types.void(row, index), codegen
+
+
+if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1 runs the kernels as plain Python, where a hint is nothing
+    def _prefetch(row, index):  # noqa: F811
+        pass
 
 
 @njit(inline="always")
