@@ -42,9 +42,11 @@ def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: 
     dtype: "float32", or "float64" with backend="numpy": the reference computed in double
       precision, a ground truth to measure float32 implementations against.
     deterministic: with the numba backend, a text's vector is the same bits whatever the batch,
-      its companions, batch_size or thread count (every product through one kernel; slower on
-      long batches where OpenBLAS is faster, see the README). The numpy backend is batch-
-      dependent in the same way as OpenBLAS, and does not offer it.
+      its companions, batch_size or thread count: every product goes through the engine's own
+      kernel. Without it, long batches go to OpenBLAS where that was measured faster on this machine
+      (its AVX-512 kernels are; its AVX2 kernels are not), and a row's rounding can then depend on
+      its batch (about 1e-7). The numpy backend is batch-dependent in the same way as OpenBLAS,
+      and does not offer it.
     """
     check_choice("dtype", dtype, ("float32", "float64"))
     if deterministic and backend != "numba":

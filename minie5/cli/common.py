@@ -49,7 +49,7 @@ def read_ranges(path: Path | None) -> np.ndarray | None:
 def add_deterministic_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deterministic", action="store_true",
                         help="a text's vector is the same bits whatever its batch (numba backend; slower on "
-                             "long batches)")
+                             "long batches where OpenBLAS is the faster product)")
 
 
 def add_prefix_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,10 +2,9 @@
 
 Layout. A batch is packed: the real tokens of all its texts stacked into one [M, H] matrix, text s
 owning rows offsets[s]:offsets[s+1]. No row is padding, so no work is spent on padding, and
-attention runs per text at its true length. The matrix products between these kernels are NumPy
-`matmul` calls (OpenBLAS) made by the caller, or `linear` (a handful of tokens, or always with
-deterministic=True); each
-kernel adds the bias the product left out.
+attention runs per text at its true length. The matrix products between these kernels are `linear`
+(this file's own product kernel) or, on long batches where it is faster, NumPy `matmul` calls
+(OpenBLAS) made by the caller; each kernel adds the bias the product left out.
 
     M  tokens in the batch (all texts)     B  texts          T  tokens of one text
     H  hidden size                         N  heads          D  head size, H / N
