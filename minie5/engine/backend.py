@@ -118,6 +118,8 @@ class NumbaBackend:
         depends on the CPU and on the OpenBLAS build: on the 2-core Zen 5 machine, numpy's OpenBLAS
         held to its AVX2 kernels (as OPENBLAS_CORETYPE=Haswell there does) ran 205-220 GFLOP/s
         against the kernel's 280-355, but with its AVX-512 kernels 415-445."""
+        if numba.config.DISABLE_JIT:  # the kernel runs as plain Python: no contest, and no time to waste timing it
+            return False
         key = (self.threads.threads, self.config.hidden_size, self.config.intermediate_size)
         if key not in _LINEAR_IS_FASTER:
             rng = np.random.default_rng(0)
