@@ -328,6 +328,7 @@ def _accumulate_rows_8(acc, weights, rows):  # acc[r, :] += sum_k weights[r, k] 
             a6[i] += p6 * x
             a7[i] += p7 * x
 
+
 def _vector_registers() -> int:
     """How many SIMD registers the code Numba generates can use: 32 where it targets AVX-512
     (zmm0-31), 16 otherwise (AVX2's ymm0-15). Numba compiles for the host unless NUMBA_CPU_NAME and
@@ -379,19 +380,19 @@ def linear(x, weight, out):  # [M, K] @ [N, K]^T -> out [M, N]
     M = x.shape[0]
     N = weight.shape[0]
     row_block = LINEAR_ROW_BLOCK_SHORT if x.shape[1] <= LINEAR_SHORT_K else LINEAR_ROW_BLOCK
-    # Tasks in the order panel (LINEAR_PANEL_ROWS rows), then column block, then row block: each
-    # thread takes a run of them, so a few hundred rows are split by columns and every weight is
-    # read from memory once, while a long batch is split by panels, each small enough to stay in L2
-    # while all the weights pass it.
-    panel_rows = max(row_block, LINEAR_PANEL_ROWS - LINEAR_PANEL_ROWS % row_block)
-    panels = (M + panel_rows - 1) // panel_rows
-    blocks_per_panel = panel_rows // row_block
+    # Tasks in the order panel (at most LINEAR_PANEL_ROWS rows, panels of equal size), then column
+    # block, then row block: each thread takes a run of them, so a few hundred rows are split by
+    # columns and every weight is read from memory once, while a long batch is split by panels, each
+    # small enough to stay in L2 while all the weights pass it.
+    panels = (M + LINEAR_PANEL_ROWS - 1) // LINEAR_PANEL_ROWS
+    blocks_per_panel = ((M + panels - 1) // panels + row_block - 1) // row_block
+    panel_rows = blocks_per_panel * row_block
     col_blocks = (N + LINEAR_COL_BLOCK - 1) // LINEAR_COL_BLOCK
     for task in prange(panels * col_blocks * blocks_per_panel):
         panel, rest = task // (col_blocks * blocks_per_panel), task % (col_blocks * blocks_per_panel)
         first_row = panel * panel_rows + (rest % blocks_per_panel) * row_block
         first_col = (rest // blocks_per_panel) * LINEAR_COL_BLOCK
-        if first_row >= M:  # the last panel's missing blocks
+        if first_row >= M:  # the last panel can be a block short
             continue
         end_row = min(M, first_row + row_block)
         end_col = min(N, first_col + LINEAR_COL_BLOCK)
