@@ -99,18 +99,21 @@ class NumbaBackend:
         threads would be simpler, but they spin for a while after each product, and on a small
         machine that steals the cores the next kernel needs (measured on 2 cores: attention and the
         other kernels ran 1.6x slower after a threaded product)."""
-        M = a.shape[0]
-        threads = self.threads.threads
-        if self.deterministic or M <= LINEAR_ROWS or self._linear_is_faster():
+        if self.deterministic or a.shape[0] <= LINEAR_ROWS or self._linear_is_faster():
             kernels.linear(a, weight, out)
-        elif M < MIN_ROWS_PER_THREAD * threads:
-            np.matmul(a, weight.T, out=out)
         else:
-            bounds = [M * i // threads for i in range(threads + 1)]
-            blocks = [self._pool.submit(np.matmul, a[r0:r1], weight.T, out=out[r0:r1])
-                      for r0, r1 in zip(bounds[:-1], bounds[1:])]
-            for block in blocks:
-                block.result()
+            self._openblas(a, weight, out)
+
+    def _openblas(self, a: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
+        M, threads = a.shape[0], self.threads.threads
+        if M < MIN_ROWS_PER_THREAD * threads:
+            np.matmul(a, weight.T, out=out)
+            return
+        bounds = [M * i // threads for i in range(threads + 1)]
+        blocks = [self._pool.submit(np.matmul, a[r0:r1], weight.T, out=out[r0:r1])
+                  for r0, r1 in zip(bounds[:-1], bounds[1:])]
+        for block in blocks:
+            block.result()
 
     def _linear_is_faster(self) -> bool:
         """Whether kernels.linear beats OpenBLAS on a large product on this machine, timed once per
@@ -126,14 +129,14 @@ class NumbaBackend:
             H, F = self.config.hidden_size, self.config.intermediate_size
             x, weight = rng.standard_normal((1024, H), dtype=np.float32), rng.standard_normal((F, H), dtype=np.float32)
             out = np.empty((1024, F), dtype=np.float32)
-            seconds = {True: [], False: []}
+            products = {"linear": kernels.linear, "openblas": self._openblas}
+            seconds = {name: [] for name in products}
             for _ in range(3):
-                for use_linear in (True, False):
-                    _LINEAR_IS_FASTER[key] = use_linear
+                for name, product in products.items():
                     start = time.perf_counter()
-                    self._matmul(x, weight, out)
-                    seconds[use_linear].append(time.perf_counter() - start)
-            _LINEAR_IS_FASTER[key] = min(seconds[True]) <= min(seconds[False])
+                    product(x, weight, out)
+                    seconds[name].append(time.perf_counter() - start)
+            _LINEAR_IS_FASTER[key] = min(seconds["linear"]) <= min(seconds["openblas"])
         return _LINEAR_IS_FASTER[key]
 
     @property
@@ -141,7 +144,8 @@ class NumbaBackend:
         """Which code computes the products of long batches: "kernels.linear" or "openblas"."""
         if self.deterministic:
             return "kernels.linear"
-        with _FORWARD_LOCK, self.threads.applied():
+        with _FORWARD_LOCK, self.threads.applied():  # measured as a pass would run it
+            numba.set_num_threads(self.threads.threads)
             return "kernels.linear" if self._linear_is_faster() else "openblas"
 
     def _buffer(self, name: str, rows: int, cols: int) -> np.ndarray:
