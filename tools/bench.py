@@ -361,13 +361,11 @@ import numba, numpy as np
 from threadpoolctl import threadpool_limits
 sys.path.insert(0, sys.argv[3])
 from minie5.engine import kernels
+from minie5.engine.backend import openblas_matmul
 threads, shapes = int(sys.argv[1]), json.loads(sys.argv[2])
 numba.set_num_threads(threads)
 pool = ThreadPoolExecutor(threads)
-
-def openblas(x, w, out):  # as the engine calls it: single-threaded calls on blocks of rows, one per thread
-    bounds = [len(x) * i // threads for i in range(threads + 1)]
-    list(pool.map(lambda r: np.matmul(x[r[0]:r[1]], w.T, out=out[r[0]:r[1]]), zip(bounds, bounds[1:])))
+openblas = lambda x, w, out: openblas_matmul(x, w, out, pool, threads)  # as the engine calls it
 
 rng = np.random.default_rng(0)
 rates = {}

@@ -95,16 +95,13 @@ def main() -> int:
     from threadpoolctl import threadpool_limits
 
     from minie5.engine import kernels
+    from minie5.engine.backend import openblas_matmul
 
     numba.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     pool = ThreadPoolExecutor(args.threads)
-
-    def openblas(x, w, out):  # as the engine calls it: single-threaded calls on blocks of rows, one per thread
-        bounds = [len(x) * i // args.threads for i in range(args.threads + 1)]
-        list(pool.map(lambda r: np.matmul(x[r[0]:r[1]], w.T, out=out[r[0]:r[1]]), zip(bounds, bounds[1:])))
-
-    engines = {"openblas": openblas, "kernels.linear": kernels.linear}
+    engines = {"openblas": lambda x, w, out: openblas_matmul(x, w, out, pool, args.threads),
+               "kernels.linear": kernels.linear}
     for shape in args.shapes.split(","):
         r, c = (int(v) for v in shape.split("x"))
         engines[shape] = compile_tile(r, c, args.row_block)

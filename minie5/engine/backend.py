@@ -105,15 +105,7 @@ class NumbaBackend:
             self._openblas(a, weight, out)
 
     def _openblas(self, a: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
-        M, threads = a.shape[0], self.threads.threads
-        if M < MIN_ROWS_PER_THREAD * threads:
-            np.matmul(a, weight.T, out=out)
-            return
-        bounds = [M * i // threads for i in range(threads + 1)]
-        blocks = [self._pool.submit(np.matmul, a[r0:r1], weight.T, out=out[r0:r1])
-                  for r0, r1 in zip(bounds[:-1], bounds[1:])]
-        for block in blocks:
-            block.result()
+        openblas_matmul(a, weight, out, self._pool, self.threads.threads)
 
     def _linear_is_faster(self) -> bool:
         """Whether kernels.linear beats OpenBLAS on a large product on this machine, timed once per
@@ -191,6 +183,21 @@ class NumbaBackend:
             if keep is not None:
                 keep.append(x.copy())
         return offsets, x
+
+
+def openblas_matmul(a: np.ndarray, weight: np.ndarray, out: np.ndarray, pool: ThreadPoolExecutor,
+                    threads: int) -> None:  # [M, K] @ [N, K]^T -> out [M, N]
+    """out = a @ weight^T as the engine asks OpenBLAS for it: single-threaded calls on `threads`
+    blocks of rows, run by `pool` (OpenBLAS held to one thread by the caller); one call when the
+    rows are too few to split."""
+    M = a.shape[0]
+    if M < MIN_ROWS_PER_THREAD * threads:
+        np.matmul(a, weight.T, out=out)
+        return
+    bounds = [M * i // threads for i in range(threads + 1)]
+    blocks = [pool.submit(np.matmul, a[r0:r1], weight.T, out=out[r0:r1]) for r0, r1 in zip(bounds[:-1], bounds[1:])]
+    for block in blocks:
+        block.result()
 
 
 def packed_position_ids(input_ids: np.ndarray, offsets: np.ndarray, config: BertConfig) -> np.ndarray:  # [M] -> [M]

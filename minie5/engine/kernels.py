@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
+from llvmlite import binding, ir
 from numba import njit, prange, types
 from numba.core import cgutils, config
 from numba.extending import intrinsic
@@ -333,8 +333,6 @@ def _vector_registers() -> int:
     """How many SIMD registers the code Numba generates can use: 32 where it targets AVX-512
     (zmm0-31), 16 otherwise (AVX2's ymm0-15). Numba compiles for the host unless NUMBA_CPU_NAME and
     NUMBA_CPU_FEATURES say otherwise, and its cache keys compiled code by the same features."""
-    from llvmlite import binding
-
     features = config.CPU_FEATURES if config.CPU_FEATURES is not None else binding.get_host_cpu_features().flatten()
     return 32 if "+avx512f" in features.split(",") else 16
 
