@@ -6,28 +6,30 @@
     passages = model.encode_passages(["As a general guideline, ..."])
     scores = queries @ passages.T  # cosine similarities: embeddings have unit length
 
-The package, layer by layer (each layer uses only those above it):
+The package, layer by layer: a module imports only from its own layer and the layers above it
+(tests/test_layers.py checks it):
 
+    errors.py files.py jit_cache.py progress.py   what every layer uses
     loading/     model files: config.json, safetensors, tokenizer.json, the hub, sentence-transformers
     reference/   the NumPy specification of the encoder, and the backend that runs it
     engine/      the Numba engine: the same computation, fast
-    backend.py   what a backend provides; batching.py, long_texts.py, prefixes.py, quantize.py
-    model.py     `Model`, the API; loader.py: `load`; describe.py, corpus.py
-    batch.py     BatchEmbedder, for Ray Data, Dask and Spark; integrations/: LangChain, Chroma
+    encode/      the text pipeline: prompts, long texts, batches, pooled vectors, precisions
     porting/     traces, comparison with other implementations, attention pictures
-    server/, distributed/, cli/   front ends (`minie5 serve`, `minie5 embed-corpus`, the command)
-                 over the library, which never imports them
+    model.py     `load` and `Model`, the API; st_compat.py, sentence-transformers' keywords
+    describe.py  `describe`; corpus.py, a corpus' cached vectors; batch_embedder.py, BatchEmbedder
+    integrations/  LangChain, Chroma
+    server/, distributed/   front ends: `minie5 serve`, `minie5 embed-corpus`
+    cli/         the command, over all of the above; the library never imports a front end
 """
 
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 
-from .batch import BatchEmbedder
+from .batch_embedder import BatchEmbedder
 from .describe import ModelDescription, describe
-from .errors import ConfigError, Minie5Error, TokenizerError, WeightsError
-from .loader import load
+from .encode.quantize import calibration_ranges, hamming_distance, quantize
+from .errors import ConfigError, Minie5Error, TextError, TokenizerError, WeightsError
 from .loading.config import BertConfig
-from .model import Model
-from .quantize import calibration_ranges, hamming_distance, quantize
+from .model import Model, load
 
-__all__ = ["BatchEmbedder", "BertConfig", "ConfigError", "Minie5Error", "Model", "ModelDescription", "TokenizerError",
-           "WeightsError", "calibration_ranges", "describe", "hamming_distance", "load", "quantize"]
+__all__ = ["BatchEmbedder", "BertConfig", "ConfigError", "Minie5Error", "Model", "ModelDescription", "TextError",
+           "TokenizerError", "WeightsError", "calibration_ranges", "describe", "hamming_distance", "load", "quantize"]

@@ -24,21 +24,15 @@ import numpy as np
 from .files import write_atomically
 
 DIGEST_BYTES = 16  # per text: BLAKE2b-128, ample to tell texts apart
-# Files whose contents change the vectors; config.json and the weights are keyed separately.
-MODEL_FILES = ("tokenizer.json", "modules.json", "1_Pooling/config.json", "sentence_bert_config.json")
 
 
 class CorpusCache:
     """The cached vectors of the corpus file `corpus` as `model` embeds it with `settings` (any
-    JSON-able dict of what else changes the vectors: the text's field, the prefix, long-text mode)."""
+    JSON-able dict of what else changes the vectors: the text's field, the prompt, long-text mode)."""
 
     def __init__(self, model, corpus: Path, settings: dict):
-        weights = model.path / "model.safetensors"
-        files = {name: _file_digest(model.path / name) for name in MODEL_FILES}
-        self.key = json.dumps({
-            "model": str(model.path.resolve()), "config": (model.path / "config.json").read_text(),
-            "weights": [weights.stat().st_size, weights.stat().st_mtime_ns], "files": files,
-            "pooling": model.pooling, "max_length": model.max_length, **settings}, sort_keys=True)
+        self.key = json.dumps({"model": model.files.fingerprint, "pooling": model.pooling,
+                               "max_length": model.max_length, **settings}, sort_keys=True)
         self.dim = model.dim
         digest = hashlib.sha256(self.key.encode()).hexdigest()[:12]
         self.path = corpus.with_name(f"{corpus.name}.minie5-{digest}.npz")
@@ -108,10 +102,3 @@ def text_digests(texts: list[str]) -> np.ndarray:  # n texts -> [n, 16] uint8
         out[i] = np.frombuffer(hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
                                                digest_size=DIGEST_BYTES).digest(), dtype=np.uint8)
     return out
-
-
-def _file_digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None

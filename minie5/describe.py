@@ -4,20 +4,17 @@ weights themselves are never read), so it is cheap on any model, however large."
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import check_choice
-from .loader import DEFAULT_MODEL, max_length_for
 from .loading.config import BertConfig
-from .loading.hub import resolve
+from .loading.model_files import DEFAULT_MODEL, open_model
 from .loading.safetensors_file import SafetensorsFile
-from .loading.sentence_transformers import POOLING_MODES, Pipeline, read_pipeline
-from .loading.weights import check_sizes, expected_shapes, weights_file
+from .loading.sentence_transformers import Pipeline
+from .loading.weights import check_sizes, expected_shapes
 
 
 @dataclass
@@ -55,18 +52,13 @@ def describe(model: str | Path = DEFAULT_MODEL, revision: str | None = None,
              pooling: str | None = None) -> ModelDescription:
     """Describe a model by name or folder, found as `minie5.load` finds it (`minie5 info` prints
     this); `pooling` as `load`'s override."""
-    path, source = resolve(model, revision)
-    config = BertConfig.from_file(path / "config.json")
-    pipeline = read_pipeline(path)
-    if pooling is not None:
-        check_choice("pooling", pooling, POOLING_MODES)
-        pipeline = dataclasses.replace(pipeline, pooling=pooling, source="pooling= argument")
-    weights = SafetensorsFile(weights_file(path))
-    check_sizes(weights, config)
-    used = expected_shapes(config)
+    files = open_model(model, revision, pooling)
+    weights = SafetensorsFile(files.weights)
+    check_sizes(weights, files.config)
+    used = expected_shapes(files.config)
     return ModelDescription(
-        name=str(model), path=path, source=source, config=config, pipeline=pipeline,
-        max_length=max_length_for(config, pipeline),
+        name=files.name, path=files.path, source=files.source, config=files.config, pipeline=files.pipeline,
+        max_length=files.max_length,
         parameters=sum(int(np.prod(shape)) for shape in used.values()), tensors=len(used),
         stored_dtypes=dict(Counter(info.dtype for info in weights.tensors.values())),
-        files={str(p.relative_to(path)): p.stat().st_size for p in sorted(path.rglob("*")) if p.is_file()})
+        files={str(p.relative_to(files.path)): p.stat().st_size for p in sorted(files.path.rglob("*")) if p.is_file()})

@@ -1,5 +1,8 @@
-"""The errors minie5 raises for bad model files and bad arguments. Each message names the file,
-tensor or argument at fault, so the CLI can print it as it is."""
+"""The errors minie5 raises for bad model files, bad texts and bad arguments, and the one way it
+refuses an argument. Each message names the file, tensor, text or argument at fault, so the CLI
+and the server can pass it on as it is."""
+
+from __future__ import annotations
 
 
 class Minie5Error(Exception):
@@ -18,7 +21,33 @@ class TokenizerError(Minie5Error, ValueError):
     """tokenizer.json is missing or unreadable."""
 
 
+class TextError(Minie5Error, ValueError):
+    """One of the texts given cannot be embedded as asked (not a string, longer than the limit
+    with long="error", not valid Unicode). `index` is its position among the texts, so that a front
+    end can name it in its own words (the server's input[3], the CLI's file and line)."""
+
+    def __init__(self, index: int, problem: str, advice: str = ""):
+        super().__init__(f"texts[{index}] {problem}" + (f": {advice}" if advice else ""))
+        self.index, self.problem, self.advice = index, problem, advice
+
+
+class TextTooLong(TextError):
+    """A text over the model's limit, under long="error"."""
+
+
 def check_choice(argument: str, value, choices: tuple) -> None:
-    """The one way minie5 refuses an argument outside its set of choices."""
+    """Refuse `value` unless it is one of `choices`."""
     if value not in choices:
         raise ValueError(f"{argument} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def check_int(argument: str, value, low: int, high: int | None = None, what: str = "") -> int:
+    """Refuse `value` unless it is an int (a bool is not) from `low` to `high`; `what` says what
+    the number counts. Returns it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        if high is not None:
+            kind = f"an integer from {low} to {high}"
+        else:
+            kind = {0: "a non-negative integer", 1: "a positive integer"}.get(low, f"an integer of at least {low}")
+        raise ValueError(f"{argument} must be {kind}{f' ({what})' if what else ''}, got {value!r}")
+    return value

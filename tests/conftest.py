@@ -1,6 +1,7 @@
 """Shared fixtures: the real packaged all-MiniLM-L6-v2, and the random models of tests/support/random_bert.py
 rebuilt from their seeds once per test session."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,19 @@ def e5_random_dir(random_model_dir) -> Path:
 @pytest.fixture(scope="session")
 def minilm(minilm_dir) -> minie5.Model:
     return minie5.load(minilm_dir, backend="numpy")
+
+
+@pytest.fixture(scope="session")
+def e5_named_dir(minilm_dir, tmp_path_factory) -> Path:
+    """MiniLM's files in a folder named e5-small-v2: minie5 treats it as an e5 model (prefixes)."""
+    folder = tmp_path_factory.mktemp("e5-named") / "e5-small-v2"
+    shutil.copytree(minilm_dir, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def e5_named(e5_named_dir) -> minie5.Model:
+    return minie5.load(e5_named_dir, backend="numpy")
 
 
 @pytest.fixture(scope="session")

@@ -88,7 +88,7 @@ def test_any_tokenizer_variant_loads_or_is_a_tokenizer_error(tmp_path_factory, t
     except TokenizerError:
         return
     try:
-        windows = tokenizer.encode_windows(["summit define", ""])
+        windows = tokenizer.tokenize_windows(["summit define", ""])
     except (TokenizerError, ValueError):
         return
     assert all(0 < len(w) <= 16 for text in windows for w in text)

@@ -17,6 +17,7 @@ Tokens counted are real tokens ([CLS] and [SEP] included, padding not), the same
     python tools/bench.py                             # all engines, all workloads
     python tools/bench.py --threads 1 --engines minie5-numba onnxruntime --workloads queries
     python tools/bench.py --openblas unset            # drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+    python tools/bench.py --baseline ../old-checkout  # also minie5 from another checkout: before / after
 
 NumPy's OpenBLAS reads OPENBLAS_CORETYPE when it loads; --openblas sets it for the worker
 processes only (asis: leave the environment alone; unset: remove it and OPENBLAS_L2_SIZE; any
@@ -30,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,8 +40,11 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-ENGINES = ["minie5-numba", "minie5-deterministic", "minie5-numpy", "torch", "onnxruntime", "onnxruntime-int8",
-           "openvino"]
+sys.path.insert(0, str(REPO))
+from tools.measure import attention_flops, linear_flops_per_token, peak_rss_mb  # noqa: E402
+
+ENGINES = ["minie5-numba", "minie5-deterministic", "minie5-numpy", "minie5-baseline", "torch", "onnxruntime",
+           "onnxruntime-int8", "openvino"]
 WORKLOADS = ["corpus", "queries", "long", "latency"]
 LATENCY_LENGTHS = (1, 8, 32, 128)  # word-piece tokens of text, [CLS] and [SEP] not counted
 LATENCY_BATCHES = (1, 4, 16)  # short queries per call
@@ -242,6 +245,9 @@ def worker(args) -> None:
     t0 = time.perf_counter()
     if args.worker == "minie5-deterministic":
         engine = Minie5Engine(args.model, args.threads, "numba", deterministic=True)
+    elif args.worker == "minie5-baseline":  # the numba engine of another checkout (--baseline)
+        sys.path.insert(0, str(args.baseline))
+        engine = Minie5Engine(args.model, args.threads, "numba")
     elif args.worker.startswith("minie5"):
         engine = Minie5Engine(args.model, args.threads, args.worker.split("-")[1])
     elif args.worker == "torch":
@@ -314,18 +320,6 @@ def _time_calls(engine, texts, calls: int) -> tuple[float, float]:
     return 1e3 * statistics.median(times), 1e3 * float(np.percentile(times, 99))
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. On Linux, VmHWM from /proc: getrusage's ru_maxrss is
-    carried across exec, so a worker started by a large driver would report the driver's peak."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 # ---------------------------------------------------------------- the driver
 
 def prepare_model(cache: Path) -> Path:
@@ -354,34 +348,6 @@ def openblas_kernel(env: dict) -> str:
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
 
 
-GEMM_CODE = """
-import json, sys, time
-from concurrent.futures import ThreadPoolExecutor
-import numba, numpy as np
-from threadpoolctl import threadpool_limits
-sys.path.insert(0, sys.argv[3])
-from minie5.engine import kernels
-from minie5.engine.backend import openblas_matmul
-threads, shapes = int(sys.argv[1]), json.loads(sys.argv[2])
-numba.set_num_threads(threads)
-pool = ThreadPoolExecutor(threads)
-openblas = lambda x, w, out: openblas_matmul(x, w, out, pool, threads)  # as the engine calls it
-
-rng = np.random.default_rng(0)
-rates = {}
-with threadpool_limits(1):
-    for name, product in (("openblas", openblas), ("kernels.linear", kernels.linear)):
-        flops = seconds = 0.0
-        for m, k, n in shapes:
-            x = rng.standard_normal((m, k), dtype=np.float32); w = rng.standard_normal((n, k), dtype=np.float32)
-            out = np.empty((m, n), np.float32); product(x, w, out)
-            best = min(_time(lambda: product(x, w, out)) for _ in range(5))
-            flops += 2 * m * k * n; seconds += best
-        rates[name] = flops / seconds / 1e9
-print(json.dumps(rates))
-"""
-
-
 def gemm_limit(model: Path, env: dict, threads: int, texts: list[str]) -> dict:
     """The throughput bound set by the matrix products alone: the GFLOP/s of the faster of OpenBLAS
     and minie5's own kernels.linear on this model's product shapes (4096 rows, as a batch gives
@@ -389,9 +355,8 @@ def gemm_limit(model: Path, env: dict, threads: int, texts: list[str]) -> dict:
     config = json.loads((model / "config.json").read_text())
     H, F, L = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
     shapes = [(4096, H, 3 * H), (4096, H, H), (4096, H, F), (4096, F, H)]
-    code = "import time\ndef _time(f):\n    t = time.perf_counter(); f(); return time.perf_counter() - t\n" + GEMM_CODE
-    rates = json.loads(subprocess.run([sys.executable, "-c", code, str(threads), json.dumps(shapes), str(REPO)],
-                                      env=env, capture_output=True, text=True, check=True).stdout)
+    rates = json.loads(subprocess.run([sys.executable, str(REPO / "tools" / "measure.py"), "gemm", str(threads),
+                                       json.dumps(shapes)], env=env, capture_output=True, text=True, check=True).stdout)
     rate = max(rates.values())
     from tokenizers import Tokenizer
 
@@ -399,9 +364,8 @@ def gemm_limit(model: Path, env: dict, threads: int, texts: list[str]) -> dict:
     counter.no_padding()
     counter.enable_truncation(512)
     lengths = np.array([len(e.ids) for e in counter.encode_batch(texts)], dtype=np.float64)
-    linear = 2 * (4 * H * H + 2 * H * F) * L  # per token
-    attention = 4 * H * L * (lengths ** 2).sum() / lengths.sum()  # per token, at each text's true length
-    per_token = linear + attention
+    # per token, attention at each text's true length
+    per_token = linear_flops_per_token(H, F, L) + attention_flops(H, L, lengths) / lengths.sum()
     return {"gemm_gflops": rate, "gemm_gflops_by_product": rates, "flops_per_token": per_token,
             "limit_tokens_s": rate * 1e9 / per_token}
 
@@ -431,6 +395,8 @@ def main() -> int:
     parser.add_argument("--corpus-texts", type=int, default=600, help="passages in the corpus workload (default 600)")
     parser.add_argument("--runs", type=int, default=3, help="runs of every engine; the tables give medians (default 3)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--baseline", type=Path, help="a checkout of another version of minie5: engine "
+                        "minie5-baseline runs its numba engine (before and after a change, in one run)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--onnx", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--vectors-out", type=Path, help=argparse.SUPPRESS)
@@ -438,6 +404,7 @@ def main() -> int:
     if args.worker:
         worker(args)
         return 0
+    args.engines = [e for e in args.engines if e != "minie5-baseline"] + (["minie5-baseline"] if args.baseline else [])
 
     args.cache.mkdir(parents=True, exist_ok=True)
     model = args.model or prepare_model(args.cache)
@@ -466,6 +433,8 @@ def main() -> int:
             cmd = [sys.executable, __file__, "--worker", engine, "--model", str(model), "--onnx", str(onnx_path),
                    "--threads", str(args.threads), "--corpus-texts", str(args.corpus_texts),
                    "--vectors-out", str(vectors), "--workloads", *args.workloads]
+            if engine == "minie5-baseline":
+                cmd += ["--baseline", str(args.baseline.resolve())]
             result = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if result.returncode:
                 print(f"{engine} failed:\n{result.stderr[-3000:]}", file=sys.stderr)

@@ -36,6 +36,7 @@ def main() -> int:
     import minie5
     from minie5.distributed import embed_corpus
     from tools import bench
+    from tools.measure import peak_rss_mb
 
     cores = len(os.sched_getaffinity(0))
     texts = [t.removeprefix("passage: ") for t in bench.corpus_texts(args.rows)]
@@ -48,7 +49,7 @@ def main() -> int:
         start = time.perf_counter()
         model.encode_passages(texts)
         direct = len(texts) / (time.perf_counter() - start)
-        rss = next(int(line.split()[1]) / 1024 for line in open("/proc/self/status") if line.startswith("VmHWM"))
+        rss = peak_rss_mb()
         del model
         rows = [("Model.encode, 1 process", cores, direct, 1.0, rss)]
         ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False, logging_level="ERROR")

@@ -48,7 +48,7 @@ def main() -> int:
         alone, worst = largest_differences(model, texts, rng)
         one_thread = minie5.load(model_dir, deterministic=deterministic, threads=1).encode(texts)
         worst["1 thread"] = float(np.abs(one_thread - alone).max())
-        print(f"deterministic={deterministic} (long batches' products: {model.backend.products}): "
+        print(f"deterministic={deterministic} (long batches' products: {model.backend.products()}): "
               + ", ".join(f"{name} {value:.1e}" if value else f"{name} 0.0" for name, value in worst.items()))
     return 0
 

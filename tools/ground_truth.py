@@ -39,7 +39,7 @@ MODELS = ("minilm", "e5-random", "multilingual-random", "xlmr-random")
 
 def numba_trace(model, texts) -> dict[str, np.ndarray]:
     """The engine's hidden states and embeddings, under the trace's names."""
-    ids = model.tokenizer.encode(texts)
+    ids = model.tokenizer.tokenize(texts)
     states, mask = model.backend.hidden_states(ids)
     out = {"attention_mask": mask, "embeddings.LayerNorm": states[0], "embedding": model.encode(texts)}
     for i, state in enumerate(states[1:]):

@@ -95,7 +95,7 @@ def main() -> int:
     from threadpoolctl import threadpool_limits
 
     from minie5.engine import kernels
-    from minie5.engine.backend import openblas_matmul
+    from minie5.engine.numba_backend import openblas_matmul
 
     numba.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tools.measure import attention_flops, linear_flops_per_token  # noqa: E402
 
 
 def main() -> int:
@@ -61,16 +63,16 @@ def main() -> int:
         model.encode(texts)
     total = time.perf_counter() - t
 
-    ids = model.tokenizer.encode(texts)
+    ids = model.tokenizer.tokenize(texts)
     lengths = np.array([len(x) for x in ids], dtype=np.float64)
     c = model.config
     H, F, L = c.hidden_size, c.intermediate_size, c.num_hidden_layers
-    linear_flops = lengths.sum() * L * 2 * (4 * H * H + 2 * H * F)
-    attention_flops = (lengths ** 2).sum() * L * 4 * H
+    linear_flops = lengths.sum() * linear_flops_per_token(H, F, L)
+    attention = attention_flops(H, L, lengths)
     print(f"{args.workload}: {len(texts)} texts, {int(lengths.sum())} tokens, {total:.2f} s, "
           f"{lengths.sum() / total:,.0f} tokens/s, threads={engine.threads.threads}")
     print(f"  {'matmul':30s} {seconds['matmul']:7.3f} s  {linear_flops / seconds['matmul'] / 1e9:6.1f} GFLOP/s")
-    rate = attention_flops / seconds["self_attention"] / 1e9
+    rate = attention / seconds["self_attention"] / 1e9
     print(f"  {'self_attention':30s} {seconds['self_attention']:7.3f} s  {rate:6.1f} GFLOP/s")
     for name in ("add_bias_gelu", "add_bias_residual_layer_norm", "embeddings_layer_norm", "mean_pool"):
         print(f"  {name:30s} {seconds[name]:7.3f} s")

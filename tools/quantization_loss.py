@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import minie5  # noqa: E402
-from minie5.quantize import calibration_ranges, hamming_distance, quantize  # noqa: E402
+from minie5.encode.quantize import calibration_ranges, hamming_distance, quantize  # noqa: E402
 
 MODULES = """os os.path json re itertools functools collections pathlib subprocess shutil string textwrap
 random statistics math datetime calendar csv zipfile tarfile gzip tempfile glob fnmatch socket

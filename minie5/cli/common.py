@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..loader import BACKENDS, DEFAULT_MODEL
+from ..encode.long_texts import LONG_MODES
+from ..loading.model_files import DEFAULT_MODEL
 from ..loading.sentence_transformers import POOLING_MODES
-from ..long_texts import LONG_MODES
+from ..model import BACKENDS
 
 
 class UsageError(Exception):
@@ -55,12 +56,15 @@ def add_deterministic_argument(parser: argparse.ArgumentParser) -> None:
 def add_prefix_arguments(parser: argparse.ArgumentParser) -> None:
     prefix = parser.add_mutually_exclusive_group()
     prefix.add_argument("--query", action="store_true",
-                        help="the texts are search queries: prefix each with 'query: ' (if not already)")
+                        help="the texts are search queries: the model's 'query' prompt before each (for e5, "
+                             "'query: '; never twice)")
     prefix.add_argument("--passage", action="store_true",
-                        help="the texts are documents: prefix each with 'passage: ' (if not already)")
+                        help="the texts are documents: the model's 'passage' / 'document' prompt before each "
+                             "(for e5, 'passage: '; never twice)")
 
 
 def prefix_kind(args) -> str | None:
+    """The prompt name --query or --passage asks for (resolved by the model's Prompts)."""
     return "query" if args.query else "passage" if args.passage else None
 
 
@@ -97,7 +101,7 @@ def check_run_arguments(args) -> None:
 
 
 def load_model(args):
-    from ..loader import load
+    from ..model import load
 
     if getattr(args, "backend", "numba") == "numba" and sys.stderr.isatty():
         from .. import jit_cache
@@ -110,10 +114,9 @@ def load_model(args):
 
 
 def encode(model, texts: list[str], args, kind: str | None, **kwargs) -> np.ndarray:
-    """Embed with the run options of `args`; kind "query"/"passage" adds that prefix."""
-    method = {"query": model.encode_queries, "passage": model.encode_passages}.get(kind, model.encode)
-    return method(texts, batch_size=args.batch_size, long=args.long, overlap=args.overlap,
-                  progress=show_progress(args), **kwargs)
+    """Embed with the run options of `args`; kind ("query", "passage") is the prompt name."""
+    return model.encode(texts, batch_size=args.batch_size, long=args.long, overlap=args.overlap,
+                        progress=show_progress(args), prompt_name=kind, **kwargs)
 
 
 def show_progress(args) -> bool:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import prefixes
+from ..encode.quantize import MIN_SELF_CALIBRATION, PRECISIONS, calibration_ranges, quantize
 from ..files import write_atomically
 from ..progress import progress_bar
-from ..quantize import MIN_SELF_CALIBRATION, PRECISIONS, calibration_ranges, quantize
 from .common import (
     UsageError,
     add_input_arguments,
@@ -34,8 +33,8 @@ def add_parsers(commands) -> None:
         description="Embed each TEXT (or each record of --input, or each line of standard input) "
                     "and write one vector per text, in input order: a JSON array per line on "
                     "standard output, or the file named by --out. Texts are embedded exactly as "
-                    "given unless --query or --passage is set: e5 models expect them to start with "
-                    "'query: ' or 'passage: '.")
+                    "given unless --query or --passage is set (the model's prompt for queries or documents: "
+                    "e5 models expect every text to start with 'query: ' or 'passage: ').")
     embed.add_argument("texts", nargs="*", metavar="TEXT", help="texts to embed (default: --input, else stdin lines)")
     add_model_arguments(embed)
     add_input_arguments(embed, "--input", "-i", "read texts from FILE: .jsonl (one JSON object per line, "
@@ -116,12 +115,11 @@ def run_embed(args) -> None:
 
 def encode_chunks(model, texts: list[str], args, kind: str | None, precision: str, ranges):
     """The vectors of `texts` a chunk at a time (Model.encode_iter), with a progress bar."""
-    if kind is not None:
-        texts = prefixes.with_prefix(texts, prefixes.PREFIXES[kind])
     with progress_bar(show_progress(args), len(texts)) as report:
         done = 0
         for vectors in model.encode_iter(texts, batch_size=args.batch_size, normalize=args.normalize,
-                                         long=args.long, overlap=args.overlap, precision=precision, ranges=ranges):
+                                         long=args.long, overlap=args.overlap, precision=precision, ranges=ranges,
+                                         prompt_name=kind):
             done += len(vectors)
             if report is not None:
                 report(done, len(texts))
@@ -129,10 +127,6 @@ def encode_chunks(model, texts: list[str], args, kind: str | None, precision: st
 
 
 def run_similarity(args) -> None:
-    texts = [args.a, args.b]
-    kind = prefix_kind(args)
-    if kind is not None:
-        texts = prefixes.with_prefix(texts, prefixes.PREFIXES[kind])
-    a, b = load_model(args).encode(texts, normalize=True)
+    a, b = load_model(args).encode([args.a, args.b], normalize=True, prompt_name=prefix_kind(args))
     print(f"{float(a @ b):.6f}")  # unit vectors: the dot product is the cosine
 

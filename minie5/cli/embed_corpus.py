@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..batch import BAD_ROW_POLICIES
-from ..quantize import PRECISIONS
+from ..batch_embedder import BAD_ROW_POLICIES
+from ..encode.quantize import PRECISIONS
 from .common import UsageError, add_model_arguments, add_prefix_arguments, prefix_kind, read_ranges
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..loader import DEFAULT_MODEL
+from ..loading.model_files import DEFAULT_MODEL
 from .common import UsageError, add_model_arguments
 
 

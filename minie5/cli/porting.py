@@ -137,7 +137,7 @@ def run_attention(args) -> None:
 
 def load_reference(args):
     """The NumPy reference: traces record its tensors."""
-    from ..loader import load
+    from ..model import load
 
     return load(args.model, backend="numpy", revision=args.revision, pooling=args.pooling)
 

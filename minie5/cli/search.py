@@ -27,7 +27,8 @@ def add_parsers(commands) -> None:
         description="Embed the corpus (once: its vectors are cached beside it, in "
                     "CORPUS.minie5-<model>.npz, and reused while the corpus and the model are "
                     "unchanged), embed each QUERY, and print the top-k passages by cosine "
-                    "similarity. With an e5 model, 'query: ' and 'passage: ' are added.")
+                    "similarity. The model's prompts for documents and queries are added (e5: 'passage: ' and "
+                    "'query: ').")
     search.add_argument("queries", nargs="+", metavar="QUERY")
     add_input_arguments(search, "--corpus", "-c", "the passages: a text file (one per line), .jsonl "
                         "or .csv (text in --field)", required=True)
@@ -45,7 +46,8 @@ def add_parsers(commands) -> None:
 
 def corpus_vectors(model, texts: list[str], corpus: Path, args, kind: str | None) -> np.ndarray:
     """The corpus' unit vectors, from the cache beside it for every text it already holds."""
-    cache = CorpusCache(model, corpus, {"field": args.field, "prefix": kind, "long": args.long,
+    prompt = model.prompts.resolve(kind)
+    cache = CorpusCache(model, corpus, {"field": args.field, "prompt": prompt, "long": args.long,
                                         "overlap": args.overlap})
     vectors, embedded = cache.vectors(texts, lambda new: encode(model, new, args, kind, normalize=True),
                                       use_cache=args.cache)
@@ -65,10 +67,9 @@ def run_search(args) -> None:
     if not texts:
         raise UsageError(f"--corpus {args.corpus}: holds no texts")
     model = load_model(args)
-    prefixed = model.expects_prefixes  # e5: "query: " and "passage: ", as it was trained
-    passages = corpus_vectors(model, texts, args.corpus, args, "passage" if prefixed else None)
-    queries = model.encode_queries(args.queries, normalize=True) if prefixed else \
-        model.encode(args.queries, normalize=True)
+    # Documents and queries with the model's prompts for each (e5: "passage: " and "query: ").
+    passages = corpus_vectors(model, texts, args.corpus, args, "passage")
+    queries = model.encode_query(args.queries, normalize=True)
     scores = queries @ passages.T
     k = min(args.top_k, len(texts))
     for q, query in enumerate(args.queries):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..server.settings import ServerSettings
+from ..server.settings import PREFIX_CHOICES, ServerSettings
 from .common import UsageError, add_deterministic_argument, add_model_arguments
 
 DEFAULTS = ServerSettings()
@@ -26,9 +26,9 @@ def add_parsers(commands) -> None:
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     serve.add_argument("--api-key", metavar="KEY", default=os.environ.get(API_KEY_ENV),
                        help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV}; none: open)")
-    serve.add_argument("--default-prefix", choices=("query", "passage", "none"), default=DEFAULTS.default_prefix,
-                       help="prefix for texts of requests that send no 'prefix' field (default: none, texts "
-                            "as sent; e5 models want 'query: '/'passage: ' on every text)")
+    serve.add_argument("--default-prefix", choices=PREFIX_CHOICES, default=DEFAULTS.default_prefix,
+                       help="the prompt for texts of requests that send no 'prefix' or 'prompt_name' field "
+                            "(default: none, texts as sent; e5 models want 'query: '/'passage: ' on every text)")
     serve.add_argument("--served-name", metavar="NAME", help="model name in responses (default: --model)")
     serve.add_argument("--max-body-bytes", type=int, default=DEFAULTS.max_body_bytes, metavar="N",
                        help=f"largest request body; larger gets 413 (default {DEFAULTS.max_body_bytes})")
@@ -69,7 +69,7 @@ def run_serve(args) -> None:
     from .common import load_model
 
     model = load_model(args)
-    model.encode_tokens(model.tokenizer.encode(["warm up"]))  # compile or load the kernels before listening
+    model.encode_tokens(model.tokenizer.tokenize(["warm up"]))  # compile or load the kernels before listening
     app = create_app(model, settings)
 
     import socket
@@ -85,10 +85,11 @@ def run_serve(args) -> None:
         raise OSError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e})") from None
     host, port = sock.getsockname()[:2]
     url = f"http://{f'[{host}]' if family == socket.AF_INET6 else host}:{port}"
-    prefix_note = {"none": "texts as sent", "query": "'query: ' added", "passage": "'passage: ' added"}
+    default_prompt = model.prompts.resolve(settings.default_prefix)
+    prefix_note = "texts as sent" if default_prompt is None else f"{default_prompt!r} added"
     ready = (f"minie5 serve: {settings.served_name} ({model.dim} dimensions, {model.pooling} pooling, "
              f"{model.max_length} tokens; default prefix {settings.default_prefix}: "
-             f"{prefix_note[settings.default_prefix]}) at {url}/v1"
+             f"{prefix_note}) at {url}/v1"
              + ("" if settings.api_key else " (no API key)"))
 
     class Server(uvicorn.Server):

@@ -119,18 +119,3 @@ def prepare_output(output: Path, manifest: dict, restart: bool) -> None:
 def manifest_for(model_key: dict, options: dict, inputs: list[InputFile], rows_per_part: int) -> dict:
     return {"format": "minie5-embed-corpus", "version": 1, "model": model_key, "options": options,
             "rows_per_part": rows_per_part, "inputs": [asdict(f) for f in inputs]}
-
-
-def model_key(description) -> dict:
-    """What identifies the vectors a model gives (from `minie5.describe`): its name, pooling, length
-    limit, and a digest of the files that decide them."""
-    digest = hashlib.sha256()
-    for name in ("config.json", "tokenizer.json", "modules.json", "1_Pooling/config.json",
-                 "sentence_bert_config.json"):
-        file = description.path / name
-        if file.is_file():
-            digest.update(name.encode() + b"\0" + file.read_bytes())
-    weights = description.path / "model.safetensors"
-    digest.update(f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}".encode())
-    return {"name": description.name, "files": digest.hexdigest(), "pooling": description.pipeline.pooling,
-            "max_length": description.max_length}

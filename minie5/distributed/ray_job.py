@@ -12,10 +12,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..batch import BAD_ROW_POLICIES, BatchEmbedder
-from ..describe import describe
-from ..errors import Minie5Error
-from ..loader import DEFAULT_MODEL
+from ..batch_embedder import BAD_ROW_POLICIES, BatchEmbedder
+from ..errors import Minie5Error, check_choice, check_int
+from ..loading.model_files import DEFAULT_MODEL, open_model
 from . import parts as parts_module
 from .parts import Part
 
@@ -34,21 +33,22 @@ def embed_corpus(input: str, output: str | Path, *, model: str = DEFAULT_MODEL, 
     workers: actors in the pool (default: the cluster's CPUs / threads_per_worker).
     A re-run with the same arguments skips finished parts; with another model, options or input
     it refuses unless restart=True. Returns a summary (parts, rows, bad rows, seconds, rows/s)."""
-    if threads_per_worker < 1 or rows_per_part < 1 or (workers is not None and workers < 1):
-        raise ValueError("workers, threads_per_worker and rows_per_part must be positive integers")
-    if on_bad_row not in BAD_ROW_POLICIES:
-        raise ValueError(f"on_bad_row must be one of {', '.join(BAD_ROW_POLICIES)}, got {on_bad_row!r}")
+    check_int("threads_per_worker", threads_per_worker, 1)
+    check_int("rows_per_part", rows_per_part, 1)
+    if workers is not None:
+        check_int("workers", workers, 1)
+    check_choice("on_bad_row", on_bad_row, BAD_ROW_POLICIES)
     settings = dict(model=str(model), column=column, prefix=prefix, threads=threads_per_worker,
                     precision=precision, ranges=ranges, batch_size=batch_size, on_bad_row=on_bad_row,
                     revision=revision)
     BatchEmbedder(**settings)  # check the options here, before any worker starts
     output = Path(output)
-    description = describe(model, revision)
+    identity = open_model(model, revision).identity()
     inputs = [parts_module.describe_input(p) for p in parts_module.find_inputs(str(input))]
     all_parts = parts_module.plan_parts(inputs, rows_per_part)
     options = {"column": column, "prefix": prefix, "precision": precision, "on_bad_row": on_bad_row,
                "ranges": None if ranges is None else [list(map(float, r)) for r in ranges]}
-    manifest = parts_module.manifest_for(parts_module.model_key(description), options, inputs, rows_per_part)
+    manifest = parts_module.manifest_for(identity, options, inputs, rows_per_part)
     parts_module.prepare_output(output, manifest, restart)
     for stale in output.glob(".part-*.partial"):  # left by a run that was killed mid-write
         stale.unlink()

@@ -8,13 +8,12 @@ temporary name and renamed when complete.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
-from ..batch import BadRowError, BatchEmbedder
+from ..batch_embedder import BadRowError, BatchEmbedder
 from ..errors import Minie5Error
+from ..files import write_atomically
 from .parts import Part
 
 
@@ -68,14 +67,7 @@ def embed_part(part: Part, embedder: BatchEmbedder, output: Path) -> dict:
     except BadRowError as e:
         raise Minie5Error(f"{part.path}: row {bad[0]} (part {part.name}): {str(e).split(': ', 1)[1]}; "
                           "choose --on-bad-row skip or empty to go on without such rows") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{part.name}.", suffix=".partial", dir=output)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pq.write_table(table, f)
-        os.replace(tmp, output / part.name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(output / part.name, lambda f: pq.write_table(table, f))
     return {"part": part.name, "rows": len(texts), "bad_rows": bad, "seconds": time.perf_counter() - started,
             "peak_rss_mb": peak_rss_mb()}
 

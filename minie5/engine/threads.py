@@ -1,10 +1,11 @@
-"""How many cores a forward pass uses.
+"""Every thread setting of the engine, in one place: how many cores a pass uses, how Numba's OpenMP
+threads wait between kernels, and OpenBLAS held to one thread during a pass.
 
-The engine alternates between matrix products (OpenBLAS, through NumPy) and Numba kernels. The
-products are split over the engine's own pool of `threads` Python threads, each calling a
-single-threaded OpenBLAS, so OpenBLAS's own threads are held to one during a pass (they would spin
-between products and steal the kernels' cores). The kernels use `threads` Numba threads; that
-limit is per calling thread, so the engine sets it in every pass (see backend._forward).
+The engine alternates between matrix products and Numba kernels. Products that go to OpenBLAS are
+split over the engine's own pool of `threads` Python threads, each calling a single-threaded
+OpenBLAS (OpenBLAS's own threads would spin between products and steal the kernels' cores). The
+kernels use `threads` Numba threads; Numba's limit is per calling thread, so it is set for every
+pass (ThreadLimits.applied), never once for the process.
 """
 
 from __future__ import annotations
@@ -15,7 +16,24 @@ import os
 import numba
 from threadpoolctl import ThreadpoolController
 
+from ..errors import check_int
+
 THREADS_ENV = "MINIE5_NUM_THREADS"
+# How many times Numba's GNU OpenMP threads spin, waiting for the next parallel kernel, before they
+# sleep: tens of microseconds. Too long (GNU's default is 300,000) and on a machine with few cores
+# they steal the cores the OpenBLAS calls need; not at all, and each of a short query's ~100
+# parallel kernels pays for waking a thread (docs/engine-guide.md has the measurements).
+OPENMP_SPIN_COUNT = "20000"
+
+
+def set_openmp_wait_policy() -> None:
+    """Give Numba's OpenMP threads a short spin, unless the user chose a wait policy or spin count.
+    GOMP_SPINCOUNT is GNU OpenMP's knob; Intel's OpenMP, if Numba uses it, sleeps at once
+    (KMP_BLOCKTIME=0). Both are read when the OpenMP runtime loads, at Numba's first parallel
+    kernel, so this runs when the engine is imported."""
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", OPENMP_SPIN_COUNT)
+        os.environ.setdefault("KMP_BLOCKTIME", "0")
 
 
 def available_cores() -> int:
@@ -37,13 +55,12 @@ def resolve_threads(threads: int | None) -> int:
             raise ValueError(f"{THREADS_ENV} must be a positive integer, got {threads!r}") from None
     if threads is None:
         threads = available_cores()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"{source} must be a positive integer, got {threads!r}")
-    return min(threads, numba.config.NUMBA_NUM_THREADS)
+    return min(check_int(source, threads, 1), numba.config.NUMBA_NUM_THREADS)
 
 
 class ThreadLimits:
-    """The cores one forward pass may use, applied to Numba and to the BLAS for the pass only."""
+    """The cores one forward pass may use: Numba's threads, and OpenBLAS held to one thread (the
+    engine splits its products itself), both for the duration of the pass only."""
 
     def __init__(self, threads: int):
         self.threads = threads
@@ -53,6 +70,6 @@ class ThreadLimits:
 
     @contextlib.contextmanager
     def applied(self):
-        """OpenBLAS held to one thread for the duration: the engine splits products itself."""
         with self._blas.limit(limits=1, user_api="blas"):
+            numba.set_num_threads(self.threads)
             yield

@@ -21,7 +21,8 @@ try:
 except ImportError as e:  # pragma: no cover - exercised where chromadb is absent
     raise ImportError("minie5.integrations.chroma needs chromadb: pip install chromadb") from e
 
-from ..loader import DEFAULT_MODEL, load
+from ..loading.model_files import DEFAULT_MODEL
+from ..model import load
 
 
 @register_embedding_function

@@ -16,8 +16,8 @@ try:
 except ImportError as e:  # pragma: no cover - exercised where langchain-core is absent
     raise ImportError("minie5.integrations.langchain needs langchain-core: pip install langchain-core") from e
 
-from ..loader import DEFAULT_MODEL, load
-from ..model import Model
+from ..loading.model_files import DEFAULT_MODEL
+from ..model import Model, load
 
 
 class Minie5Embeddings(Embeddings):

@@ -11,7 +11,7 @@ import json
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_int
 
 # transformers' name for the exact, erf-based GELU of the BERT paper (Hendrycks & Gimpel 2016).
 # "gelu_new", "gelu_pytorch_tanh" and "gelu_fast" are tanh approximations of it: a model trained
@@ -101,9 +101,10 @@ class BertConfig:
     def _validate(self, source: str) -> None:
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                      "intermediate_size", "max_position_embeddings", "type_vocab_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{source}: {name} must be a positive integer, got {value!r}")
+            try:
+                check_int(name, getattr(self, name), 1)
+            except ValueError as e:
+                raise ConfigError(f"{source}: {e}") from None
         if self.model_type not in SUPPORTED_MODEL_TYPES:
             raise ConfigError(f"{source}: model_type {self.model_type!r} is not supported "
                               f"(supported: {', '.join(SUPPORTED_MODEL_TYPES)})")

@@ -136,9 +136,6 @@ class SafetensorsFile:
                               "truncated", name)
         return TensorInfo(dtype, shape, begin, end)
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.tensors
-
     def raw(self, name: str) -> np.ndarray:
         """The tensor as stored (BF16 as uint16 bit patterns), a read-only view of the file."""
         info = self.tensors[name]

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_int
 
 POOLING_MODES = ("mean", "cls", "max")
 # 1_Pooling/config.json keys, as sentence_transformers.models.Pooling saves them.
@@ -107,9 +107,10 @@ def _read_max_seq_length(path: Path) -> int | None:
     value = _read_json(path).get("max_seq_length")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-        raise ConfigError(f"{path}: max_seq_length must be an integer >= 2, got {value!r}")
-    return value
+    try:
+        return check_int("max_seq_length", value, 2)
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def _read_json(path: Path, expect: type = dict):

@@ -14,12 +14,13 @@ batching pads, with a mask.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import tokenizers
 
-from ..errors import TokenizerError
+from ..errors import TextError, TokenizerError
 
 
 class Tokenizer:
@@ -50,14 +51,19 @@ class Tokenizer:
     def vocab_size(self) -> int:
         return self._tokenizer.get_vocab_size(with_added_tokens=True)
 
-    def encode(self, texts: list[str]) -> list[np.ndarray]:
+    def tokenize(self, texts: list[str]) -> list[np.ndarray]:
         """Token ids of each text, [CLS] and [SEP] included, at most max_length of them."""
-        return [windows[0] for windows in self.encode_windows(texts)]
+        return [windows[0] for windows in self.tokenize_windows(texts)]
 
-    def encode_windows(self, texts: list[str], overlap: int = 0) -> list[list[np.ndarray]]:
+    def encode(self, texts: list[str]) -> list[np.ndarray]:
+        """The old name of `tokenize` (Model.encode embeds; this only tokenizes)."""
+        warnings.warn("Tokenizer.encode is now Tokenizer.tokenize", DeprecationWarning, stacklevel=2)
+        return self.tokenize(texts)
+
+    def tokenize_windows(self, texts: list[str], overlap: int = 0) -> list[list[np.ndarray]]:
         """Each text as consecutive windows of at most max_length tokens, each wrapped in [CLS] ...
         [SEP], successive windows sharing `overlap` tokens. A text that fits is one window; the
-        first window is always what `encode` gives."""
+        first window is always what `tokenize` gives."""
         tokenizer = self._tokenizer
         if overlap:
             if not 0 < overlap < self.max_length - 2:
@@ -83,9 +89,9 @@ class Tokenizer:
                                          f"limit is {self.max_length}")
         return windows
 
-    def encode_first(self, texts: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
+    def tokenize_first(self, texts: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
         """Each text's first window (what truncation keeps) and whether the text is longer, as
-        `encode_windows` gives them, but reading no more of a long text than the window can use:
+        `tokenize_windows` gives them, but reading no more of a long text than the window can use:
         a 10 MB string costs what its first few thousand characters cost.
 
         A text over the character budget is cut just before a whitespace past the budget. Both
@@ -95,10 +101,10 @@ class Tokenizer:
         whole text is tokenized after all."""
         budget = max(self.max_length * CHARS_PER_TOKEN_BUDGET, MIN_CHAR_BUDGET)
         cut_texts = [_cut_before_space(t, budget) for t in texts]
-        windows = self.encode_windows(cut_texts)
+        windows = self.tokenize_windows(cut_texts)
         redo = [i for i, (text, cut) in enumerate(zip(texts, cut_texts)) if cut is not text and len(windows[i]) == 1]
         if redo:
-            for i, w in zip(redo, self.encode_windows([texts[i] for i in redo])):
+            for i, w in zip(redo, self.tokenize_windows([texts[i] for i in redo])):
                 windows[i] = w
         return [w[0] for w in windows], np.array([len(w) > 1 for w in windows], dtype=bool)
 
@@ -127,8 +133,7 @@ def _text_error(texts: list[str], error: Exception) -> ValueError:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as e:
-            return ValueError(f"texts[{i}] holds a lone surrogate (U+{ord(text[e.start]):04X}) at character "
-                              f"{e.start}: it is not valid Unicode text; decode your input with "
-                              "errors='replace' or remove it")
+            return TextError(i, f"holds a lone surrogate (U+{ord(text[e.start]):04X}) at character {e.start}",
+                             "it is not valid Unicode text; decode your input with errors='replace' or remove it")
     return ValueError(f"the tokenizer failed on these texts: {error}")
 

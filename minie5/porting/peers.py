@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..batching import pad_batch
 from ..errors import Minie5Error
+from ..reference.padding import pad_batch
 
 
 def transformers_trace(model, texts: list[str]) -> dict[str, np.ndarray]:
@@ -95,7 +95,7 @@ def onnx_trace(model, texts: list[str], onnx_path: Path) -> dict[str, np.ndarray
         session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT raises its own exception types for unreadable models
         raise Minie5Error(f"{onnx_path}: ONNX Runtime cannot load it ({str(e).splitlines()[0]})") from None
-    input_ids, attention_mask = pad_batch(model.tokenizer.encode(texts), model.config.pad_token_id)
+    input_ids, attention_mask = pad_batch(model.tokenizer.tokenize(texts), model.config.pad_token_id)
     given = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": np.zeros_like(input_ids)}
     feeds = {}
     for spec in session.get_inputs():

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import reference
-from ..batching import pad_batch
 from ..loading.config import BertConfig
+from ..reference.padding import pad_batch
 
 FORMAT = "minie5-trace"
 VERSION = 1
@@ -93,7 +93,7 @@ def trace_model(model, texts: list[str], dtype: str | None = None) -> dict[str, 
     """`Model.trace`: the trace of `texts` through `model`'s reference, in `dtype` (default: the
     model's). The weights are read again in that dtype unless the model already holds them."""
     from ..loading.weights import load_weights
-    from ..reference.backend import NumpyBackend
+    from ..reference.numpy_backend import NumpyBackend
 
     if not texts:
         raise ValueError("trace needs at least one text")
@@ -101,8 +101,8 @@ def trace_model(model, texts: list[str], dtype: str | None = None) -> dict[str, 
     if isinstance(model.backend, NumpyBackend) and model.backend.dtype == dtype:
         params = model.backend.params
     else:
-        params = load_weights(model.path / "model.safetensors", model.config, dtype)
-    return run(model.tokenizer.encode(texts), params, model.config, model.pooling, model.pipeline.normalize)
+        params = load_weights(model.files.weights, model.config, dtype)
+    return run(model.tokenizer.tokenize(texts), params, model.config, model.pooling, model.pipeline.normalize)
 
 
 def metadata(model, texts: list[str]) -> dict:

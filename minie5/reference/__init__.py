@@ -9,7 +9,8 @@ This package is minie5's specification. Each file holds one idea, in the order a
     linear.py        x @ W.T + b, the affine map everything above is built from
     encoder.py       one encoder layer, and the stack of them
     pooling.py       tokens -> one vector (mean, [CLS] or max), L2 normalisation (E5, 4.1)
-    backend.py       the above run as a minie5 backend: pad a batch, encode, pool
+    padding.py       a batch as one rectangle: right padding and the attention mask
+    numpy_backend.py the above run as a minie5 backend: pad a batch, encode, pool
 
 Dimension legend used in the shape comments:
     B  batch: texts encoded together          T  tokens per text, padded to the longest
@@ -19,7 +20,7 @@ Dimension legend used in the shape comments:
     L  encoder layers (12)
 
 Every function computes in the dtype of its inputs: float32 normally, float64 for a ground truth.
-Parameters arrive as the nested dicts of `minie5.weights.load_weights`, keyed by transformers'
+Parameters arrive as the nested dicts of `minie5.loading.weights.load_weights`, keyed by transformers'
 module names, so `linear(x, **params["intermediate"]["dense"])` reads like `BertIntermediate.dense`.
 """
 
@@ -29,9 +30,10 @@ from .encoder import bert, encoder, encoder_layer
 from .feed_forward import feed_forward, gelu
 from .layer_norm import layer_norm
 from .linear import linear
+from .padding import pad_batch
 from .pooling import cls_pool, l2_normalize, max_pool, mean_pool, pool
 
 __all__ = ["attention", "attention_context", "attention_probs", "bert", "cls_pool", "embedding_sum",
            "embeddings", "encoder", "encoder_layer", "feed_forward", "gelu", "l2_normalize", "layer_norm",
-           "linear", "max_pool", "mean_pool", "merge_heads", "pool", "position_ids", "self_attention",
+           "linear", "max_pool", "mean_pool", "merge_heads", "pad_batch", "pool", "position_ids", "self_attention",
            "softmax", "split_heads", "token_type_ids"]

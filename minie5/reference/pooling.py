@@ -4,7 +4,7 @@ e5 averages the last hidden states over the real tokens (E5 paper, section 4.1; 
 `average_pool`), as all-MiniLM does. Other models, bge among them, take the vector of the first
 token, [CLS], which BERT's pre-training set aside to summarise the sequence (BERT paper, section 3).
 Some take the per-channel maximum over tokens. sentence-transformers' Pooling module offers all
-three; `minie5.pipeline` reads which one a model uses. After pooling, scaling to unit length makes
+three; `loading.sentence_transformers` reads which one a model uses. After pooling, scaling to unit length makes
 the dot product of two embeddings their cosine similarity.
 """
 

@@ -18,18 +18,23 @@ import hmac
 import logging
 import time
 
-import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .. import prefixes
-from ..long_texts import weighted_window_mean
+from ..errors import TextError, TextTooLong
 from .batcher import Batcher, QueueFull
 from .metrics import Metrics
-from .protocol import ApiError, embeddings_response, parse_embeddings_request, parse_json, parse_texts
+from .protocol import (
+    ApiError,
+    embeddings_response,
+    parse_embeddings_request,
+    parse_json,
+    parse_prompt_name,
+    parse_texts,
+)
 from .settings import ServerSettings
 
 log = logging.getLogger("minie5.server")
@@ -71,7 +76,7 @@ class _State:
         self.settings = settings
         self.name = settings.served_name or model.name
         self.metrics = Metrics()
-        self.batcher = Batcher(model, max_batch_tokens=model.backend.max_batch_tokens,
+        self.batcher = Batcher(model.embedder, max_batch_tokens=model.backend.max_batch_tokens,
                                max_queued=settings.max_queued_texts, wait_s=settings.batch_wait_ms / 1000,
                                metrics=self.metrics)
 
@@ -127,40 +132,46 @@ async def _read_json(request: Request, limit: int) -> dict:
     return parse_json(b"".join(chunks))
 
 
+def _settings(state: _State, prompt_name: str | None, long: str = "truncate"):
+    """The text pipeline's settings for a request: its prompt (or the server's default), resolved as
+    every front end resolves it."""
+    try:
+        return state.model.settings(prompt_name=prompt_name or state.settings.default_prefix, long=long)
+    except ValueError as e:  # a prompt name the model does not know
+        raise ApiError(400, str(e), param="prompt_name") from None
+
+
+async def _prepare(state: _State, texts: list[str], settings):
+    """The request's texts made ready for the engine (tokenized, in a worker thread), or a 400
+    naming the text at fault."""
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, state.model.embedder.prepare, texts, settings)
+    except TextTooLong as e:
+        raise ApiError(400, f"input[{e.index}] {e.problem}; send long='truncate' or 'chunk'",
+                       param=f"input[{e.index}]", code="input_too_long") from None
+    except TextError as e:
+        raise ApiError(400, f"input[{e.index}] {e.problem}" + (f": {e.advice}" if e.advice else ""),
+                       param=f"input[{e.index}]", code="invalid_input") from None
+
+
 async def _embeddings(state: _State, request: Request) -> Response:
     model, settings = state.model, state.settings
     body = parse_embeddings_request(await _read_json(request, settings.max_body_bytes), model.dim,
                                     settings.max_inputs)
-    prefix = body.prefix or settings.default_prefix
-    texts = body.texts if prefix == "none" else prefixes.with_prefix(body.texts, prefixes.PREFIXES[prefix])
-    loop = asyncio.get_running_loop()
-    if body.long == "chunk":
-        windows = await loop.run_in_executor(None, model.tokenizer.encode_windows, texts)
-        sequences = [w for text in windows for w in text]
-    else:  # the first window only: a long text costs what that window uses
-        sequences, longer = await loop.run_in_executor(None, model.tokenizer.encode_first, texts)
-        if body.long == "error" and longer.any():
-            first = int(np.argmax(longer))
-            raise ApiError(400, f"input[{first}] is longer than {model.max_length} tokens ({int(longer.sum())} "
-                           "text(s) are); send long='truncate' or 'chunk'", param=f"input[{first}]",
-                           code="input_too_long")
-    tokens = sum(len(s) for s in sequences)
-    if tokens > settings.max_request_tokens:
-        raise ApiError(400, f"the request holds {tokens} tokens; at most {settings.max_request_tokens} per request",
-                       param="input", code="too_many_tokens")
-    normalize = model.pipeline.normalize
+    encode_settings = _settings(state, body.prompt_name, body.long)
+    prepared = await _prepare(state, body.texts, encode_settings)
+    if prepared.tokens > settings.max_request_tokens:
+        raise ApiError(400, f"the request holds {prepared.tokens} tokens; at most {settings.max_request_tokens} per "
+                       "request", param="input", code="too_many_tokens")
     try:
-        if body.long == "chunk":
-            pooled = await state.batcher.embed(sequences, normalize=False)
-            vectors = weighted_window_mean(windows, pooled, normalize).astype(np.float32)
-        else:
-            vectors = await state.batcher.embed(sequences, normalize=normalize)
+        pooled = await state.batcher.pool(prepared.sequences)
     except QueueFull as e:
         raise ApiError(429, f"the server is busy: {e}; retry shortly", type="rate_limit_error",
                        code="queue_full", headers={"Retry-After": "1"}) from None
-    state.metrics.texts += len(texts)
-    state.metrics.tokens += tokens
-    return JSONResponse(embeddings_response(vectors, body.encoding_format, state.name, tokens))
+    vectors = model.embedder.finish(prepared, pooled, encode_settings)
+    state.metrics.texts += len(body.texts)
+    state.metrics.tokens += prepared.tokens
+    return JSONResponse(embeddings_response(vectors, body.encoding_format, state.name, prepared.tokens))
 
 
 async def _models(state: _State, request: Request) -> Response:
@@ -173,18 +184,17 @@ async def _models(state: _State, request: Request) -> Response:
 
 
 async def _tokenize(state: _State, request: Request) -> Response:
-    """{"input": str | [str], "prefix"?} -> per text: the ids embedded (first window), whether the
-    text was cut, and its whole length in tokens."""
+    """{"input": str | [str], "prefix"? | "prompt_name"?} -> per text: the ids embedded (first
+    window), whether the text was cut, and its whole length in tokens."""
     data = await _read_json(request, state.settings.max_body_bytes)
     texts = parse_texts(data, state.settings.max_inputs)
-    prefix = data.get("prefix") or state.settings.default_prefix
-    if prefix not in prefixes.PREFIXES and prefix != "none":
-        raise ApiError(400, f"'prefix' must be 'query', 'passage' or 'none', got {prefix!r}", param="prefix")
-    if prefix != "none":
-        texts = prefixes.with_prefix(texts, prefixes.PREFIXES[prefix])
-    windows = await asyncio.get_running_loop().run_in_executor(None, state.model.tokenizer.encode_windows, texts)
-    data = [{"index": i, "ids": w[0].tolist(), "tokens": len(w[0]), "truncated": len(w) > 1,
-             "whole_tokens": sum(len(x) - 2 for x in w) + 2} for i, w in enumerate(windows)]
+    prepared = await _prepare(state, texts, _settings(state, parse_prompt_name(data), long="chunk"))
+    data, start = [], 0
+    for i, lengths in enumerate(prepared.window_lengths):
+        first = prepared.sequences[start]
+        data.append({"index": i, "ids": first.tolist(), "tokens": len(first), "truncated": len(lengths) > 1,
+                     "whole_tokens": sum(n - 2 for n in lengths) + 2})
+        start += len(lengths)
     return JSONResponse({"object": "list", "data": data, "model": state.name,
                          "max_input_tokens": state.model.max_length})
 

@@ -1,9 +1,10 @@
-"""Dynamic batching: the sequences of concurrent requests merged into engine calls.
+"""Dynamic batching: the prepared token sequences of concurrent requests merged into engine passes.
 
-Contract: `await batcher.embed(ids, normalize)` returns the pooled vectors of those id sequences,
-in order, exactly as `Model.encode_tokens` gives them. Behind it, one task takes whatever is queued
-when the engine becomes free (waiting `wait_s` at most for company, and no longer once a token
-budget is full), runs `Model.encode_tokens` on a worker thread so the event loop never blocks, and
+Contract: `await batcher.pool(ids)` returns the pooled vectors of those id sequences, in order,
+exactly as `Embedder.pool` gives them; what to do with them next (window means, unit length) is
+the text pipeline's `finish`, in the request's handler. Behind it, one task takes whatever is
+queued when the engine becomes free (waiting `wait_s` at most for company, and no longer once a
+token budget is full), runs `Embedder.pool` on a worker thread so the event loop never blocks, and
 hands each request its rows. While a pass runs, new requests queue up and join the next one: under
 load, batches grow by themselves; alone, a request waits only `wait_s`.
 """
@@ -26,14 +27,13 @@ class QueueFull(Exception):
 @dataclass
 class _Job:
     ids: list[np.ndarray]
-    normalize: bool
     future: asyncio.Future = field(repr=False)
 
 
 class Batcher:
-    def __init__(self, model, *, max_batch_tokens: int, max_queued: int, wait_s: float,
+    def __init__(self, embedder, *, max_batch_tokens: int, max_queued: int, wait_s: float,
                  metrics: Metrics | None = None):
-        self.model = model
+        self.embedder = embedder  # a minie5.encode.Embedder
         self.max_batch_tokens = max_batch_tokens  # stop collecting once a batch holds this many tokens
         self.max_queued = max_queued  # sequences queued or in the engine; beyond it, QueueFull
         self.wait_s = wait_s
@@ -54,23 +54,21 @@ class Batcher:
             self._task = None
         self._executor.shutdown(wait=True)
 
-    async def embed(self, ids: list[np.ndarray], normalize: bool) -> np.ndarray:  # n ragged -> [n, H]
+    async def pool(self, ids: list[np.ndarray]) -> np.ndarray:  # n ragged -> [n, H]
         if self._queued + len(ids) > self.max_queued:
             raise QueueFull(f"{self._queued} sequences are waiting (the limit is {self.max_queued})")
         future = asyncio.get_running_loop().create_future()
         self._queued += len(ids)
         self.metrics.queued_texts = self._queued
-        await self._queue.put(_Job(ids, normalize, future))
+        await self._queue.put(_Job(ids, future))
         return await future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             jobs, stopping = await self._collect(loop)
-            for normalize in (True, False):
-                group = [job for job in jobs if job.normalize == normalize]
-                if group:
-                    await self._forward(loop, group, normalize)
+            if jobs:
+                await self._forward(loop, jobs)
             self._queued -= sum(len(job.ids) for job in jobs)
             self.metrics.queued_texts = self._queued
             if stopping:
@@ -101,13 +99,12 @@ class Batcher:
             tokens += sum(len(s) for s in job.ids)
         return jobs, False
 
-    async def _forward(self, loop, jobs: list[_Job], normalize: bool) -> None:
+    async def _forward(self, loop, jobs: list[_Job]) -> None:
         ids = [seq for job in jobs for seq in job.ids]
         self.metrics.batch_texts.observe(len(ids))
         self.metrics.batch_tokens.observe(sum(len(s) for s in ids))
         try:
-            vectors = await loop.run_in_executor(
-                self._executor, lambda: self.model.encode_tokens(ids, normalize=normalize))
+            vectors = await loop.run_in_executor(self._executor, self.embedder.pool, ids)
         except Exception as e:  # reported to every request of the batch, never lost
             for job in jobs:
                 if not job.future.done():

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..long_texts import LONG_MODES
+from ..encode.long_texts import LONG_MODES
+from .settings import PREFIX_CHOICES
 
 ENCODING_FORMATS = ("float", "base64")
-PREFIX_CHOICES = ("query", "passage", "none")
-# Fields of OpenAI's request, and minie5's own (which the openai client sends through extra_body).
-KNOWN_FIELDS = {"input", "model", "encoding_format", "dimensions", "user", "prefix", "long", "truncate"}
+# Fields of OpenAI's request, minie5's own (which the openai client sends through extra_body), and
+# text-embeddings-inference's `truncate` and `prompt_name`.
+KNOWN_FIELDS = {"input", "model", "encoding_format", "dimensions", "user", "prefix", "prompt_name", "long",
+                "truncate"}
 
 
 class ApiError(Exception):
@@ -38,7 +40,7 @@ class ApiError(Exception):
 class EmbeddingsRequest:
     texts: list[str]
     encoding_format: str  # "float" or "base64"
-    prefix: str | None  # "query", "passage", "none", or None: the server's default
+    prompt_name: str | None  # `prefix` ("query", "passage", "document", "none") or TEI's `prompt_name`
     long: str  # "truncate", "chunk" or "error"
 
 
@@ -107,11 +109,21 @@ def parse_embeddings_request(data: dict, dim: int, max_inputs: int) -> Embedding
             raise ApiError(400, f"'dimensions' {dimensions} is not available: this model gives {dim}-dimensional "
                            "vectors and was not trained to be truncated (no Matryoshka training)",
                            param="dimensions", code="dimensions_not_supported")
-    prefix = data.get("prefix")
+    return EmbeddingsRequest(texts, encoding_format, parse_prompt_name(data), _long_mode(data))
+
+
+def parse_prompt_name(data: dict) -> str | None:
+    """minie5's `prefix` (one of PREFIX_CHOICES) or TEI's `prompt_name` (any name the model knows:
+    the server resolves it), not both; None when neither is sent."""
+    prefix, prompt_name = data.get("prefix"), data.get("prompt_name")
     if prefix is not None and prefix not in PREFIX_CHOICES:
         raise ApiError(400, f"'prefix' must be one of {', '.join(map(repr, PREFIX_CHOICES))}, got {prefix!r}",
                        param="prefix")
-    return EmbeddingsRequest(texts, encoding_format, prefix, _long_mode(data))
+    if prompt_name is not None and not isinstance(prompt_name, str):
+        raise ApiError(400, f"'prompt_name' must be a string, got {_json_type(prompt_name)}", param="prompt_name")
+    if prefix is not None and prompt_name is not None:
+        raise ApiError(400, "send 'prefix' or 'prompt_name', not both", param="prompt_name")
+    return prefix if prefix is not None else prompt_name
 
 
 def _long_mode(data: dict) -> str:

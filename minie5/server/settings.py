@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..encode.prompts import NO_PROMPT, ROLES
+from ..errors import check_choice
+
+PREFIX_CHOICES = (*ROLES, NO_PROMPT)
+
 
 @dataclass(frozen=True)
 class ServerSettings:
     """Limits and defaults of one server. Every limit answers with a 4xx in OpenAI's error shape."""
 
     api_key: str | None = None  # when set, every /v1 route and /tokenize need "Authorization: Bearer KEY"
-    default_prefix: str = "none"  # "query", "passage" or "none": added to texts of requests that name none
+    default_prefix: str = "none"  # "query", "passage", "document" or "none": the prompt of requests that name none
     max_body_bytes: int = 4 * 1024 * 1024  # a larger request body: 413
     max_inputs: int = 2048  # texts in one request, as OpenAI allows: more is a 400
     max_request_tokens: int = 131072  # tokens one request may embed (after truncation): more is a 400
@@ -19,8 +24,7 @@ class ServerSettings:
     served_name: str = ""  # the model name echoed in responses (default: as the model was loaded)
 
     def __post_init__(self):
-        if self.default_prefix not in ("query", "passage", "none"):
-            raise ValueError(f"default_prefix must be 'query', 'passage' or 'none', got {self.default_prefix!r}")
+        check_choice("default_prefix", self.default_prefix, PREFIX_CHOICES)
         for name in ("max_body_bytes", "max_inputs", "max_request_tokens", "max_queued_texts"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")

@@ -267,7 +267,7 @@ def test_a_missing_output_folder_fails_before_any_work(tmp_path, minilm_dir):
     assert result.returncode == 2 and "no such folder" in result.stderr
 
 
-def test_every_command_takes_the_model_flags(minilm_dir, minilm):
+def test_every_command_takes_the_model_flags(minilm_dir, e5_named_dir, e5_named):
     """info takes -m as the others do; similarity takes --query/--passage; --pooling everywhere."""
     by_flag = minie5("info", "-m", minilm_dir)
     assert by_flag.returncode == 0 and by_flag.stdout == minie5("info", minilm_dir).stdout
@@ -275,8 +275,8 @@ def test_every_command_takes_the_model_flags(minilm_dir, minilm):
                                                                            "cls").stdout
     assert minie5("info", minilm_dir, "-m", "/elsewhere").returncode == 2
 
-    result = minie5("similarity", "-m", minilm_dir, "--query", "summit", "mountain top")
-    a, b = minilm.encode(["query: summit", "query: mountain top"])
+    result = minie5("similarity", "-m", e5_named_dir, "--query", "summit", "mountain top")
+    a, b = e5_named.encode(["query: summit", "query: mountain top"])
     assert result.returncode == 0 and abs(float(result.stdout) - float(a @ b)) < 1e-5
 
     cls = minie5("embed", "-m", minilm_dir, "--backend", "numpy", "--pooling", "cls", "a b c")

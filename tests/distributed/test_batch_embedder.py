@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from minie5.batch import BadRowError, BatchEmbedder
+from minie5.batch_embedder import BadRowError, BatchEmbedder
 
 TEXTS = ["the summit is covered in snow", "trains leave every fifteen minutes", "protein needs vary"]
 

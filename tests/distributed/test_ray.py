@@ -129,7 +129,7 @@ def test_bad_rows_by_policy(cluster, small_dir, tmp_path):
 
 
 def test_batch_embedder_in_ray_data(cluster, small_dir):
-    from minie5.batch import BatchEmbedder
+    from minie5.batch_embedder import BatchEmbedder
 
     if not ray.is_initialized():
         ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)

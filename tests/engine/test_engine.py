@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import minie5
-from minie5.batching import plan_batches
+from minie5.encode.batching import plan_batches
 
 TEXTS = ["query: how much protein should a female eat", "passage: " + "the summit of the mountain " * 60,
          "", "x", "passage: a b c d e f g h i j k l m n o p"]
@@ -160,24 +160,24 @@ def test_deterministic_vectors_are_the_same_bits_in_any_batch(minilm_dir):
 def test_long_batches_match_the_reference_through_either_product(minilm_dir, monkeypatch, linear_is_faster):
     """Without deterministic=True, long batches go to whichever of kernels.linear and OpenBLAS the
     engine measured faster here; both must give the reference's vectors."""
-    from minie5.engine.backend import LINEAR_ROWS, NumbaBackend
+    from minie5.engine.numba_backend import LINEAR_ROWS, NumbaBackend
 
     monkeypatch.setattr(NumbaBackend, "_linear_is_faster", lambda self: linear_is_faster)
     model = minie5.load(minilm_dir)
-    assert model.backend.products == ("kernels.linear" if linear_is_faster else "openblas")
+    assert model.backend.products() == ("kernels.linear" if linear_is_faster else "openblas")
     texts = FILLER[:40]
-    assert sum(len(ids) for ids in model.tokenizer.encode(texts)) > 4 * LINEAR_ROWS
+    assert sum(len(ids) for ids in model.tokenizer.tokenize(texts)) > 4 * LINEAR_ROWS
     expected = minie5.load(minilm_dir, backend="numpy").encode(texts)
     np.testing.assert_allclose(model.encode(texts, batch_size=40), expected, rtol=0, atol=1e-6)
 
 
 def test_the_product_choice_is_measured_once_per_process(minilm_dir):
-    from minie5.engine import backend
+    from minie5.engine import numba_backend as backend
 
     model = minie5.load(minilm_dir)
-    choice = model.backend.products
+    choice = model.backend.products()
     assert choice in ("kernels.linear", "openblas")
     measured = dict(backend._LINEAR_IS_FASTER)
-    assert minie5.load(minilm_dir).backend.products == choice
+    assert minie5.load(minilm_dir).backend.products() == choice
     assert backend._LINEAR_IS_FASTER == measured  # nothing measured again
-    assert minie5.load(minilm_dir, deterministic=True).backend.products == "kernels.linear"
+    assert minie5.load(minilm_dir, deterministic=True).backend.products() == "kernels.linear"

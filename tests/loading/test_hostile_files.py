@@ -90,7 +90,7 @@ def test_a_tokenizer_id_past_the_vocabulary_is_refused(tmp_path, minilm_dir, bad
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 def test_token_ids_are_checked_before_any_kernel(tmp_path, minilm_dir, backend):
     model = minie5.load(small_model(minilm_dir, tmp_path / "m"), backend=backend)
-    good = model.tokenizer.encode(["a b"])[0]
+    good = model.tokenizer.tokenize(["a b"])[0]
     with pytest.raises(ValueError, match="ids\\[1\\] holds token id 30522, outside the vocabulary"):
         model.encode_tokens([good, np.array([101, 30522, 102])])
     with pytest.raises(ValueError, match="ids\\[0\\] holds token id -1"):
@@ -111,7 +111,7 @@ def test_a_limit_with_no_room_for_text_is_refused(tmp_path, minilm_dir, how):
 def test_chunk_windows_never_pass_the_limit(tmp_path, minilm_dir):
     model = minie5.load(small_model(minilm_dir, tmp_path / "m"), max_length=3)
     text = "the committee met again to review the proposal " * 75  # 600 words
-    assert all(len(w) <= 3 for w in model.tokenizer.encode_windows([text])[0])
+    assert all(len(w) <= 3 for w in model.tokenizer.tokenize_windows([text])[0])
     vector = model.encode(text, long="chunk")
     assert np.isfinite(vector).all() and abs(np.linalg.norm(vector) - 1) < 1e-5
 
@@ -120,4 +120,4 @@ def test_windows_are_checked_whatever_the_tokenizer_library_does(tmp_path, minil
     tokenizer = Tokenizer(minilm_dir / "tokenizer.json", 8)
     tokenizer.max_length = 4  # as if the library had ignored the limit it was given
     with pytest.raises(TokenizerError, match="texts\\[0\\] gave a window of 8 tokens; the limit is 4"):
-        tokenizer.encode_windows(["one two three four five six seven eight"])
+        tokenizer.tokenize_windows(["one two three four five six seven eight"])

@@ -15,7 +15,7 @@ CLS, SEP = 101, 102
 def test_the_files_fixed_padding_is_overridden(minilm_dir):
     """The packaged tokenizer.json pads every text to 128 tokens; minie5 must not."""
     assert json.loads((minilm_dir / "tokenizer.json").read_text())["padding"]["strategy"] == {"Fixed": 128}
-    ids = Tokenizer(minilm_dir / "tokenizer.json", 512).encode(["query: summit define", ""])
+    ids = Tokenizer(minilm_dir / "tokenizer.json", 512).tokenize(["query: summit define", ""])
     assert [len(x) for x in ids] == [6, 2] and ids[0].dtype == np.int64  # int64, as torch's LongTensor
     assert ids[1].tolist() == [CLS, SEP]
 
@@ -23,9 +23,9 @@ def test_the_files_fixed_padding_is_overridden(minilm_dir):
 def test_truncation_keeps_cls_and_sep_within_max_length(minilm_dir):
     """The file says truncate at 128; minie5 truncates at the model's 512, like the model card."""
     tokenizer = Tokenizer(minilm_dir / "tokenizer.json", 512)
-    (ids,) = tokenizer.encode(["word " * 1000])
+    (ids,) = tokenizer.tokenize(["word " * 1000])
     assert len(ids) == 512 and ids[0] == CLS and ids[-1] == SEP
-    (short,) = Tokenizer(minilm_dir / "tokenizer.json", 10).encode(["word " * 1000])
+    (short,) = Tokenizer(minilm_dir / "tokenizer.json", 10).tokenize(["word " * 1000])
     assert len(short) == 10 and short[-1] == SEP
 
 

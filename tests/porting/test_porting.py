@@ -21,7 +21,7 @@ def test_trace_names_shapes_and_agreement_with_the_reference(minilm):
     assert t["encoder.layer.2.attention.self.probs"].shape == (2, 12, T, T)
     assert t["encoder.layer.2.intermediate"].shape == (2, T, 1536)
     np.testing.assert_allclose(t["encoder.layer.2.attention.self.probs"].sum(axis=-1), 1, atol=1e-6)
-    hidden, mask = minilm.backend.hidden_states(minilm.tokenizer.encode(TEXTS))
+    hidden, mask = minilm.backend.hidden_states(minilm.tokenizer.tokenize(TEXTS))
     np.testing.assert_array_equal(t["encoder.layer.5.output.LayerNorm"][mask > 0], hidden[-1][mask > 0])
     np.testing.assert_array_equal(t["embedding"], minilm.encode(TEXTS))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minie5 import reference
-from minie5.batching import pad_batch
+from minie5.reference.padding import pad_batch
 
 TEXTS = ["query: how much protein should a female eat", "", "passage: a mountain's summit " * 40,
          "query: summit define", "x"]
@@ -27,7 +27,7 @@ def test_batch_size_does_not_change_embeddings(minilm, batch_size):
 def test_padding_never_reaches_real_tokens(minilm):
     """Whatever ids stand in the padded positions, the real tokens' states are bit for bit the same:
     the mask gives padded keys a weight of exactly zero."""
-    ids = minilm.tokenizer.encode(TEXTS)
+    ids = minilm.tokenizer.tokenize(TEXTS)
     input_ids, mask = pad_batch(ids)
     other_pads = np.where(mask > 0, input_ids, 1000 + np.arange(input_ids.size).reshape(input_ids.shape))
     a = reference.bert(input_ids, mask, minilm.backend.params, minilm.config)[-1]
@@ -72,7 +72,7 @@ def test_mean_pool_counts_only_real_tokens():
 
 def test_float64_weights_give_a_float64_forward_pass(minilm):
     params64 = _cast(minilm.backend.params, np.float64)
-    ids, mask = pad_batch(minilm.tokenizer.encode(TEXTS[:2]))
+    ids, mask = pad_batch(minilm.tokenizer.tokenize(TEXTS[:2]))
     h64 = reference.bert(ids, mask, params64, minilm.config)[-1]
     h32 = reference.bert(ids, mask, minilm.backend.params, minilm.config)[-1]
     assert h64.dtype == np.float64 and h32.dtype == np.float32

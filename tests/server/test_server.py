@@ -56,7 +56,7 @@ def test_openai_client_default_base64_gives_the_library_vectors(server, engine, 
     np.testing.assert_allclose(got, engine.encode(TEXTS), rtol=0, atol=1e-6)
     assert [d.index for d in response.data] == [0, 1, 2, 3]
     assert response.model == str(minilm_dir)  # the served model's name, whatever the request said
-    tokens = sum(len(ids) for ids in engine.tokenizer.encode(TEXTS))
+    tokens = sum(len(ids) for ids in engine.tokenizer.tokenize(TEXTS))
     assert response.usage.prompt_tokens == response.usage.total_tokens == tokens
 
 
@@ -185,7 +185,7 @@ def test_models_health_tokenize_metrics(server, engine):
 
     long = "word " * 400
     data = post(server, {"input": ["hello world", long]}, path="/tokenize").json()["data"]
-    assert data[0]["ids"] == engine.tokenizer.encode(["hello world"])[0].tolist() and not data[0]["truncated"]
+    assert data[0]["ids"] == engine.tokenizer.tokenize(["hello world"])[0].tolist() and not data[0]["truncated"]
     assert data[1]["tokens"] == engine.max_length and data[1]["truncated"] and data[1]["whole_tokens"] == 402
 
     post(server, {"input": ["counted"]})

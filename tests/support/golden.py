@@ -89,7 +89,7 @@ class Differences:
 def measure(model, fixture: Fixture) -> Differences:
     """Run `model` (a minie5.Model) on the fixture's texts and compare with transformers' outputs."""
     ref = fixture.arrays
-    ids = model.tokenizer.encode(fixture.texts)
+    ids = model.tokenizer.tokenize(fixture.texts)
     ids_equal = len(ids) == len(fixture.ids) and all(
         np.array_equal(a, b) for a, b in zip(ids, fixture.ids))
 
@@ -99,11 +99,11 @@ def measure(model, fixture: Fixture) -> Differences:
     pooled = model.encode(fixture.texts, normalize=False)
     other_pooling = {}
     for mode in ("cls", "max"):
-        ours = model.backend.embed(model.tokenizer.encode(fixture.texts), mode, normalize=False)
+        ours = model.backend.embed(model.tokenizer.tokenize(fixture.texts), mode)
         theirs = ref[f"{mode}_pooled"]
         other_pooling[mode] = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
 
-    hidden_states, mask = model.backend.hidden_states(model.tokenizer.encode(fixture.hidden_state_texts))
+    hidden_states, mask = model.backend.hidden_states(model.tokenizer.tokenize(fixture.hidden_state_texts))
     hidden_rel = []
     for ours, theirs in zip(hidden_states, ref["hidden_states"], strict=True):
         hidden_rel.append(float(np.abs(ours[mask > 0] - theirs).max() / np.abs(theirs).max()))

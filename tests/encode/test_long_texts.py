@@ -37,12 +37,12 @@ def test_error_mode_names_the_text(model):
 @pytest.mark.parametrize("overlap", [0, 100])
 def test_chunk_is_the_token_weighted_mean_of_the_windows(model, minilm, overlap):
     """Checked against the NumPy reference embedding each window on its own."""
-    windows = minilm.tokenizer.encode_windows([LONG], overlap)[0]
+    windows = minilm.tokenizer.tokenize_windows([LONG], overlap)[0]
     assert len(windows) >= 3 and all(len(w) <= 256 for w in windows)  # about 1,100 tokens
     assert all(w[0] == 101 and w[-1] == 102 for w in windows)
     if overlap:  # successive windows share `overlap` tokens
         assert np.array_equal(windows[0][-1 - overlap:-1], windows[1][1:1 + overlap])
-    pooled = minilm.backend.embed(windows, "mean", normalize=False).astype(np.float64)
+    pooled = minilm.backend.embed(windows, "mean").astype(np.float64)
     weights = np.array([len(w) for w in windows], dtype=np.float64)
     expected = weights @ pooled / weights.sum()
     expected /= np.linalg.norm(expected)

@@ -68,8 +68,16 @@ def test_a_models_own_prompts_win(minilm_dir, tmp_path):
     model = minie5.load(folder, backend="numpy")
     np.testing.assert_array_equal(model.encode_query("why"), model.encode("Represent this question: why"))
     np.testing.assert_array_equal(model.encode_document("why"), model.encode("why"))
-    with pytest.raises(ValueError, match="not one of this model's prompts: 'query', 'document'"):
-        model.encode("why", prompt_name="passage")
+    # "passage" and "document" name the same side: a model that declares one answers to both
+    np.testing.assert_array_equal(model.encode("why", prompt_name="passage"), model.encode("why"))
+    with pytest.raises(ValueError, match=r"not one of this model's prompts \('query', 'document'\)"):
+        model.encode("why", prompt_name="classification")
+    # prompts given at load come first, then the model's own
+    given = minie5.load(folder, backend="numpy", prompts={"query": "Q: "})
+    np.testing.assert_array_equal(given.encode_query("why"), model.encode("Q: why"))
+    np.testing.assert_array_equal(given.encode_document("why"), model.encode("why"))
+    with pytest.raises(ValueError, match="prompts must map prompt names to strings"):
+        minie5.load(folder, backend="numpy", prompts={"query": 1})
 
 
 def test_similarity_dimension_and_max_seq_length(minilm):
@@ -79,7 +87,7 @@ def test_similarity_dimension_and_max_seq_length(minilm):
     assert minilm.get_sentence_embedding_dimension() == 384 and minilm.max_seq_length == 256
     model = minie5.load(minilm.path, backend="numpy")
     model.max_seq_length = 8
-    assert model.max_length == 8 and len(model.tokenizer.encode(["a b c d e f g h i j"])[0]) == 8
+    assert model.max_length == 8 and len(model.tokenizer.tokenize(["a b c d e f g h i j"])[0]) == 8
     with pytest.raises(ValueError, match="max_seq_length must be an integer from 2 to 512"):
         model.max_seq_length = 1000
 

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .loader import DEFAULT_MODEL, load
-from .quantize import PRECISIONS
+from .encode.prompts import NO_PROMPT, ROLES
+from .encode.quantize import PRECISIONS
+from .errors import check_choice
+from .loading.model_files import DEFAULT_MODEL
+from .model import load
 
 BAD_ROW_POLICIES = ("error", "skip", "empty")
 _MODELS: dict[tuple, object] = {}  # one loaded model per settings, per process
@@ -32,7 +35,8 @@ class BatchEmbedder:
     """Embed the `column` of each batch (a pandas DataFrame, a pyarrow Table, or a dict of columns)
     and return it with an `output_column` added: float32 vectors, or the chosen `precision`.
 
-    prefix: "query" or "passage" (e5's prefixes, never added twice), or None for texts as given.
+    prefix: "query", "passage" or "document": that prompt of the model (for e5, "query: " or
+      "passage: "; never added twice), as every minie5 front end resolves it; None for texts as given.
     threads: cores for the engine; default MINIE5_NUM_THREADS, else OMP_NUM_THREADS (which Ray,
       Dask and Spark set to the worker's share), else all.
     on_bad_row: a null or non-string text raises BadRowError ("error", naming the row), is dropped
@@ -43,15 +47,12 @@ class BatchEmbedder:
                  threads: int | None = None, precision: str = "float32", ranges: np.ndarray | None = None,
                  batch_size: int = 32, output_column: str = "embedding", on_bad_row: str = "error",
                  revision: str | None = None, backend: str = "numba"):
-        if prefix not in (None, "query", "passage"):
-            raise ValueError(f"prefix must be 'query', 'passage' or None, got {prefix!r}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+        check_choice("prefix", prefix, (None, NO_PROMPT, *ROLES))
+        check_choice("precision", precision, PRECISIONS)
         if precision in ("int8", "uint8") and ranges is None:
             raise ValueError(f"precision={precision!r} needs ranges= (minie5.calibration_ranges of a sample of the "
                              "corpus): each batch calibrating itself would quantise batches differently")
-        if on_bad_row not in BAD_ROW_POLICIES:
-            raise ValueError(f"on_bad_row must be one of {', '.join(map(repr, BAD_ROW_POLICIES))}, got {on_bad_row!r}")
+        check_choice("on_bad_row", on_bad_row, BAD_ROW_POLICIES)
         self.model_name, self.revision, self.backend = str(model), revision, backend
         self.column, self.prefix, self.threads, self.precision = column, prefix, threads, precision
         self.ranges = None if ranges is None else np.asarray(ranges, dtype=np.float32)
@@ -85,12 +86,8 @@ class BatchEmbedder:
         model = self.model
         if not good:
             return None, bad
-        kwargs = {"batch_size": self.batch_size, "precision": self.precision, "ranges": self.ranges}
-        if self.prefix == "query":
-            return model.encode_queries(good, **kwargs), bad
-        if self.prefix == "passage":
-            return model.encode_passages(good, **kwargs), bad
-        return model.encode(good, **kwargs), bad
+        return model.encode(good, batch_size=self.batch_size, precision=self.precision, ranges=self.ranges,
+                            prompt_name=self.prefix), bad
 
     def __call__(self, batch):
         """The batch, of the same type, with `output_column` added (rows dropped by "skip")."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..batching import pad_batch
 from ..loading.config import BertConfig
 from .encoder import bert
-from .pooling import l2_normalize, pool
+from .padding import pad_batch
+from .pooling import pool
 
 
 class NumpyBackend:
@@ -31,7 +31,6 @@ class NumpyBackend:
         input_ids, attention_mask = pad_batch(ids, self.config.pad_token_id)
         return bert(input_ids, attention_mask, self.params, self.config), attention_mask
 
-    def embed(self, ids: list[np.ndarray], pooling: str, normalize: bool) -> np.ndarray:  # B ragged -> [B, H]
+    def embed(self, ids: list[np.ndarray], pooling: str) -> np.ndarray:  # B ragged -> [B, H], in self.dtype
         hidden_states, attention_mask = self.hidden_states(ids)
-        pooled = pool(hidden_states[-1], attention_mask, pooling)
-        return l2_normalize(pooled) if normalize else pooled
+        return pool(hidden_states[-1], attention_mask, pooling)

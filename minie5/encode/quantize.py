@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import check_choice
+
 PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
 # Ranges taken from the vectors being quantised need enough of them to mean anything: one text
 # gives every dimension an empty range (every code -128), a few give codes that say little.
@@ -42,8 +44,7 @@ def calibration_ranges(embeddings: np.ndarray) -> np.ndarray:  # [n, dim] -> [2,
 
 def quantize(embeddings: np.ndarray, precision: str, ranges: np.ndarray | None = None) -> np.ndarray:
     """[n, dim] (or [dim]) float embeddings in `precision`; see the module's table."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+    check_choice("precision", precision, PRECISIONS)
     x = np.asarray(embeddings, dtype=np.float32)
     if precision == "float32":
         return x

@@ -57,8 +57,8 @@ def test_a_huge_string_costs_what_the_window_uses(small):
     "a " * 30_000,                                   # exactly at the edge of word boundaries
 ])
 def test_the_character_budget_never_changes_the_result(small, text):
-    first, longer = small.tokenizer.encode_first([text])
-    whole = small.tokenizer.encode_windows([text])[0]
+    first, longer = small.tokenizer.tokenize_first([text])
+    whole = small.tokenizer.tokenize_windows([text])[0]
     np.testing.assert_array_equal(first[0], whole[0])
     assert longer[0] == (len(whole) > 1)
 

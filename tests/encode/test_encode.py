@@ -31,13 +31,25 @@ def test_normalize(minilm):
     np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), unit, atol=1e-6)
 
 
-def test_texts_are_embedded_as_given_and_prefixes_added_once(minilm):
-    prefixed = minilm.encode(["query: " + QUERY, "passage: " + QUERY])
-    assert not np.allclose(minilm.encode(QUERY), prefixed[0])
-    np.testing.assert_array_equal(minilm.encode_queries(QUERY), prefixed[0])
-    np.testing.assert_array_equal(minilm.encode_queries([QUERY, "query: " + QUERY]), prefixed[[0, 0]])
-    np.testing.assert_array_equal(minilm.encode_passages([QUERY]), prefixed[[1]])
-    assert minilm.encode_queries([QUERY], normalize=False).shape == (1, 384)
+def test_texts_are_embedded_as_given_and_prefixes_added_once(e5_named):
+    prefixed = e5_named.encode(["query: " + QUERY, "passage: " + QUERY])
+    assert not np.allclose(e5_named.encode(QUERY), prefixed[0])
+    np.testing.assert_array_equal(e5_named.encode_queries(QUERY), prefixed[0])
+    np.testing.assert_array_equal(e5_named.encode_queries([QUERY, "query: " + QUERY]), prefixed[[0, 0]])
+    np.testing.assert_array_equal(e5_named.encode_passages([QUERY]), prefixed[[1]])
+    assert e5_named.encode_queries([QUERY], normalize=False).shape == (1, 384)
+
+
+def test_a_model_without_prompts_embeds_queries_as_given_with_one_warning(minilm_dir):
+    """encode_queries and encode_query are one behaviour: a model that declares no prompt (not an
+    e5 model, no config_sentence_transformers.json) gets its texts as given, and says so once."""
+    model = minie5.load(minilm_dir, backend="numpy")
+    with pytest.warns(UserWarning, match="declares no 'query' prompt"):
+        queries = model.encode_queries([QUERY, "summit"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per model and name
+        np.testing.assert_array_equal(model.encode_query([QUERY, "summit"]), queries)
+    np.testing.assert_array_equal(queries, model.encode([QUERY, "summit"]))
 
 
 def test_model_card_example_ranks_the_right_passages(minilm):

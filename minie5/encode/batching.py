@@ -1,7 +1,8 @@
-"""Cutting a list of texts into batches, shared by both backends.
+"""Cutting a list of token sequences into batches for a backend, and proving them in range.
 
-The reference pads a batch to its longest text; the engine packs a batch's real tokens end to end.
-Either way, texts of like length should share a batch, so both sort by length first.
+The reference pads a batch to its longest text (reference/padding.py); the engine packs a batch's
+real tokens end to end. Either way, texts of like length should share a batch, so both sort by
+length first.
 """
 
 from __future__ import annotations
@@ -28,19 +29,6 @@ def plan_batches(lengths: list[int], batch_size: int, max_tokens: int, padded: b
     return batches
 
 
-def pad_batch(ids: list[np.ndarray],
-              pad_token_id: int = 0) -> tuple[np.ndarray, np.ndarray]:  # B ragged -> [B, T] ids, [B, T] mask
-    """Right-pad token id sequences to the longest with the model's padding id. The mask removes
-    padding from attention and from pooling; XLM-R also reads the padding id to number positions."""
-    T = max(len(seq) for seq in ids)
-    input_ids = np.full((len(ids), T), pad_token_id, dtype=np.int64)
-    attention_mask = np.zeros((len(ids), T), dtype=np.int64)
-    for row, seq in enumerate(ids):
-        input_ids[row, :len(seq)] = seq
-        attention_mask[row, :len(seq)] = 1
-    return input_ids, attention_mask
-
-
 def check_ids(ids: list[np.ndarray], vocab_size: int, max_tokens: int, index: list[int] | None = None) -> None:
     """Prove every index the forward pass will use is in range before it runs: token ids inside
     the word-embedding table, and lengths inside the position table. The kernels index without
@@ -59,4 +47,3 @@ def check_ids(ids: list[np.ndarray], vocab_size: int, max_tokens: int, index: li
         i = next(i for i, seq in enumerate(ids) if ((seq < 0) | (seq >= vocab_size)).any())
         raise ValueError(f"ids[{index[i] if index else i}] holds token id {bad}, outside the vocabulary "
                          f"(ids 0 to {vocab_size - 1})")
-

@@ -13,7 +13,8 @@ vector does not depend on its batch), or, for long batches on machines where it 
 OpenBLAS through NumPy (Numba's own np.dot would need SciPy, and calls the same library); everything
 between them is a kernel from kernels.py. Attention reads its input transposed, a row per channel
 (see kernels.self_attention), which the product writes for free. Weights stay in torch.nn.Linear's
-[out, in] layout, and buffers are reused from batch to batch.
+[out, in] layout, and buffers are reused from batch to batch. The pass ends with pooling; the
+pooled vectors go back to the text pipeline in float64, unnormalised.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from ..batching import pad_batch
 from ..loading.config import BertConfig
+from ..reference.padding import pad_batch
 from . import kernels
 from .threads import ThreadLimits
 
@@ -38,10 +39,8 @@ _LINEAR_IS_FASTER: dict[tuple, bool] = {}  # (threads, hidden, intermediate) -> 
 MIN_ROWS_PER_THREAD = 32  # below this a product is too small to be worth splitting
 # Up to this many tokens, products always go to kernels.linear: OpenBLAS spends longer packing the
 # weights than multiplying, and its calls compete with Numba's threads still spinning after the
-# kernel before (measured on the 2-core Zen 5 machine: a 128-token text 46 ms this way against 61 ms
-# with OpenBLAS from 64 rows, and 16 short queries 46 against 67 ms).
+# kernel before (docs/engine-guide.md has the measurements).
 LINEAR_ROWS = 256
-POOLINGS = {"mean": kernels.mean_pool, "cls": kernels.cls_pool, "max": kernels.max_pool}
 
 
 class NumbaBackend:
@@ -68,11 +67,11 @@ class NumbaBackend:
         self._buffers: dict[str, np.ndarray] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads.threads, thread_name_prefix="minie5-blas")
 
-    def embed(self, ids: list[np.ndarray], pooling: str, normalize: bool) -> np.ndarray:  # B ragged -> [B, H]
+    def embed(self, ids: list[np.ndarray], pooling: str) -> np.ndarray:  # B ragged -> [B, H] float64
         with _FORWARD_LOCK, self.threads.applied():  # limits are process-wide: set them under the lock
             offsets, x = self._forward(ids, keep=None)
-            out = np.empty((len(ids), self.config.hidden_size), dtype=np.float32)
-            POOLINGS[pooling](x, offsets, normalize, out)
+            out = np.empty((len(ids), self.config.hidden_size), dtype=np.float64)
+            kernels.POOLINGS[pooling](x, offsets, out)
         return out
 
     def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -97,8 +96,7 @@ class NumbaBackend:
         the two (measured once per process, see _linear_is_faster). The rest go to OpenBLAS as
         single-threaded calls on blocks of rows, one per thread of our own pool. OpenBLAS's own
         threads would be simpler, but they spin for a while after each product, and on a small
-        machine that steals the cores the next kernel needs (measured on 2 cores: attention and the
-        other kernels ran 1.6x slower after a threaded product)."""
+        machine that steals the cores the next kernel needs."""
         if self.deterministic or a.shape[0] <= LINEAR_ROWS or self._linear_is_faster():
             kernels.linear(a, weight, out)
         else:
@@ -109,10 +107,10 @@ class NumbaBackend:
 
     def _linear_is_faster(self) -> bool:
         """Whether kernels.linear beats OpenBLAS on a large product on this machine, timed once per
-        process on this model's widest product (1,024 rows, best of three each). Which one wins
-        depends on the CPU and on the OpenBLAS build: on the 2-core Zen 5 machine, numpy's OpenBLAS
-        held to its AVX2 kernels (as OPENBLAS_CORETYPE=Haswell there does) ran 205-220 GFLOP/s
-        against the kernel's 280-355, but with its AVX-512 kernels 415-445."""
+        process on this model's widest product (1,024 rows, best of three each). Called inside a
+        pass (under the forward lock, with the pass's thread limits), so it is measured as a pass
+        runs it. Which one wins depends on the CPU and on the OpenBLAS build (numpy's OpenBLAS held
+        to its AVX2 kernels by OPENBLAS_CORETYPE=Haswell loses; its AVX-512 kernels win)."""
         if numba.config.DISABLE_JIT:  # the kernel runs as plain Python: no contest, and no time to waste timing it
             return False
         key = (self.threads.threads, self.config.hidden_size, self.config.intermediate_size)
@@ -131,13 +129,12 @@ class NumbaBackend:
             _LINEAR_IS_FASTER[key] = min(seconds["linear"]) <= min(seconds["openblas"])
         return _LINEAR_IS_FASTER[key]
 
-    @property
     def products(self) -> str:
-        """Which code computes the products of long batches: "kernels.linear" or "openblas"."""
+        """Which code computes the products of long batches: "kernels.linear" or "openblas". The
+        first call in a process may time both (see _linear_is_faster), as a pass would run them."""
         if self.deterministic:
             return "kernels.linear"
-        with _FORWARD_LOCK, self.threads.applied():  # measured as a pass would run it
-            numba.set_num_threads(self.threads.threads)
+        with _FORWARD_LOCK, self.threads.applied():
             return "kernels.linear" if self._linear_is_faster() else "openblas"
 
     def _buffer(self, name: str, rows: int, cols: int) -> np.ndarray:
@@ -157,12 +154,9 @@ class NumbaBackend:
         M = int(offsets[-1])
         input_ids = np.concatenate(ids).astype(np.int64)
         positions = packed_position_ids(input_ids, offsets, config)
-        # Every kernel on all the threads, even for a single short text: Numba's threads spin briefly
-        # between kernels (see engine/__init__.py), so waking them costs less than the work they take
-        # over (measured on 2 cores: a short query 4.2-4.5 ms this way, 4.4-4.8 ms with the kernels
-        # between products on one thread up to 16 tokens).
-        numba.set_num_threads(self.threads.threads)
-
+        # Every kernel runs on all the pass's threads (set by ThreadLimits.applied), even for a
+        # single short text: Numba's threads spin briefly between kernels (see threads.py), so
+        # waking them costs less than the work they take over.
         x = self._buffer("x", M, H)
         qkv_t, ctx = self._buffer("qkv_t", 3 * H, M), self._buffer("ctx", M, H)
         y, h = self._buffer("y", M, H), self._buffer("h", M, F)

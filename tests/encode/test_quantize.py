@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import minie5
-from minie5.quantize import calibration_ranges, hamming_distance, quantize
+from minie5.encode.quantize import calibration_ranges, hamming_distance, quantize
 
 rng = np.random.RandomState(0)
 X = rng.standard_normal((50, 384)).astype(np.float32)
