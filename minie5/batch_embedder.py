@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .encode.long_texts import LONG_MODES
 from .encode.prompts import NO_PROMPT, ROLES
 from .encode.quantize import PRECISIONS
-from .errors import check_choice
-from .loading.model_files import DEFAULT_MODEL
+from .errors import TextError, check_choice
+from .loading.model_files import default_model
 from .model import load
 
 BAD_ROW_POLICIES = ("error", "skip", "empty")
@@ -41,22 +42,24 @@ class BatchEmbedder:
       Dask and Spark set to the worker's share), else all.
     on_bad_row: a null or non-string text raises BadRowError ("error", naming the row), is dropped
       from the batch ("skip"), or keeps its row with a null embedding ("empty").
+    long: texts over the model's limit, as Model.encode takes it ("truncate", "chunk", "error").
     """
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, column: str = "text", *, prefix: str | None = None,
+    def __init__(self, model: str | Path | None = None, column: str = "text", *, prefix: str | None = None,
                  threads: int | None = None, precision: str = "float32", ranges: np.ndarray | None = None,
                  batch_size: int = 32, output_column: str = "embedding", on_bad_row: str = "error",
-                 revision: str | None = None, backend: str = "numba"):
+                 revision: str | None = None, backend: str = "numba", long: str = "truncate"):
         check_choice("prefix", prefix, (None, NO_PROMPT, *ROLES))
         check_choice("precision", precision, PRECISIONS)
         if precision in ("int8", "uint8") and ranges is None:
             raise ValueError(f"precision={precision!r} needs ranges= (minie5.calibration_ranges of a sample of the "
                              "corpus): each batch calibrating itself would quantise batches differently")
         check_choice("on_bad_row", on_bad_row, BAD_ROW_POLICIES)
-        self.model_name, self.revision, self.backend = str(model), revision, backend
+        check_choice("long", long, LONG_MODES)
+        self.model_name, self.revision, self.backend = str(model or default_model()), revision, backend
         self.column, self.prefix, self.threads, self.precision = column, prefix, threads, precision
         self.ranges = None if ranges is None else np.asarray(ranges, dtype=np.float32)
-        self.batch_size, self.output_column, self.on_bad_row = batch_size, output_column, on_bad_row
+        self.batch_size, self.output_column, self.on_bad_row, self.long = batch_size, output_column, on_bad_row, long
 
     @property
     def model(self):
@@ -86,8 +89,12 @@ class BatchEmbedder:
         model = self.model
         if not good:
             return None, bad
-        return model.encode(good, batch_size=self.batch_size, precision=self.precision, ranges=self.ranges,
-                            prompt_name=self.prefix), bad
+        try:
+            return model.encode(good, batch_size=self.batch_size, precision=self.precision, ranges=self.ranges,
+                                prompt_name=self.prefix, long=self.long), bad
+        except TextError as e:  # numbered among the good rows: renumber it among the batch's
+            row = [i for i, t in enumerate(texts) if isinstance(t, str)][e.index] if bad else e.index
+            raise type(e)(row, e.problem, e.advice) from None
 
     def __call__(self, batch):
         """The batch, of the same type, with `output_column` added (rows dropped by "skip")."""

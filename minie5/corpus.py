@@ -2,7 +2,9 @@
 adding lines costs only the new lines.
 
 The cache file is named after the model and the settings that change the vectors
-(CORPUS.minie5-<key>.npz). Inside, each vector is stored with a digest of its text, so that when
+(CORPUS.minie5-<key>.npz), and lives beside the corpus, or in a folder the caller names, or, where
+the corpus' folder cannot be written, in the user's cache ($XDG_CACHE_HOME/minie5/corpora), named
+after the corpus' whole path too. Inside, each vector is stored with a digest of its text, so that when
 the corpus changes, the vectors of texts that did not change are reused and only new texts are
 embedded. Nothing in the file is trusted: its size is bounded by the corpus before it is opened,
 each array's declared size before it is read, and the vectors must have the model's shape and
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -21,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import write_atomically
+from .errors import TextError
+from .files import user_cache_dir, write_atomically
 
 DIGEST_BYTES = 16  # per text: BLAKE2b-128, ample to tell texts apart
 
@@ -30,20 +34,24 @@ class CorpusCache:
     """The cached vectors of the corpus file `corpus` as `model` embeds it with `settings` (any
     JSON-able dict of what else changes the vectors: the text's field, the prompt, long-text mode)."""
 
-    def __init__(self, model, corpus: Path, settings: dict):
+    def __init__(self, model, corpus: Path, settings: dict, folder: Path | None = None):
         self.key = json.dumps({"model": model.files.fingerprint, "pooling": model.pooling,
                                "max_length": model.max_length, **settings}, sort_keys=True)
         self.dim = model.dim
-        digest = hashlib.sha256(self.key.encode()).hexdigest()[:12]
-        self.path = corpus.with_name(f"{corpus.name}.minie5-{digest}.npz")
+        beside = folder is None and os.access(corpus.parent, os.W_OK)
+        if folder is None:
+            folder = corpus.parent if beside else user_cache_dir() / "corpora"
+        # A shared folder holds the caches of many corpora: their names alone could clash.
+        named_by = self.key if beside else self.key + str(corpus.resolve())
+        self.path = Path(folder) / f"{corpus.name}.minie5-{hashlib.sha256(named_by.encode()).hexdigest()[:12]}.npz"
 
     def vectors(self, texts: list[str], embed: Callable[[list[str]], np.ndarray],
-                use_cache: bool = True) -> tuple[np.ndarray, int]:
+                use_cache: bool = True) -> tuple[np.ndarray, int, bool]:
         """The unit vectors of `texts`: cached rows for texts the cache holds, `embed(new texts)`
-        for the rest. Returns them with how many texts were embedded now; saves the cache when
-        anything new was embedded."""
+        for the rest. Returns them with how many texts were embedded now, and whether the cache
+        was saved (it is when anything new was embedded, and the folder can be written)."""
         if not use_cache:
-            return embed(texts), len(texts)
+            return embed(texts), len(texts), False
         digests = text_digests(texts)
         known = self._load(len(texts))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -55,13 +63,19 @@ class CorpusCache:
             hits = [i for i, row in enumerate(found) if row >= 0]
             out[hits] = known[0][[found[i] for i in hits]]
         if missing:
-            out[missing] = embed([texts[i] for i in missing])
+            try:
+                out[missing] = embed([texts[i] for i in missing])
+            except TextError as e:  # numbered among the new texts: renumber it among all of them
+                raise type(e)(missing[e.index], e.problem, e.advice) from None
+        saved = False
         if missing or known is None or len(known[0]) != len(texts):
             try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 write_atomically(self.path, lambda f: np.savez(f, vectors=out, digests=digests, model=self.key))
+                saved = True
             except OSError as e:  # the vectors are made; only keeping them failed
                 warnings.warn(f"could not cache the corpus vectors ({e})", stacklevel=2)
-        return out, len(missing)
+        return out, len(missing), saved
 
     def _load(self, corpus_size: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The cached (vectors, digests), or None when there is no cache or it fails a check."""

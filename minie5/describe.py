@@ -4,6 +4,7 @@ weights themselves are never read), so it is cheap on any model, however large."
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .loading.config import BertConfig
-from .loading.model_files import DEFAULT_MODEL, open_model
+from .loading.model_files import open_model
 from .loading.safetensors_file import SafetensorsFile
 from .loading.sentence_transformers import Pipeline
 from .loading.weights import check_sizes, expected_shapes
@@ -32,6 +33,15 @@ class ModelDescription:
     stored_dtypes: dict[str, int]  # safetensors dtype -> tensors stored in it
     files: dict[str, int]  # file (relative to path) -> bytes
 
+    def to_dict(self) -> dict:
+        """Everything above as JSON-able values (`minie5 info --json`)."""
+        c, p = self.config, self.pipeline
+        return {"name": self.name, "path": str(self.path), "source": self.source,
+                "config": dataclasses.asdict(c), "pooling": p.pooling, "normalize": p.normalize,
+                "pipeline_source": p.source, "prompts": p.prompts, "max_length": self.max_length,
+                "parameters": self.parameters, "tensors": self.tensors, "stored_dtypes": self.stored_dtypes,
+                "files": self.files}
+
     def __str__(self) -> str:
         c, p = self.config, self.pipeline
         return "\n".join([
@@ -48,7 +58,7 @@ class ModelDescription:
         ])
 
 
-def describe(model: str | Path = DEFAULT_MODEL, revision: str | None = None,
+def describe(model: str | Path | None = None, revision: str | None = None,
              pooling: str | None = None) -> ModelDescription:
     """Describe a model by name or folder, found as `minie5.load` finds it (`minie5 info` prints
     this); `pooling` as `load`'s override."""

@@ -4,6 +4,8 @@ and the server can pass it on as it is."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class Minie5Error(Exception):
     """Base class: anything minie5 reports about its inputs."""
@@ -33,6 +35,26 @@ class TextError(Minie5Error, ValueError):
 
 class TextTooLong(TextError):
     """A text over the model's limit, under long="error"."""
+
+
+class TruncationWarning(UserWarning):
+    """Texts were cut to the model's limit (long="truncate"): `count` of `total`, at `max_length`
+    tokens, so that a caller (a cluster worker, the CLI) can add them up or say it in its own words."""
+
+    def __init__(self, count: int, total: int, max_length: int):
+        super().__init__(f"{count} of {total} texts were longer than {max_length} tokens and were truncated "
+                         "(long='chunk' embeds all of each)")
+        self.count, self.total, self.max_length = count, total, max_length
+
+
+def install_hint(extra: str) -> str:
+    """The pip command that adds an optional extra. minie5 is installed from a checkout, so the
+    command names the checkout this minie5 runs from when it is one (an editable install), which
+    works from any folder; otherwise the checkout the user has."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return f'pip install "{checkout}[{extra}]"'
+    return f'pip install ".[{extra}]" (in your checkout of minie5)'
 
 
 def check_choice(argument: str, value, choices: tuple) -> None:

@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def user_cache_dir() -> Path:
+    """minie5's folder in the user's cache: $XDG_CACHE_HOME/minie5, else ~/.cache/minie5."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "minie5"
+
+
 def write_atomically(out: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call `write(f)` on a new temporary file beside `out`, then rename it to `out`."""
     out = Path(out)

@@ -22,12 +22,13 @@ from pathlib import Path
 
 from numba import njit
 
+from .files import user_cache_dir
+
 PACKAGE = Path(__file__).resolve().parent
 
 
 def cache_folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "minie5" / "numba"
+    return user_cache_dir() / "numba"
 
 
 def _install_locator() -> None:

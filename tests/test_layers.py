@@ -11,7 +11,8 @@ PACKAGE = Path(minie5.__file__).parent
 # Top to bottom; units on one line are siblings and may not import each other.
 LAYERS = [
     ["errors"],
-    ["files", "jit_cache", "progress"],
+    ["files"],
+    ["jit_cache", "progress"],
     ["loading"],
     ["reference"],
     ["engine"],

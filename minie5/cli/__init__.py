@@ -19,10 +19,14 @@ line naming the file or argument at fault; set MINIE5_DEBUG=1 to see the traceba
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import signal
 import sys
 import warnings
 
+from .. import __version__
+from ..errors import TextError, TextTooLong, TruncationWarning
 from . import embed, embed_corpus, info, porting, search, serve
 from .common import InputError, SilentFailure, UsageError
 
@@ -51,14 +55,17 @@ models:
   every text to start with "query: " or "passage: " (see --query / --passage).
 
 environment:
+  MINIE5_MODEL        the model of every command that names none (default: intfloat/e5-small-v2)
   MINIE5_NUM_THREADS  cores to use (default: all)
   MINIE5_API_KEY      the key `minie5 serve` requires (Authorization: Bearer KEY)
-  HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE  where the Hugging Face cache is; never download
+  HF_HOME, HF_HUB_CACHE, XDG_CACHE_HOME, HF_HUB_OFFLINE  where the Hugging Face cache is (as
+                      huggingface_hub finds it); never download
   MINIE5_DEBUG=1      show Python tracebacks instead of one-line errors
 
 exit status:
   0 success; 1 an error in a model, an input file or a text; 2 a usage error (the command line
-  itself); 130 interrupted. Messages go to stderr, one line each.
+  itself); 130 interrupted; 141 the reader of standard output went away (`| head`), as for any
+  Unix command stopped by SIGPIPE. Messages go to stderr, one line each.
 """
 
 
@@ -66,19 +73,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minie5", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Text embeddings with e5-small-v2 and other BERT encoders, on the CPU, without PyTorch.")
+    parser.add_argument("--version", action="version", version=f"minie5 {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.add_parsers(commands)
+    parser.set_defaults(commands=commands.choices)
     return parser
+
+
+def unknown_arguments(parser: argparse.ArgumentParser, args, extras: list[str]) -> int:
+    """What argparse would only call "unrecognized arguments", with the command's own usage line
+    and, for a misspelt flag, the flag meant."""
+    command = args.commands[args.command]
+    flags = [flag for action in command._actions for flag in action.option_strings]
+    for extra in extras:
+        if extra.startswith("-"):
+            close = difflib.get_close_matches(extra.split("=", 1)[0], flags, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else f" (see minie5 {args.command} --help)"
+            message = f"unrecognized argument {extra}{hint}"
+            break
+    else:
+        message = f"unrecognized arguments: {' '.join(extras)}"
+    print(command.format_usage().rstrip(), file=sys.stderr)
+    print(f"{parser.prog} {args.command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def cli_words(message: Warning) -> str:
+    """A library warning, in the command's own words."""
+    if isinstance(message, TruncationWarning):
+        return (f"{message.count} of {message.total} texts were longer than {message.max_length} tokens and were "
+                "truncated (--long chunk embeds all of each)")
+    return str(message)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line `argv` (default: sys.argv[1:]); return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        return unknown_arguments(parser, args, extras)
     # Warnings as one line each, like errors, rather than Python's file:line form.
     show_warning = warnings.showwarning
-    warnings.showwarning = lambda message, *_: print(f"minie5 {args.command}: warning: {message}",
+    warnings.showwarning = lambda message, *_: print(f"minie5 {args.command}: warning: {cli_words(message)}",
                                                      file=sys.stderr)
     try:
         args.run(args)
@@ -89,14 +126,22 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except TextError as e:  # the text named as the user gave it: its argument, or its file and line
+        origin = getattr(args, "origin", None)
+        where = origin.of(e.index) if origin is not None else f"text {e.index + 1}"
+        advice = "pass --long truncate or --long chunk" if isinstance(e, TextTooLong) else e.advice
+        print(f"minie5 {args.command}: error: {where} {e.problem}" + (f": {advice}" if advice else ""),
+              file=sys.stderr)
+        return 1
     except SilentFailure:
         return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`); silence the second error at interpreter exit.
+        # The reader went away (`| head`): stop at once, quietly, with the status SIGPIPE gives,
+        # and silence the second error at interpreter exit.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (left open for the interpreter's exit)
-        return 1
+        return 128 + signal.SIGPIPE
     except Exception as e:
         if os.environ.get("MINIE5_DEBUG"):
             raise

@@ -1,16 +1,18 @@
-"""What every command shares: the model and run options, their checks, and the two exceptions
-that set the exit status."""
+"""What every command shares: the model and run options, their checks, where texts came from (for
+errors in CLI words), informational notes that --quiet silences, and the exceptions that set the
+exit status."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..encode.long_texts import LONG_MODES
-from ..loading.model_files import DEFAULT_MODEL
+from ..loading.model_files import DEFAULT_MODEL, MODEL_ENV
 from ..loading.sentence_transformers import POOLING_MODES
 from ..model import BACKENDS
 
@@ -28,10 +30,11 @@ class SilentFailure(Exception):
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", default=DEFAULT_MODEL, metavar="MODEL",
+    parser.add_argument("--model", "-m", metavar="MODEL",
                         help="a Hugging Face model name (from an installed package, the Hugging Face "
-                             "cache, or downloaded) or a folder with config.json, model.safetensors "
-                             "and tokenizer.json (default: intfloat/e5-small-v2)")
+                             "cache, or downloaded; a short name such as all-MiniLM-L6-v2 as "
+                             "sentence-transformers takes it) or a folder with config.json, "
+                             f"model.safetensors and tokenizer.json (default: ${MODEL_ENV}, else {DEFAULT_MODEL})")
     parser.add_argument("--revision", metavar="REV", help="branch, tag or commit of a hub model (default: main)")
     parser.add_argument("--pooling", choices=POOLING_MODES,
                         help="pool token vectors this way instead of as the model's modules.json says")
@@ -75,6 +78,27 @@ def add_input_arguments(parser: argparse.ArgumentParser, flag: str, short: str, 
                         help=f"with a .jsonl or .csv {flag}: the field holding the text (default 'text')")
 
 
+@dataclass
+class Origin:
+    """Where a command's texts came from, so that an error about texts[i] names what the user
+    gave: "TEXT 3", "--input docs.txt line 14", "--corpus docs.csv row 2", "standard input line 5"."""
+
+    label: str  # "TEXT", "QUERY", "--input docs.txt", "standard input"
+    lines: list[int] | None = None  # the line of each text where it is not i + 1 (JSONL skips blank lines)
+    unit: str = "line"  # "line", or "row" for CSV records
+
+    def of(self, i: int) -> str:
+        if self.label.isupper():  # command-line arguments
+            return f"{self.label} {i + 1}"
+        return f"{self.label} {self.unit} {self.lines[i] if self.lines else i + 1}"
+
+
+def note(args, message: str) -> None:
+    """An informational line on stderr (what was written, what was cached), unless --quiet."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr, flush=True)
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per batch (default 32)")
     parser.add_argument("--long", choices=LONG_MODES, default="truncate",
@@ -88,7 +112,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="numba: the fast engine (default); numpy: the readable reference")
     add_deterministic_argument(parser)
     parser.add_argument("--quiet", "-q", action="store_true",
-                        help="no progress bar (it is shown only when stderr is a terminal anyway)")
+                        help="no progress bar and no notes (what was written or cached): only the result, "
+                             "warnings and errors")
 
 
 def check_run_arguments(args) -> None:
@@ -107,16 +132,17 @@ def load_model(args):
         from .. import jit_cache
 
         if not jit_cache.kernels_cached():
-            print("minie5: compiling the engine's kernels, once per install (about 15 s)...", file=sys.stderr,
-                  flush=True)
+            note(args, "minie5: compiling the engine's kernels, once per install (about 15 s)...")
     return load(args.model, backend=getattr(args, "backend", "numba"), threads=getattr(args, "threads", None),
                 revision=args.revision, pooling=args.pooling, deterministic=getattr(args, "deterministic", False))
 
 
-def encode(model, texts: list[str], args, kind: str | None, **kwargs) -> np.ndarray:
-    """Embed with the run options of `args`; kind ("query", "passage") is the prompt name."""
+def encode(model, texts: list[str], args, origin: Origin, **kwargs) -> np.ndarray:
+    """Embed with the run options of `args` and `kwargs` (prompt_name= for --query/--passage). An
+    error about one of the texts names it as `origin` says."""
+    args.origin = origin
     return model.encode(texts, batch_size=args.batch_size, long=args.long, overlap=args.overlap,
-                        progress=show_progress(args), prompt_name=kind, **kwargs)
+                        progress=show_progress(args), **kwargs)
 
 
 def show_progress(args) -> bool:

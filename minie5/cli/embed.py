@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 from pathlib import Path
 
 import numpy as np
 
+from ..encode.embedder import CHUNK_TEXTS
 from ..encode.quantize import MIN_SELF_CALIBRATION, PRECISIONS, calibration_ranges, quantize
 from ..files import write_atomically
 from ..progress import progress_bar
 from .common import (
+    Origin,
     UsageError,
     add_input_arguments,
     add_model_arguments,
@@ -20,6 +22,7 @@ from .common import (
     check_run_arguments,
     encode,
     load_model,
+    note,
     prefix_kind,
     read_ranges,
     show_progress,
@@ -43,7 +46,7 @@ def add_parsers(commands) -> None:
     embed.add_argument("--out", "-o", type=Path, metavar="FILE",
                        help="write the vectors to FILE instead: .npy ([n, dim] array), .jsonl (a JSON "
                             "array per line; with --input .jsonl each record plus an 'embedding' "
-                            "field), or .csv (text, then one column per number)")
+                            "field), or .csv (text, then one column per number); '-' is standard output")
     add_prefix_arguments(embed)
     embed.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                        help="scale vectors to unit length (default: as the model's modules.json says; "
@@ -64,25 +67,30 @@ def add_parsers(commands) -> None:
     similarity.add_argument("b", metavar="B")
     add_prefix_arguments(similarity)
     add_model_arguments(similarity)
+    similarity.add_argument("--json", action="store_true",
+                            help='print {"a": A, "b": B, "cosine": C} instead of the number alone')
+    add_run_arguments(similarity)
     similarity.set_defaults(run=run_similarity)
 
 
 def run_embed(args) -> None:
     check_run_arguments(args)
+    if args.out is not None and str(args.out) == "-":
+        args.out = None  # standard output, as without --out
     if args.out is not None and args.out.suffix not in OUTPUT_FORMATS:
         raise UsageError(f"--out {args.out}: unknown format {args.out.suffix or '(no extension)'!r}; "
-                         f"use {', '.join(OUTPUT_FORMATS)}")
+                         f"use {', '.join(OUTPUT_FORMATS)}, or - for standard output")
     if args.texts and args.input is not None:
         raise UsageError("give texts as arguments or with --input, not both")
     if args.ranges is not None and args.precision not in ("int8", "uint8"):
         raise UsageError("--ranges only applies with --precision int8 or uint8")
     records = None
     if args.texts:
-        texts = args.texts
+        texts, origin = args.texts, Origin("TEXT")
     elif args.input is not None:
-        texts, records = read_records(args.input, args.field, "--input")
+        texts, records, origin = read_records(args.input, args.field, "--input")
     else:
-        texts = read_stdin_lines()
+        texts, origin = read_stdin_lines(), Origin("standard input")
     ranges = read_ranges(args.ranges)
 
     if args.precision in ("int8", "uint8") and ranges is None and len(texts) < MIN_SELF_CALIBRATION:
@@ -98,35 +106,42 @@ def run_embed(args) -> None:
     empty = quantize(np.zeros((0, model.dim), np.float32), args.precision, np.zeros((2, model.dim), np.float32))
     if args.precision in ("int8", "uint8") and ranges is None:
         # Ranges from these very texts: all their vectors are needed before the first can be quantised.
-        vectors = encode(model, texts, args, kind, normalize=args.normalize)
+        vectors = encode(model, texts, args, origin, prompt_name=kind, normalize=args.normalize)
         ranges = calibration_ranges(vectors)
         chunks = [quantize(vectors, args.precision, ranges)]
         if args.out is not None:
             saved = args.out.with_name(args.out.stem + ".ranges.npy")
             write_atomically(saved, lambda f: np.save(f, ranges))
-            print(f"{args.precision} ranges taken from these {len(vectors)} texts; saved to {saved} "
-                  "(pass --ranges to quantise later texts the same way)", file=sys.stderr)
+            note(args, f"{args.precision} ranges taken from these {len(vectors)} texts; saved to {saved} "
+                       "(pass --ranges to quantise later texts the same way)")
     else:
-        chunks = encode_chunks(model, texts, args, kind, args.precision, ranges)
+        chunks = encode_chunks(model, texts, args, kind, origin, args.precision, ranges)
     write_vectors(args.out, chunks, texts, records, empty)
     if args.out is not None:
-        print(f"wrote {len(texts)} vectors of {empty.shape[1]} {empty.dtype} to {args.out}", file=sys.stderr)
+        note(args, f"wrote {len(texts)} vectors of {empty.shape[1]} {empty.dtype} to {args.out}")
 
 
-def encode_chunks(model, texts: list[str], args, kind: str | None, precision: str, ranges):
-    """The vectors of `texts` a chunk at a time (Model.encode_iter), with a progress bar."""
+# Texts embedded before their vectors are written to standard output: few enough that a reader
+# that goes away (`| head`) stops the work at once, enough that texts of like length share batches.
+STDOUT_CHUNK_TEXTS = 256
+
+
+def encode_chunks(model, texts: list[str], args, kind: str | None, origin: Origin, precision: str, ranges):
+    """The vectors of `texts` a chunk at a time (Model.encode_iter), with a progress bar that moves
+    after every batch."""
+    args.origin = origin
+    chunk_size = STDOUT_CHUNK_TEXTS if args.out is None else CHUNK_TEXTS
     with progress_bar(show_progress(args), len(texts)) as report:
-        done = 0
-        for vectors in model.encode_iter(texts, batch_size=args.batch_size, normalize=args.normalize,
-                                         long=args.long, overlap=args.overlap, precision=precision, ranges=ranges,
-                                         prompt_name=kind):
-            done += len(vectors)
-            if report is not None:
-                report(done, len(texts))
-            yield vectors
+        progress = None if report is None else (lambda done, _total: report(done, len(texts)))
+        yield from model.encode_iter(texts, batch_size=args.batch_size, normalize=args.normalize, long=args.long,
+                                     overlap=args.overlap, precision=precision, ranges=ranges, prompt_name=kind,
+                                     chunk_size=chunk_size, progress=progress)
 
 
 def run_similarity(args) -> None:
-    a, b = load_model(args).encode([args.a, args.b], normalize=True, prompt_name=prefix_kind(args))
-    print(f"{float(a @ b):.6f}")  # unit vectors: the dot product is the cosine
-
+    check_run_arguments(args)
+    a, b = encode(load_model(args), [args.a, args.b], args, Origin("TEXT"), prompt_name=prefix_kind(args),
+                  normalize=True)
+    cosine = float(a @ b)  # unit vectors: the dot product is the cosine
+    print(json.dumps({"a": args.a, "b": args.b, "cosine": round(cosine, 6)}, ensure_ascii=False) if args.json
+          else f"{cosine:.6f}")

@@ -7,23 +7,31 @@ import sys
 from pathlib import Path
 
 from ..batch_embedder import BAD_ROW_POLICIES
+from ..encode.long_texts import LONG_MODES
 from ..encode.quantize import PRECISIONS
-from .common import UsageError, add_model_arguments, add_prefix_arguments, prefix_kind, read_ranges
+from ..errors import install_hint
+from .common import UsageError, add_model_arguments, add_prefix_arguments, note, prefix_kind, read_ranges
 
 
 def add_parsers(commands) -> None:
     job = commands.add_parser(
         "embed-corpus", help="embed a Parquet or JSONL corpus on a Ray cluster, resumably",
-        description="Embed one column of every row of INPUT (a .parquet or .jsonl file, a folder of them, "
-                    "or a glob) into OUTPUT, a folder of Parquet parts holding the input's columns plus an "
+        description="Embed one field of every row of INPUT (a .parquet, .jsonl, .csv or .txt file, a folder "
+                    "of them, or a glob; a .txt file is one text per line) into OUTPUT, a folder of Parquet "
+                    "parts holding the input's columns plus an "
                     "'embedding' column. Parts are cut by input file and row range; each appears only when "
                     "complete, so a re-run with the same arguments does only the parts not yet done. Runs on "
-                    "Ray: a local instance, or the cluster at --address. Needs pip install \"minie5[ray]\".")
+                    "Ray: a local instance, or the cluster at --address. Needs the ray extra: "
+                    f"{install_hint('ray')}.")
     job.add_argument("input", metavar="INPUT")
     job.add_argument("output", metavar="OUTPUT", type=Path)
     add_model_arguments(job)
     add_prefix_arguments(job)
-    job.add_argument("--column", default="text", help="the column holding the text (default 'text')")
+    job.add_argument("--field", "-f", "--column", dest="field", default="text", metavar="NAME",
+                     help="the field (column) holding the text (default 'text'; a .txt file's lines are put in it)")
+    job.add_argument("--long", choices=LONG_MODES, default="truncate",
+                     help="texts over the model's limit: truncate (default, counted in a warning), chunk "
+                          "(average all windows), or error")
     job.add_argument("--address", metavar="ADDRESS",
                      help="a Ray cluster to join ('auto', or ray://HOST:10001); default: start Ray on this machine")
     job.add_argument("--workers", type=int, metavar="N", help="model copies (default: the cluster's CPUs / "
@@ -39,7 +47,8 @@ def add_parsers(commands) -> None:
     job.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per batch (default 32)")
     job.add_argument("--restart", action="store_true",
                      help="OUTPUT holds another job's parts (other model, options or input): delete them first")
-    job.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    job.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary: only warnings "
+                     "and errors")
     job.set_defaults(run=run_embed_corpus)
 
 
@@ -47,24 +56,28 @@ def run_embed_corpus(args) -> None:
     try:
         from ..distributed import embed_corpus
     except ImportError as e:
-        raise UsageError(f'embed-corpus needs the ray extra ({e.name} is missing): pip install "minie5[ray]"') from None
+        raise UsageError(f"embed-corpus needs the ray extra ({e.name} is missing): {install_hint('ray')}") from None
     ranges = read_ranges(args.ranges)
     if args.precision in ("int8", "uint8") and ranges is None:
         raise UsageError(f"--precision {args.precision} needs --ranges (minie5 embed --precision {args.precision} "
                          "-o sample.npy over a sample saves them): every part must be quantised alike")
     try:
         summary = embed_corpus(
-            args.input, args.output, model=args.model, column=args.column, prefix=prefix_kind(args),
+            args.input, args.output, model=args.model, column=args.field, prefix=prefix_kind(args), long=args.long,
             address=args.address, workers=args.workers, threads_per_worker=args.threads_per_worker,
             rows_per_part=args.rows_per_part, on_bad_row=args.on_bad_row, precision=args.precision,
             ranges=ranges, batch_size=args.batch_size, revision=args.revision, restart=args.restart,
-            progress=not args.quiet and sys.stderr.isatty(), log=lambda line: print(line, file=sys.stderr))
+            progress=not args.quiet and sys.stderr.isatty(), log=lambda line: note(args, line))
     except ValueError as e:
         raise UsageError(str(e)) from None
     if summary["rows"]:
-        print(f"minie5 embed-corpus: {summary['parts'] - summary['skipped']} parts, {summary['rows']} rows in "
-              f"{summary['seconds']:.1f} s ({summary['rows_per_second']:.0f} rows/s)"
-              + (f"; {summary['skipped']} parts were done already" if summary["skipped"] else ""), file=sys.stderr)
+        note(args, f"minie5 embed-corpus: {summary['parts'] - summary['skipped']} parts, {summary['rows']} rows in "
+                   f"{summary['seconds']:.1f} s ({summary['rows_per_second']:.0f} rows/s)"
+                   + (f"; {summary['skipped']} parts were done already" if summary["skipped"] else ""))
+    if summary["truncated_rows"]:
+        print(f"minie5 embed-corpus: warning: {summary['truncated_rows']} of {summary['rows']} texts were longer "
+              f"than {summary['max_length']} tokens and were truncated (--long chunk embeds all of each)",
+              file=sys.stderr)
     for part, row in summary["bad_rows"][:20]:
         print(f"minie5 embed-corpus: warning: {part}: input row {row} has no text "
               f"({'dropped' if args.on_bad_row == 'skip' else 'null embedding'})", file=sys.stderr)

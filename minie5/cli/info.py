@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..loading.model_files import DEFAULT_MODEL
+import json
+
 from .common import UsageError, add_model_arguments
 
 
@@ -13,12 +14,14 @@ def add_parsers(commands) -> None:
                     "files, and where it was found. Reads config.json and the safetensors header only.")
     info.add_argument("model_name", metavar="MODEL", nargs="?", help="as --model (either form)")
     add_model_arguments(info)
+    info.add_argument("--json", action="store_true", help="print it as one JSON object")
     info.set_defaults(run=run_info)
 
 
 def run_info(args) -> None:
     from ..describe import describe
 
-    if args.model_name is not None and args.model != DEFAULT_MODEL and args.model_name != args.model:
+    if args.model_name is not None and args.model is not None and args.model_name != args.model:
         raise UsageError(f"two models given: {args.model_name!r} and --model {args.model!r}")
-    print(describe(args.model_name or args.model, args.revision, pooling=args.pooling))
+    description = describe(args.model_name or args.model, args.revision, pooling=args.pooling)
+    print(json.dumps(description.to_dict(), indent=1) if args.json else description)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import install_hint
 from ..files import write_atomically
 from ..porting.compare import DEFAULT_EMBEDDING_ATOL, DEFAULT_RTOL
 from ..porting.examples import MODEL_CARD_TEXTS
@@ -103,7 +104,7 @@ def run_verify(args) -> None:
         try:
             compare.plot(rows, args.plot, label)
         except ImportError:
-            raise UsageError('--plot needs matplotlib: pip install "minie5[plot]"') from None
+            raise UsageError(f"--plot needs matplotlib: {install_hint('plot')}") from None
         print(f"wrote {args.plot}", file=sys.stderr)
     embedding = next((r for r in rows if r.name == "embedding"), None)
     if embedding is None or not embedding.ok:
@@ -130,7 +131,7 @@ def run_attention(args) -> None:
     try:
         attention_map.png(probs, tokens, chosen, args.out, f"{model.name}: layer {args.layer}")
     except ImportError:
-        raise UsageError('--out needs matplotlib: pip install "minie5[plot]" '
+        raise UsageError(f"--out needs matplotlib: {install_hint('plot')} "
                          '(without --out: a text heat map)') from None
     print(f"wrote {args.out}", file=sys.stderr)
 
@@ -147,6 +148,6 @@ def check_can_draw(option: str, out: Path, alternative: str = "") -> None:
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:
-        raise UsageError(f'{option} needs matplotlib: pip install "minie5[plot]"{alternative}')
+        raise UsageError(f"{option} needs matplotlib: {install_hint('plot')}{alternative}")
     if not out.parent.is_dir():
         raise UsageError(f"{option} {out}: no such folder {str(out.parent)!r}")

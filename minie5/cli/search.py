@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..corpus import CorpusCache
 from .common import (
+    Origin,
     UsageError,
     add_input_arguments,
     add_model_arguments,
@@ -17,6 +17,7 @@ from .common import (
     check_run_arguments,
     encode,
     load_model,
+    note,
 )
 from .text_io import read_records
 
@@ -39,23 +40,30 @@ def add_parsers(commands) -> None:
                              "table's #")
     search.add_argument("--no-cache", dest="cache", action="store_false",
                         help="neither read nor write the cached corpus vectors")
+    search.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help="keep the cached corpus vectors in DIR (default: beside the corpus, or, where its "
+                             "folder cannot be written, $XDG_CACHE_HOME/minie5/corpora)")
     add_model_arguments(search)
     add_run_arguments(search)
     search.set_defaults(run=run_search)
 
 
-def corpus_vectors(model, texts: list[str], corpus: Path, args, kind: str | None) -> np.ndarray:
-    """The corpus' unit vectors, from the cache beside it for every text it already holds."""
-    prompt = model.prompts.resolve(kind)
+def corpus_vectors(model, texts: list[str], corpus: Path, args, origin: Origin) -> np.ndarray:
+    """The corpus' unit vectors (with the model's prompt for documents), from its cache for every
+    text the cache already holds. A corpus read from standard input has no file to key a cache by,
+    and is embedded every time."""
+    prompt = model.prompts.resolve("document", warn=False) or ""
+    embed = lambda new: encode(model, new, args, origin, prompt=prompt, normalize=True)  # noqa: E731
+    if not args.cache or str(corpus) == "-":
+        return embed(texts)
     cache = CorpusCache(model, corpus, {"field": args.field, "prompt": prompt, "long": args.long,
-                                        "overlap": args.overlap})
-    vectors, embedded = cache.vectors(texts, lambda new: encode(model, new, args, kind, normalize=True),
-                                      use_cache=args.cache)
-    if args.cache and embedded == len(texts):
-        print(f"cached the corpus vectors in {cache.path}", file=sys.stderr)
-    elif args.cache and embedded:
-        print(f"embedded {embedded} new or changed texts; the other {len(texts) - embedded} came from "
-              f"{cache.path}", file=sys.stderr)
+                                        "overlap": args.overlap}, folder=args.cache_dir)
+    vectors, embedded, saved = cache.vectors(texts, embed)
+    if saved and embedded == len(texts):
+        note(args, f"cached the corpus vectors in {cache.path}")
+    elif saved and embedded:
+        note(args, f"embedded {embedded} new or changed texts; the other {len(texts) - embedded} came from "
+                   f"{cache.path}")
     return vectors
 
 
@@ -63,13 +71,16 @@ def run_search(args) -> None:
     check_run_arguments(args)
     if args.top_k < 1:
         raise UsageError(f"--top-k must be a positive integer, got {args.top_k}")
-    texts, records = read_records(args.corpus, args.field, "--corpus")
+    texts, records, origin = read_records(args.corpus, args.field, "--corpus")
     if not texts:
         raise UsageError(f"--corpus {args.corpus}: holds no texts")
+    if args.cache_dir is not None and not args.cache_dir.is_dir():
+        raise UsageError(f"--cache-dir {args.cache_dir}: no such folder")
     model = load_model(args)
     # Documents and queries with the model's prompts for each (e5: "passage: " and "query: ").
-    passages = corpus_vectors(model, texts, args.corpus, args, "passage")
-    queries = model.encode_query(args.queries, normalize=True)
+    passages = corpus_vectors(model, texts, args.corpus, args, origin)
+    query_prompt = model.prompts.resolve("query", warn=False) or ""
+    queries = encode(model, args.queries, args, Origin("QUERY"), prompt=query_prompt, normalize=True)
     scores = queries @ passages.T
     k = min(args.top_k, len(texts))
     for q, query in enumerate(args.queries):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..errors import install_hint
 from ..server.settings import PREFIX_CHOICES, ServerSettings
 from .common import UsageError, add_deterministic_argument, add_model_arguments
 
@@ -17,8 +18,8 @@ def add_parsers(commands) -> None:
         "serve", help="serve embeddings over HTTP, as OpenAI's API",
         description="Serve the model over HTTP with OpenAI's embeddings API: point the openai client, "
                     "LangChain's OpenAIEmbeddings, LlamaIndex or litellm at base_url "
-                    "http://HOST:PORT/v1. Concurrent requests are batched together. Needs "
-                    "pip install \"minie5[server]\". Stops on Ctrl-C or SIGTERM after finishing the "
+                    "http://HOST:PORT/v1. Concurrent requests are batched together. Needs the server extra: "
+                    f"{install_hint('server')}. Stops on Ctrl-C or SIGTERM after finishing the "
                     "requests in flight.")
     add_model_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
@@ -54,7 +55,7 @@ def run_serve(args) -> None:
 
         from ..server import create_app
     except ImportError as e:
-        raise UsageError(f'serve needs the server extra ({e.name} is missing): pip install "minie5[server]"') from None
+        raise UsageError(f"serve needs the server extra ({e.name} is missing): {install_hint('server')}") from None
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be from 0 to 65535, got {args.port}")
     if args.threads is not None and args.threads < 1:
@@ -63,12 +64,16 @@ def run_serve(args) -> None:
         settings = ServerSettings(api_key=args.api_key or None, default_prefix=args.default_prefix,
                                   max_body_bytes=args.max_body_bytes, max_inputs=args.max_inputs,
                                   max_request_tokens=args.max_request_tokens, max_queued_texts=args.max_queue,
-                                  batch_wait_ms=args.batch_wait_ms, served_name=args.served_name or args.model)
+                                  batch_wait_ms=args.batch_wait_ms, served_name=args.served_name or "")
     except ValueError as e:
         raise UsageError(str(e).replace("_", "-")) from None
     from .common import load_model
 
     model = load_model(args)
+    if model.expects_prefixes and settings.default_prefix == "none":
+        print(f"minie5 serve: warning: {model.name} is an e5 model, trained with 'query: ' / 'passage: ' before every "
+              "text, and no --default-prefix is set: requests must send 'prefix' or 'prompt_name', or texts that "
+              "start with their prefix, or they embed worse", file=sys.stderr, flush=True)
     model.encode_tokens(model.tokenizer.tokenize(["warm up"]))  # compile or load the kernels before listening
     app = create_app(model, settings)
 
@@ -87,7 +92,7 @@ def run_serve(args) -> None:
     url = f"http://{f'[{host}]' if family == socket.AF_INET6 else host}:{port}"
     default_prompt = model.prompts.resolve(settings.default_prefix)
     prefix_note = "texts as sent" if default_prompt is None else f"{default_prompt!r} added"
-    ready = (f"minie5 serve: {settings.served_name} ({model.dim} dimensions, {model.pooling} pooling, "
+    ready = (f"minie5 serve: {settings.served_name or model.name} ({model.dim} dimensions, {model.pooling} pooling, "
              f"{model.max_length} tokens; default prefix {settings.default_prefix}: "
              f"{prefix_note}) at {url}/v1"
              + ("" if settings.api_key else " (no API key)"))

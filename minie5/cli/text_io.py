@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import write_atomically
-from .common import InputError, UsageError
+from .common import InputError, Origin, UsageError
 
 OUTPUT_FORMATS = (".npy", ".jsonl", ".csv")
 INPUT_FORMATS = {".jsonl": "jsonl", ".csv": "csv"}  # anything else: plain text, one per line
@@ -44,10 +44,10 @@ def read_stdin_lines() -> list[str]:
     return split_lines(decode_utf8(sys.stdin.buffer.read(), "standard input"))
 
 
-def read_records(path: Path, field: str, option: str) -> tuple[list[str], list | None]:
-    """The texts of an input file and, for .jsonl/.csv, the records they came from."""
+def read_records(path: Path, field: str, option: str) -> tuple[list[str], list | None, Origin]:
+    """The texts of an input file, for .jsonl/.csv the records they came from, and where each text is."""
     if str(path) == "-":
-        return read_stdin_lines(), None
+        return read_stdin_lines(), None, Origin("standard input")
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -55,14 +55,14 @@ def read_records(path: Path, field: str, option: str) -> tuple[list[str], list |
     text = decode_utf8(data, f"{option} {path}")
     kind = INPUT_FORMATS.get(path.suffix.lower())
     if kind is None:
-        return split_lines(text), None
+        return split_lines(text), None, Origin(f"{option} {path}")
     if kind == "csv":
         rows = list(csv.DictReader(io.StringIO(text, newline="")))
         if rows and field not in rows[0]:
             raise InputError(f"{option} {path}: no column {field!r} (columns: {', '.join(rows[0])}); "
                              "choose one with --field")
-        return [row[field] or "" for row in rows], rows
-    records, texts = [], []
+        return [row[field] or "" for row in rows], rows, Origin(f"{option} {path}", unit="row")
+    records, texts, lines = [], [], []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -77,7 +77,8 @@ def read_records(path: Path, field: str, option: str) -> tuple[list[str], list |
             raise InputError(f"{option} {path} line {number}: {what} (choose the text's field with --field)")
         records.append(record)
         texts.append(value)
-    return texts, records
+        lines.append(number)
+    return texts, records, Origin(f"{option} {path}", lines)
 
 
 # ---- output

@@ -6,7 +6,7 @@
     ray_job.py the parts spread over an actor pool, one model per worker, with progress
 
 `embed_corpus(...)` is the whole job as a function; `minie5 embed-corpus` is its command line.
-Needs `pip install "minie5[ray]"` (Ray Data, with pyarrow and pandas).
+Needs the ray extra (Ray Data, with pyarrow and pandas): `pip install ".[ray]"` in a checkout.
 """
 
 from .ray_job import embed_corpus

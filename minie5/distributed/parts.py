@@ -24,7 +24,7 @@ from ..errors import Minie5Error
 from ..files import write_atomically
 
 MANIFEST = "_minie5_manifest.json"
-FORMATS = (".parquet", ".jsonl")
+FORMATS = (".parquet", ".jsonl", ".csv", ".txt")
 FINGERPRINT_BYTES = 1 << 20  # the head and the tail of each input file are hashed, with its size and time
 
 
@@ -50,7 +50,7 @@ class Part:
 
 
 def find_inputs(spec: str) -> list[Path]:
-    """The input files of `spec`: a file, a folder (its .parquet and .jsonl files) or a glob."""
+    """The input files of `spec`: a file, a folder (its .parquet, .jsonl, .csv and .txt files) or a glob."""
     path = Path(spec)
     if path.is_file():
         files = [path]
@@ -59,10 +59,10 @@ def find_inputs(spec: str) -> list[Path]:
     else:
         files = sorted(Path(p) for p in glob.glob(spec) if Path(p).is_file())
     if not files:
-        raise Minie5Error(f"{spec}: no input (a .parquet or .jsonl file, a folder of them, or a glob)")
+        raise Minie5Error(f"{spec}: no input (a .parquet, .jsonl, .csv or .txt file, a folder of them, or a glob)")
     for file in files:
         if file.suffix not in FORMATS:
-            raise Minie5Error(f"{file}: not a .parquet or .jsonl file")
+            raise Minie5Error(f"{file}: not a .parquet, .jsonl, .csv or .txt file")
     return files
 
 
@@ -85,8 +85,26 @@ def count_rows(path: Path) -> int:
             return pq.ParquetFile(path).metadata.num_rows
         except Exception as e:  # pyarrow's errors for a corrupt file are of several kinds
             raise Minie5Error(f"{path}: not a readable Parquet file ({e})") from None
+    if path.suffix in (".txt", ".csv"):
+        return len(read_rows(path, "text"))
     with open(path, "rb") as f:
         return sum(1 for line in f if line.strip())
+
+
+def read_rows(path: Path, column: str) -> list[dict]:
+    """The rows of a .txt file (every line a text, empty lines too, as `minie5 embed` reads it, in
+    `column`) or a .csv file (a header row, then records)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Minie5Error(f"{path}: not valid UTF-8 (byte {e.start})") from None
+    if path.suffix == ".csv":
+        import csv
+        import io
+
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    lines = text.removesuffix("\n").split("\n") if text else []
+    return [{column: line.removesuffix("\r")} for line in lines]
 
 
 def plan_parts(inputs: list[InputFile], rows_per_part: int) -> list[Part]:

@@ -13,21 +13,23 @@ import time
 from pathlib import Path
 
 from ..batch_embedder import BAD_ROW_POLICIES, BatchEmbedder
-from ..errors import Minie5Error, check_choice, check_int
-from ..loading.model_files import DEFAULT_MODEL, open_model
+from ..errors import Minie5Error, check_choice, check_int, install_hint
+from ..loading.model_files import default_model, open_model
 from . import parts as parts_module
 from .parts import Part
 
 WORKER_RESTARTS = 3  # a worker process that dies is started again this many times
 
 
-def embed_corpus(input: str, output: str | Path, *, model: str = DEFAULT_MODEL, column: str = "text",
+def embed_corpus(input: str, output: str | Path, *, model: str | None = None, column: str = "text",
                  prefix: str | None = None, address: str | None = None, workers: int | None = None,
                  threads_per_worker: int = 1, rows_per_part: int = 10_000, on_bad_row: str = "error",
                  precision: str = "float32", ranges=None, batch_size: int = 32, revision: str | None = None,
-                 restart: bool = False, progress: bool = False, log=print) -> dict:
-    """Embed `column` of every row of `input` (a .parquet or .jsonl file, a folder of them, or a
-    glob) into Parquet parts under `output`, with the input's columns and an `embedding`.
+                 long: str = "truncate", restart: bool = False, progress: bool = False, log=print) -> dict:
+    """Embed `column` of every row of `input` (a .parquet, .jsonl, .csv or .txt file, a folder of
+    them, or a glob) into Parquet parts under `output`, with the input's columns and an
+    `embedding`. A .txt file is one text per line, in a column named `column`. `long` is what
+    `Model.encode` takes ("truncate", "chunk", "error"); truncated rows are counted in the summary.
 
     address: a Ray cluster ("ray://host:10001", "auto"); None starts Ray on this machine.
     workers: actors in the pool (default: the cluster's CPUs / threads_per_worker).
@@ -38,15 +40,18 @@ def embed_corpus(input: str, output: str | Path, *, model: str = DEFAULT_MODEL, 
     if workers is not None:
         check_int("workers", workers, 1)
     check_choice("on_bad_row", on_bad_row, BAD_ROW_POLICIES)
-    settings = dict(model=str(model), column=column, prefix=prefix, threads=threads_per_worker,
+    model = str(model) if model is not None else default_model()
+    settings = dict(model=model, column=column, prefix=prefix, threads=threads_per_worker,
                     precision=precision, ranges=ranges, batch_size=batch_size, on_bad_row=on_bad_row,
-                    revision=revision)
+                    revision=revision, long=long)
     BatchEmbedder(**settings)  # check the options here, before any worker starts
     output = Path(output)
     identity = open_model(model, revision).identity()
     inputs = [parts_module.describe_input(p) for p in parts_module.find_inputs(str(input))]
     all_parts = parts_module.plan_parts(inputs, rows_per_part)
+    # long is recorded only when it is not the default, so that earlier jobs' manifests still match
     options = {"column": column, "prefix": prefix, "precision": precision, "on_bad_row": on_bad_row,
+               **({"long": long} if long != "truncate" else {}),
                "ranges": None if ranges is None else [list(map(float, r)) for r in ranges]}
     manifest = parts_module.manifest_for(identity, options, inputs, rows_per_part)
     parts_module.prepare_output(output, manifest, restart)
@@ -54,13 +59,15 @@ def embed_corpus(input: str, output: str | Path, *, model: str = DEFAULT_MODEL, 
         stale.unlink()
     pending = [p for p in all_parts if not (output / p.name).exists()]
     summary = {"parts": len(all_parts), "skipped": len(all_parts) - len(pending), "rows": 0, "bad_rows": [],
-               "seconds": 0.0, "worker_peak_rss_mb": 0.0}
+               "truncated_rows": 0, "max_length": None, "seconds": 0.0, "worker_peak_rss_mb": 0.0}
     if not pending:
         log(f"minie5 embed-corpus: all {len(all_parts)} parts of {output} are done already")
         return summary
     started = time.perf_counter()
     for result in _run(pending, settings, output, address, workers, threads_per_worker, progress):
         summary["rows"] += result["rows"]
+        summary["truncated_rows"] += result["truncated_rows"]
+        summary["max_length"] = result["max_length"] or summary["max_length"]
         summary["bad_rows"] += [(result["part"], row) for row in result["bad_rows"]]
         summary["worker_peak_rss_mb"] = max(summary["worker_peak_rss_mb"], result["peak_rss_mb"] or 0.0)
     summary["seconds"] = time.perf_counter() - started
@@ -74,7 +81,7 @@ def _run(pending: list[Part], settings: dict, output: Path, address, workers, th
         import ray
         from ray.util import ActorPool
     except ImportError:
-        raise Minie5Error('embed-corpus needs Ray: pip install "minie5[ray]"') from None
+        raise Minie5Error(f"embed-corpus needs Ray: {install_hint('ray')}") from None
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
                  configure_logging=True)

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import TextTooLong
+from ..errors import TextTooLong, TruncationWarning
 
 LONG_MODES = ("truncate", "chunk", "error")
 
@@ -25,8 +25,7 @@ def refuse(first: int, count: int, max_length: int) -> None:
 
 def warn_truncated(count: int, total: int, max_length: int) -> None:
     """long="truncate": one warning saying how many texts were cut."""
-    warnings.warn(f"{count} of {total} texts were longer than {max_length} tokens and were truncated "
-                  "(long='chunk' embeds all of each)", UserWarning, stacklevel=4)
+    warnings.warn(TruncationWarning(count, total, max_length), stacklevel=4)
 
 
 def weighted_window_mean(window_lengths: list[list[int]],

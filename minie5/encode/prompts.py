@@ -13,7 +13,10 @@ server's `prefix`/`prompt_name` and the LangChain, Chroma and other adapters all
     1. a prompt given to `minie5.load(..., prompts={...})`
     2. the model's own config_sentence_transformers.json prompts
     3. e5's "query: " / "passage: ", for a model of the e5 family (judged by its name)
-    4. nothing: the texts as given, with one warning that the model declares no such prompt
+    4. nothing: the texts as given, with one warning that the model declares no such prompt, when
+       the name was asked for (encode(prompt_name=...), --query, prefix=); the role methods that
+       embed "the queries" and "the documents" on a user's behalf (encode_query, search, the
+       LangChain and Chroma adapters) say nothing, as sentence-transformers' encode_query does
 
 "passage" and "document" name the same side, so a model that declares one answers to both. A
 prompt is never added twice: a text that already starts with it is left as it is.
@@ -50,10 +53,10 @@ class Prompts:
         """The names with a prompt of their own (each of "passage" / "document" also answers to the other)."""
         return list(dict.fromkeys([*self.given, *self.declared, *(E5_PROMPTS if self.e5 else ())]))
 
-    def resolve(self, name: str | None) -> str | None:
+    def resolve(self, name: str | None, warn: bool = True) -> str | None:
         """The text `name` puts before each text (None for no prompt). A name other than the
         three words that no source declares is refused; one of the three words that none declares
-        means no prompt, with one warning per model and name."""
+        means no prompt, with one warning per model and name unless `warn` is False."""
         if name is None or name == NO_PROMPT:
             return None
         if not isinstance(name, str):
@@ -66,7 +69,7 @@ class Prompts:
             known = ", ".join(map(repr, self.names())) or "none"
             raise ValueError(f"prompt_name {name!r} is not one of this model's prompts ({known}), nor one of "
                              f"{', '.join(map(repr, ROLES))}")
-        if name not in self._warned:
+        if warn and name not in self._warned:
             self._warned.add(name)
             warnings.warn(f"{self.model_name} declares no {name!r} prompt (not an e5 model, no prompts in "
                           "config_sentence_transformers.json, none given to load(prompts=...)): its texts are "

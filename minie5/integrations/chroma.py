@@ -21,7 +21,7 @@ try:
 except ImportError as e:  # pragma: no cover - exercised where chromadb is absent
     raise ImportError("minie5.integrations.chroma needs chromadb: pip install chromadb") from e
 
-from ..loading.model_files import DEFAULT_MODEL
+from ..loading.model_files import default_model
 from ..model import load
 
 
@@ -30,11 +30,11 @@ class Minie5EmbeddingFunction(EmbeddingFunction[Documents]):
     """Chroma's EmbeddingFunction over a minie5 model: documents are embedded as passages
     (`__call__`), queries as queries (`embed_query`)."""
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, *, threads: int | None = None,
+    def __init__(self, model: str | Path | None = None, *, threads: int | None = None,
                  batch_size: int = 32, revision: str | None = None):
-        self.model_name = str(model)
+        self.model_name = str(model or default_model())
         self.threads, self.batch_size, self.revision = threads, batch_size, revision
-        self.model = load(model, threads=threads, revision=revision)
+        self.model = load(self.model_name, threads=threads, revision=revision)
 
     def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 (Chroma's parameter name)
         return list(self.model.encode_document(list(input), batch_size=self.batch_size))

@@ -16,7 +16,6 @@ try:
 except ImportError as e:  # pragma: no cover - exercised where langchain-core is absent
     raise ImportError("minie5.integrations.langchain needs langchain-core: pip install langchain-core") from e
 
-from ..loading.model_files import DEFAULT_MODEL
 from ..model import Model, load
 
 
@@ -25,7 +24,7 @@ class Minie5Embeddings(Embeddings):
     embed_query a query (e5's prefixes, or the model's own prompts). The async methods are
     LangChain's defaults, which run these in a thread."""
 
-    def __init__(self, model: str | Path | Model = DEFAULT_MODEL, *, batch_size: int = 32, **load_options):
+    def __init__(self, model: str | Path | Model | None = None, *, batch_size: int = 32, **load_options):
         """`model` is a loaded minie5.Model, or a name or folder given to minie5.load with
         `load_options` (threads=, backend=, revision=...)."""
         self.model = model if isinstance(model, Model) else load(model, **load_options)

@@ -2,7 +2,8 @@
 cache, or a download of just the files minie5 reads.
 
 The cache layout is huggingface_hub's (https://huggingface.co/docs/huggingface_hub/guides/manage-cache):
-    $HF_HUB_CACHE (default $HF_HOME/hub, default ~/.cache/huggingface/hub)
+    $HF_HUB_CACHE (default $HF_HOME/hub; HF_HOME's default is $XDG_CACHE_HOME/huggingface, and
+    XDG_CACHE_HOME's ~/.cache, as huggingface_hub.constants computes them)
       models--{org}--{name}/refs/{branch or tag}   a file holding a commit hash
       models--{org}--{name}/snapshots/{commit}/    the files of that commit
 """
@@ -29,11 +30,25 @@ _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
+# Short names people type, as sentence-transformers resolves them: a name without an organisation is
+# looked up under sentence-transformers/ (as SentenceTransformer("all-MiniLM-L6-v2") does), and these
+# well-known models, whose organisations are not sentence-transformers, are suggested by their tail.
+ST_ORGANISATION = "sentence-transformers"
+WELL_KNOWN = ("intfloat/e5-small-v2", "intfloat/e5-base-v2", "intfloat/e5-large-v2", "intfloat/e5-small",
+              "intfloat/multilingual-e5-small", "intfloat/multilingual-e5-base", "intfloat/multilingual-e5-large",
+              "BAAI/bge-small-en-v1.5", "BAAI/bge-base-en-v1.5", "BAAI/bge-large-en-v1.5", "thenlper/gte-small",
+              "sentence-transformers/all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L12-v2",
+              "sentence-transformers/all-mpnet-base-v2", "sentence-transformers/multi-qa-MiniLM-L6-cos-v1")
+
+
 def hub_cache() -> Path:
+    """Where huggingface_hub keeps downloaded models, by the same environment variables."""
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
-    return Path(home).expanduser() / "hub"
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
 
 
 def offline() -> bool:
@@ -46,6 +61,8 @@ def resolve(model: str | Path, revision: str | None = None) -> tuple[Path, str]:
     if path.is_dir():
         return path, "local folder"
     name = str(model)
+    if "/" not in name and re.fullmatch(r"[\w.-]+", name):  # a short name, as sentence-transformers takes it
+        return _resolve_short(name, revision)
     if not _REPO_ID.fullmatch(name):
         raise Minie5Error(f"{name}: no such model folder, and not a Hugging Face model name "
                           "(org/name)")
@@ -76,6 +93,22 @@ def resolve(model: str | Path, revision: str | None = None) -> tuple[Path, str]:
         reason = (str(e).strip().splitlines() or [""])[0]
         raise Minie5Error(f"{label}: not in the Hugging Face cache ({hub_cache()}), and the download "
                           f"failed ({type(e).__name__}: {reason}): {how}") from None
+
+
+def _resolve_short(name: str, revision: str | None) -> tuple[Path, str]:
+    """A name without an organisation: sentence-transformers/NAME, as sentence-transformers resolves
+    it, unless the name is that of a well-known or local model of another organisation (e5-small-v2:
+    intfloat/e5-small-v2), which is then suggested rather than looked for where it is not."""
+    full = f"{ST_ORGANISATION}/{name}"
+    tails = sorted({n for n in (*WELL_KNOWN, *known_names()) if n.split("/")[-1].lower() == name.lower()})
+    if tails and full not in tails:
+        raise Minie5Error(f"{name}: no such model folder, and not a full Hugging Face name (org/name): did you "
+                          f"mean {' or '.join(map(repr, tails))}?")
+    try:
+        return resolve(full, revision)
+    except Minie5Error as e:
+        raise Minie5Error(f"{name}: no such model folder; as a short name it means {full} (as in "
+                          f"sentence-transformers), and {str(e).split(': ', 1)[-1]}") from None
 
 
 def known_names() -> dict[str, str]:

@@ -9,17 +9,19 @@ and the cluster job's manifest all need first, done once here.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from ..errors import check_choice, check_int
+from ..errors import Minie5Error, check_choice, check_int
 from .config import BertConfig
-from .hub import resolve
+from .hub import known_names, resolve
 from .sentence_transformers import POOLING_MODES, Pipeline, read_pipeline
 from .weights import weights_file
 
 DEFAULT_MODEL = "intfloat/e5-small-v2"
+MODEL_ENV = "MINIE5_MODEL"  # the model to use where none is named
 # The longest input BERT-family models are trained on, and what the e5 model card truncates at;
 # used where the model's sentence_bert_config.json does not say.
 MAX_LENGTH = 512
@@ -64,13 +66,27 @@ class ModelFiles:
                 "max_length": self.max_length}
 
 
-def open_model(model: str | Path = DEFAULT_MODEL, revision: str | None = None, pooling: str | None = None,
+def default_model() -> str:
+    """The model used where none is named: $MINIE5_MODEL, else intfloat/e5-small-v2."""
+    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+
+
+def open_model(model: str | Path | None = None, revision: str | None = None, pooling: str | None = None,
                max_length: int | None = None) -> ModelFiles:
-    """Find a model by name or folder (see `minie5.load` for the order) and read its small files;
-    `pooling` and `max_length` override what they say."""
+    """Find a model by name or folder (see `minie5.load` for the order; None: `default_model()`) and
+    read its small files; `pooling` and `max_length` override what they say."""
     if pooling is not None:
         check_choice("pooling", pooling, POOLING_MODES)
-    path, source = resolve(model, revision)
+    named = model is not None
+    model = model if named else default_model()
+    try:
+        path, source = resolve(model, revision)
+    except Minie5Error as e:
+        if named:
+            raise
+        here = ", ".join(sorted(known_names())) or "none"
+        raise Minie5Error(f"{e} (no model was named, so the default was used: name one, or set {MODEL_ENV}; models "
+                          f"installed or cached here: {here})") from None
     config = BertConfig.from_file(path / "config.json")
     pipeline = read_pipeline(path)
     if pooling is not None:

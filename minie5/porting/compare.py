@@ -120,7 +120,7 @@ def layer_curve(rows: list[Row]) -> list[tuple[str, float]]:
 
 
 def plot(rows: list[Row], path, label: str) -> None:
-    """The per-layer error curve as a PNG (needs matplotlib: pip install "minie5[plot]")."""
+    """The per-layer error curve as a PNG (needs matplotlib: the plot extra)."""
     import matplotlib
 
     matplotlib.use("Agg")

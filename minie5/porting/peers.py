@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Minie5Error
+from ..errors import Minie5Error, install_hint
 from ..reference.padding import pad_batch
 
 
@@ -23,7 +23,7 @@ def transformers_trace(model, texts: list[str]) -> dict[str, np.ndarray]:
         from transformers import AutoModel, AutoTokenizer
     except ImportError:
         raise Minie5Error("--against transformers needs PyTorch and transformers: "
-                          'pip install "minie5[reference]" (with a CPU torch)') from None
+                          f"{install_hint('reference')} (with a CPU torch)") from None
 
     path = str(model.path)
     tokenizer = AutoTokenizer.from_pretrained(path)

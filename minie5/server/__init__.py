@@ -1,4 +1,4 @@
-"""`minie5 serve`: an OpenAI-compatible embeddings server (needs `pip install "minie5[server]"`).
+"""`minie5 serve`: an OpenAI-compatible embeddings server (the server extra: `pip install ".[server]"`).
 
     settings.py  the limits and defaults, each with its documented value
     protocol.py  OpenAI's request and error shapes: parsing, validation, responses

@@ -40,15 +40,20 @@ def test_texts_are_embedded_as_given_and_prefixes_added_once(e5_named):
     assert e5_named.encode_queries([QUERY], normalize=False).shape == (1, 384)
 
 
-def test_a_model_without_prompts_embeds_queries_as_given_with_one_warning(minilm_dir):
+def test_a_model_without_prompts_embeds_queries_as_given(minilm_dir):
     """encode_queries and encode_query are one behaviour: a model that declares no prompt (not an
-    e5 model, no config_sentence_transformers.json) gets its texts as given, and says so once."""
+    e5 model, no config_sentence_transformers.json) gets its texts as given. Asked for by name, it
+    says so, once; the role methods say nothing, as sentence-transformers' encode_query."""
     model = minie5.load(minilm_dir, backend="numpy")
-    with pytest.warns(UserWarning, match="declares no 'query' prompt"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         queries = model.encode_queries([QUERY, "summit"])
+        np.testing.assert_array_equal(model.encode_query([QUERY, "summit"]), queries)
+    with pytest.warns(UserWarning, match="declares no 'query' prompt"):
+        np.testing.assert_array_equal(model.encode([QUERY, "summit"], prompt_name="query"), queries)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once per model and name
-        np.testing.assert_array_equal(model.encode_query([QUERY, "summit"]), queries)
+        model.encode([QUERY], prompt_name="query")
     np.testing.assert_array_equal(queries, model.encode([QUERY, "summit"]))
 
 
