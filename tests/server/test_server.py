@@ -128,6 +128,11 @@ def test_concurrent_clients_get_their_own_vectors(server, engine):
     ({"input": "a", "truncate": "yes"}, None, "truncate", None),
     ({"input": "a", "temperature": 1}, None, "temperature", None),
     ({"input": "a", "model": 7}, None, "model", None),
+    # a lone surrogate: valid JSON, not valid Unicode text (was a 500)
+    (None, b'{"input": ["fine", "bad \\ud800 text"]}', "input[1]", "invalid_input"),
+    ({"input": "a", "prompt_name": "classification"}, None, "prompt_name", None),
+    ({"input": "a", "prompt_name": 3}, None, "prompt_name", None),
+    ({"input": "a", "prompt_name": "query", "prefix": "query"}, None, "prompt_name", None),
 ])
 def test_bad_requests_are_400_in_openai_shape(server, body, raw, param, code):
     response = post(server, body, raw=raw)
@@ -136,6 +141,11 @@ def test_bad_requests_are_400_in_openai_shape(server, body, raw, param, code):
     assert error["type"] == "invalid_request_error" and error["message"] and error["param"] == param
     if code:
         assert error["code"] == code
+
+
+def test_a_lone_surrogate_is_400_on_tokenize_too(server):
+    response = post(server, None, raw=b'{"input": ["\\udc80"]}', path="/tokenize")
+    assert response.status_code == 400 and response.json()["error"]["param"] == "input[0]", response.text
 
 
 def test_the_openai_client_raises_bad_request_without_retrying(server):
