@@ -20,8 +20,6 @@ Run:  python tools/quantization_loss.py [--model MODEL] [--prefixes]
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import platform
 import sys
 import time
@@ -32,41 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import minie5  # noqa: E402
 from minie5.encode.quantize import calibration_ranges, hamming_distance, quantize  # noqa: E402
+from tools.make_retrieval_set import retrieval_set  # noqa: E402
 
-MODULES = """os os.path json re itertools functools collections pathlib subprocess shutil string textwrap
-random statistics math datetime calendar csv zipfile tarfile gzip tempfile glob fnmatch socket
-urllib.parse http.client email.message logging argparse threading queue heapq bisect copy pickle
-base64 hashlib hmac secrets uuid decimal fractions difflib inspect ast dis typing contextlib abc enum
-dataclasses operator unittest doctest sqlite3 xml.etree.ElementTree html html.parser mimetypes locale
-gettext time sched asyncio concurrent.futures multiprocessing signal platform sys io codecs
-unicodedata struct array weakref types traceback warnings pprint reprlib shlex configparser tomllib
-zlib bz2 lzma filecmp stat fileinput selectors ssl ftplib smtplib imaplib poplib webbrowser wave
-colorsys graphlib numbers cmath ipaddress optparse getpass pdb timeit cProfile pstats trace tokenize
-keyword symtable""".split()
 RESCORE = 40
-
-
-def retrieval_set() -> list[tuple[str, str, str]]:
-    """(name, query, passage) for every docstring with a summary of 5+ words and a body of 15+."""
-    pairs, seen = [], set()
-    for module_name in MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for name, obj in sorted(vars(module).items()):
-            if name.startswith("_") or not (inspect.isroutine(obj) or inspect.isclass(obj)):
-                continue
-            home = getattr(obj, "__module__", None) or module_name
-            if home.split(".")[0].lstrip("_") != module_name.split(".")[0]:
-                continue  # imported from elsewhere: counted where it is defined
-            doc = inspect.getdoc(obj) or ""
-            summary, _, body = doc.partition("\n\n")
-            summary, body = " ".join(summary.split()), " ".join(body.split())
-            if len(summary.split()) >= 5 and len(body.split()) >= 15 and summary not in seen:
-                seen.add(summary)
-                pairs.append((f"{module_name}.{name}", summary, body))
-    return pairs
 
 
 def ranks(scores: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
