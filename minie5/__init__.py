@@ -16,7 +16,8 @@ The package, layer by layer: a module imports only from its own layer and the la
     encode/      the text pipeline: prompts, long texts, batches, pooled vectors, precisions
     porting/     traces, comparison with other implementations, attention pictures
     model.py     `load` and `Model`, the API; st_compat.py, sentence-transformers' keywords
-    describe.py  `describe`; corpus.py, a corpus' cached vectors; batch_embedder.py, BatchEmbedder
+    describe.py  `describe`; corpus.py, a corpus' cached vectors; evaluation/, retrieval metrics
+    batch_embedder.py  BatchEmbedder, for Ray Data, Dask and Spark
     integrations/  LangChain, Chroma
     server/, distributed/   front ends: `minie5 serve`, `minie5 embed-corpus`
     cli/         the command, over all of the above; the library never imports a front end

@@ -26,6 +26,7 @@ from .loading.weights import load_weights
 from .progress import progress_bar
 from .reference.numpy_backend import NumpyBackend
 from .reference.pooling import l2_normalize
+from .st_compat import join_title
 
 BACKENDS = ("numba", "numpy")
 
@@ -197,6 +198,10 @@ class Model:
             out = quantize(out, precision, ranges)
         if options.as_list:
             return out[0] if single else list(out)
+        if options.as_tensor:
+            import torch
+
+            return torch.from_numpy(out[0] if single else out)
         return out[0] if single else out
 
     def encode_iter(self, texts: Iterable[str], *, batch_size: int = 32, normalize: bool | None = None,
@@ -233,9 +238,19 @@ class Model:
         (for e5, "passage: "), as `encode_query`."""
         return self.encode(texts, prompt=self.prompts.resolve("document", warn=False) or "", **kwargs)
 
-    # minie5's older names, kept: the same behaviour as sentence-transformers' names above.
+    # minie5's older names, kept: the same behaviour as sentence-transformers' names above (and the
+    # names BEIR's evaluator calls).
     encode_queries = encode_query
     encode_passages = encode_document
+
+    def encode_corpus(self, corpus: list[dict] | dict[str, dict], **kwargs) -> np.ndarray:
+        """BEIR's call: documents as {"title", "text"} records (a list, or a dict of them by id, in
+        its order), each title and text joined as BEIR joins them, embedded as `encode_document`."""
+        records = list(corpus.values()) if isinstance(corpus, dict) else list(corpus)
+        for i, record in enumerate(records):
+            if not isinstance(record, dict) or not isinstance(record.get("text", ""), str):
+                raise TypeError(f"corpus[{i}] must be a {{'title', 'text'}} record of strings")
+        return self.encode_document([join_title(r) for r in records], **kwargs)
 
     def encode_tokens(self, ids: list[np.ndarray], *, batch_size: int = 32, normalize: bool | None = None,
                       progress: Callable[[int, int], None] | None = None) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""sentence-transformers' `encode` keywords, as LangChain's HuggingFaceEmbeddings and most tutorials
-pass them, translated to minie5's. Those with a meaning here keep sentence-transformers' semantics;
-the rest are refused with the minie5 way to get the same thing, never silently ignored."""
+"""sentence-transformers' `encode` keywords, as LangChain's HuggingFaceEmbeddings, BEIR and most
+tutorials pass them, translated to minie5's, and BEIR's way of joining a title to its text. Those
+with a meaning here keep sentence-transformers' semantics; the rest are refused with the minie5 way
+to get the same thing, never silently ignored."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ class Translated:
     normalize: bool | None = None
     progress: object = None
     as_list: bool = False  # convert_to_numpy=False: a list of 1-D arrays, as sentence-transformers returns
+    as_tensor: bool = False  # convert_to_tensor=True: a torch tensor (torch imported only then)
 
 
 def translate(keywords: dict, normalize, progress) -> Translated:
@@ -27,8 +29,12 @@ def translate(keywords: dict, normalize, progress) -> Translated:
         if progress is None and value:
             out.progress = True
     if "convert_to_tensor" in keywords and keywords.pop("convert_to_tensor"):
-        raise ValueError("convert_to_tensor: minie5 returns NumPy arrays and never imports torch; "
-                         "torch.from_numpy(model.encode(texts)) makes a tensor without copying")
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise ValueError("convert_to_tensor=True needs torch, which is not installed; minie5 returns NumPy arrays "
+                             "(convert_to_tensor=False), and torch.from_numpy(vectors) makes a tensor of them")
+        out.as_tensor = True
     if "convert_to_numpy" in keywords:
         out.as_list = not keywords.pop("convert_to_numpy")
     if "device" in keywords:
@@ -45,3 +51,10 @@ def translate(keywords: dict, normalize, progress) -> Translated:
         name = next(iter(keywords))
         raise TypeError(f"encode() got an unexpected keyword argument {name!r}")
     return out
+
+
+def join_title(doc: dict) -> str:
+    """A BEIR document as one text, joined as BEIR's encoders join it: (title + " " + text).strip()
+    where it has a title, else its text stripped."""
+    title = doc.get("title") or ""
+    return (title + " " + doc.get("text", "")).strip() if title else doc.get("text", "").strip()

@@ -20,7 +20,7 @@ LAYERS = [
     ["porting"],
     ["st_compat"],
     ["model"],
-    ["describe", "corpus"],
+    ["describe", "corpus", "evaluation"],
     ["batch_embedder"],
     ["integrations"],
     ["server", "distributed"],

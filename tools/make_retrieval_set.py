@@ -67,8 +67,10 @@ def retrieval_set(modules: list[str] = MODULES, methods: bool = False,
         doc = inspect.getdoc(obj) or ""
         summary, _, body = doc.partition("\n\n")
         summary, body = " ".join(summary.split()), " ".join(body.split())
-        if len(summary.split()) >= 5 and len(body.split()) >= 15 and summary not in seen and body not in seen:
-            seen.update((summary, body))
+        # With methods, a body can repeat (an alias, an inherited method): the corpus holds it once.
+        if len(summary.split()) >= 5 and len(body.split()) >= 15 and summary not in seen and \
+                not (methods and body in seen):
+            seen.update((summary, body) if methods else (summary,))
             pairs.append((name, summary, body))
         elif others is not None and len(doc.split()) >= 12 and " ".join(doc.split()) not in seen:
             seen.add(" ".join(doc.split()))

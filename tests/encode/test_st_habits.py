@@ -33,7 +33,6 @@ def test_positional_batch_size_and_st_keywords(minilm):
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"convert_to_tensor": True}, ValueError, "torch.from_numpy"),
     ({"device": "cuda"}, ValueError, "CPU only"),
     ({"output_value": "token_embeddings"}, ValueError, "Model.trace"),
     ({"normalize_embeddings": True, "normalize": False}, ValueError, "disagree"),
@@ -44,6 +43,31 @@ def test_positional_batch_size_and_st_keywords(minilm):
 def test_what_minie5_cannot_do_is_refused(minilm, kwargs, error, message):
     with pytest.raises(error, match=message):
         minilm.encode(TEXTS, **kwargs)
+
+
+def test_convert_to_tensor_gives_torch_or_says_why_not(minilm):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        with pytest.raises(ValueError, match="convert_to_tensor=True needs torch, which is not installed"):
+            minilm.encode(TEXTS, convert_to_tensor=True)
+        return
+    import torch
+
+    tensor = minilm.encode(TEXTS, convert_to_tensor=True)
+    assert isinstance(tensor, torch.Tensor) and np.array_equal(tensor.numpy(), minilm.encode(TEXTS))
+
+
+def test_encode_corpus_joins_titles_as_beir(minilm):
+    corpus = [{"title": "Summit", "text": "the top of a mountain "}, {"text": " trains leave hourly"},
+              {"title": "", "text": "no title"}]
+    np.testing.assert_array_equal(minilm.encode_corpus(corpus),
+                                  minilm.encode_document(["Summit the top of a mountain", "trains leave hourly",
+                                                          "no title"]))
+    by_id = minilm.encode_corpus({"a": corpus[0], "b": corpus[1]})
+    np.testing.assert_array_equal(by_id, minilm.encode_corpus(corpus[:2]))
+    with pytest.raises(TypeError, match=r"corpus\[1\] must be"):
+        minilm.encode_corpus([corpus[0], "plain text"])
 
 
 def test_truncate_dim_truncates_before_normalising(minilm):
