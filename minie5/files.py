@@ -8,11 +8,14 @@ leaves the old file whole.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+from .errors import Minie5Error
 
 
 def user_cache_dir() -> Path:
@@ -43,3 +46,14 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def json_object(line: str, path: Path, number: int) -> dict:
+    """One line of a JSONL file as a JSON object, or an error naming the file and the line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise Minie5Error(f"{path} line {number}: not valid JSON ({e.msg})") from None
+    if not isinstance(record, dict):
+        raise Minie5Error(f"{path} line {number}: not a JSON object")
+    return record

@@ -7,14 +7,13 @@ temporary name and renamed when complete.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
 
 from ..batch_embedder import BadRowError, BatchEmbedder
 from ..errors import Minie5Error, TextError, TruncationWarning
-from ..files import write_atomically
+from ..files import json_object, write_atomically
 from .parts import Part, read_rows
 
 
@@ -43,13 +42,7 @@ def read_part(part: Part, column: str = "text"):
             if not line.strip():
                 continue
             if part.start <= row < part.stop:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise Minie5Error(f"{path} line {number}: not valid JSON ({e.msg})") from None
-                if not isinstance(record, dict):
-                    raise Minie5Error(f"{path} line {number}: not a JSON object")
-                records.append(record)
+                records.append(json_object(line, path, number))
             row += 1
             if row >= part.stop:
                 break

@@ -10,11 +10,11 @@ Every line is checked: an error names the file and the line.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Minie5Error
+from ..files import json_object
 from ..st_compat import join_title
 
 
@@ -73,13 +73,7 @@ def _jsonl(path: Path):
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise Minie5Error(f"{path} line {number}: not valid JSON ({e.msg})") from None
-        if not isinstance(record, dict):
-            raise Minie5Error(f"{path} line {number}: not a JSON object")
-        yield path, number, record
+        yield path, number, json_object(line, path, number)
 
 
 def _id(record: dict, path: Path, number: int) -> str:
