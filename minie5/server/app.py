@@ -157,7 +157,7 @@ async def _prepare(state: _State, texts: list[str], settings):
 async def _embeddings(state: _State, request: Request) -> Response:
     model, settings = state.model, state.settings
     body = parse_embeddings_request(await _read_json(request, settings.max_body_bytes), model.dim,
-                                    settings.max_inputs)
+                                    settings.max_inputs, model.max_length)
     encode_settings = _settings(state, body.prompt_name, body.long)
     prepared = await _prepare(state, body.texts, encode_settings)
     if prepared.tokens > settings.max_request_tokens:
@@ -178,7 +178,8 @@ async def _models(state: _State, request: Request) -> Response:
     model = state.model
     return JSONResponse({"object": "list", "data": [{
         "id": state.name, "object": "model", "created": 0, "owned_by": "minie5",
-        "dimensions": model.dim, "max_input_tokens": model.max_length, "pooling": model.pooling,
+        "dimensions": model.dim, "max_input_tokens": model.max_length, "max_model_len": model.max_length,
+        "pooling": model.pooling,
         "normalized": model.pipeline.normalize, "default_prefix": state.settings.default_prefix,
         "expects_prefixes": model.expects_prefixes}]})
 

@@ -17,10 +17,11 @@ from ..encode.long_texts import LONG_MODES
 from .settings import PREFIX_CHOICES
 
 ENCODING_FORMATS = ("float", "base64")
-# Fields of OpenAI's request, minie5's own (which the openai client sends through extra_body), and
-# text-embeddings-inference's `truncate` and `prompt_name`.
+# Fields of OpenAI's request, minie5's own (which the openai client sends through extra_body),
+# text-embeddings-inference's `truncate` and `prompt_name`, and vLLM's `truncate_prompt_tokens`
+# (which mteb's OpenAIAPIEncodeWrapper sends once /v1/models has told it the model's length).
 KNOWN_FIELDS = {"input", "model", "encoding_format", "dimensions", "user", "prefix", "prompt_name", "long",
-                "truncate"}
+                "truncate", "truncate_prompt_tokens"}
 
 
 class ApiError(Exception):
@@ -87,7 +88,7 @@ def parse_texts(data: dict, max_inputs: int) -> list[str]:
     return texts
 
 
-def parse_embeddings_request(data: dict, dim: int, max_inputs: int) -> EmbeddingsRequest:
+def parse_embeddings_request(data: dict, dim: int, max_inputs: int, max_length: int = 512) -> EmbeddingsRequest:
     unknown = sorted(set(data) - KNOWN_FIELDS)
     if unknown:
         raise ApiError(400, f"unrecognized request argument: {', '.join(map(repr, unknown))} (minie5 takes "
@@ -109,7 +110,7 @@ def parse_embeddings_request(data: dict, dim: int, max_inputs: int) -> Embedding
             raise ApiError(400, f"'dimensions' {dimensions} is not available: this model gives {dim}-dimensional "
                            "vectors and was not trained to be truncated (no Matryoshka training)",
                            param="dimensions", code="dimensions_not_supported")
-    return EmbeddingsRequest(texts, encoding_format, parse_prompt_name(data), _long_mode(data))
+    return EmbeddingsRequest(texts, encoding_format, parse_prompt_name(data), _long_mode(data, max_length))
 
 
 def parse_prompt_name(data: dict) -> str | None:
@@ -126,8 +127,20 @@ def parse_prompt_name(data: dict) -> str | None:
     return prefix if prefix is not None else prompt_name
 
 
-def _long_mode(data: dict) -> str:
-    """`long` ("truncate", "chunk", "error"), or TEI's `truncate` (true: "truncate", false: "error")."""
+def _long_mode(data: dict, max_length: int) -> str:
+    """`long` ("truncate", "chunk", "error"), or TEI's `truncate` (true: "truncate", false: "error"),
+    or vLLM's `truncate_prompt_tokens`: -1 or at least the model's limit is "truncate" at the limit
+    (keeping a text's first tokens, as the e5 model card does, where vLLM keeps its last); fewer
+    tokens than the limit is refused, as minie5 truncates at the model's limit only."""
+    tokens = data.get("truncate_prompt_tokens")
+    if tokens is not None:
+        if type(tokens) is not int or (tokens < max_length and tokens != -1):
+            raise ApiError(400, f"'truncate_prompt_tokens' must be -1 or at least this model's limit of {max_length} "
+                           f"tokens (minie5 truncates at the model's limit only), got {_json_type(tokens)} "
+                           f"{json.dumps(tokens)}", param="truncate_prompt_tokens")
+        if data.get("long") not in (None, "truncate"):
+            raise ApiError(400, f"'truncate_prompt_tokens' contradicts 'long' {data['long']!r}",
+                           param="truncate_prompt_tokens")
     long, truncate = data.get("long"), data.get("truncate")
     if long is not None and long not in LONG_MODES:
         raise ApiError(400, f"'long' must be one of {', '.join(map(repr, LONG_MODES))}, got {long!r}", param="long")

@@ -299,3 +299,16 @@ def test_a_deterministic_server_gives_the_librarys_bits(minilm_dir):
             t.join()
     for i, got in results.items():
         np.testing.assert_array_equal(got, np.roll(expected, -i, axis=0))
+
+
+@pytest.mark.parametrize("value, status", [(-1, 200), (256, 200), (100000, 200), (100, 400), (True, 400),
+                                           ("256", 400)])
+def test_vllms_truncate_prompt_tokens(server, value, status):
+    """Sent by mteb's OpenAI wrapper once /v1/models gave max_model_len: the model's limit or more
+    (or -1) is minie5's truncation; fewer tokens than the limit is a 400 naming the field."""
+    response = post(server, {"input": "a", "truncate_prompt_tokens": value})
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert response.json()["error"]["param"] == "truncate_prompt_tokens"
+    models = httpx.get(server + "/v1/models", timeout=30).json()["data"][0]
+    assert models["max_model_len"] == models["max_input_tokens"] == 256
