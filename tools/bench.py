@@ -126,6 +126,8 @@ class Minie5Engine:
 class PaddedEngine:
     """transformers or ONNX Runtime: sort by length, batch, pad, run, mean-pool, normalise."""
 
+    max_length = 512  # tokens per text, as the e5 model card truncates; tools/retrieval_table.py sets the model's
+
     def __init__(self, model_dir: Path):
         from transformers import AutoTokenizer
 
@@ -134,12 +136,12 @@ class PaddedEngine:
     def embed(self, texts):
         single = isinstance(texts, str)
         texts = [texts] if single else texts
-        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=True, max_length=512)["input_ids"]]
+        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]]
         order = np.argsort([-n for n in lengths], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), PEER_BATCH):
             rows = order[start:start + PEER_BATCH]
-            batch = self.tokenizer([texts[i] for i in rows], max_length=512, padding=True,
+            batch = self.tokenizer([texts[i] for i in rows], max_length=self.max_length, padding=True,
                                    truncation=True, return_tensors="np")
             hidden = self.run(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
             mask = batch["attention_mask"][..., None].astype(np.float32)
@@ -207,12 +209,13 @@ def hidden_size(model_dir: Path) -> int:
     return json.loads((model_dir / "config.json").read_text())["hidden_size"]
 
 
-def quantize_onnx(onnx_path: Path, int8_path: Path) -> None:
-    """ONNX Runtime's dynamic int8 quantisation of the export: int8 weights, activations quantised
-    per batch at run time (its recommended recipe for transformer encoders on CPU)."""
+def quantize_onnx(onnx_path: Path, int8_path: Path, per_channel: bool = False) -> None:
+    """ONNX Runtime's dynamic int8 quantisation of the export: int8 weights (one scale per tensor,
+    or per output channel), activations quantised per batch at run time (its recommended recipe
+    for transformer encoders on CPU)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(onnx_path), str(int8_path), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(onnx_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=per_channel)
 
 
 def export_onnx(model_dir: Path, onnx_path: Path) -> None:

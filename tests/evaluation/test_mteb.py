@@ -100,7 +100,7 @@ def test_mtebs_openai_wrapper_against_minie5_serve(minilm_dir):
 
     model = minie5.load(minilm_dir)
     with running_server("--model", minilm_dir, "--served-name", "minilm") as (_, url):
-        wrapper = OpenAIAPIEncodeWrapper(url, "minilm", use_chat_template=False, modalities=["text"])
+        wrapper = OpenAIAPIEncodeWrapper(url, "minilm", use_chat_template=False)
         assert wrapper.max_length == 256  # detected, so truncate_prompt_tokens goes with every request
         texts = ["how tall is the summit", "trains leave hourly"]
         vectors = wrapper._get_embeddings(texts)
