@@ -2,6 +2,8 @@
 rebuilt from their seeds once per test session."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,15 @@ def e5_named_dir(minilm_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def e5_named(e5_named_dir) -> minie5.Model:
     return minie5.load(e5_named_dir, backend="numpy")
+
+
+@pytest.fixture(scope="session")
+def stdlib_beir(tmp_path_factory) -> Path:
+    """A small BEIR-format dataset, 60 queries, built by tools/make_retrieval_set.py."""
+    out = tmp_path_factory.mktemp("stdlib") / "stdlib"
+    subprocess.run([sys.executable, str(Path(__file__).parent.parent / "tools" / "make_retrieval_set.py"), str(out),
+                    "--limit", "60"], check=True, capture_output=True)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 encode_queries and encode_corpus with convert_to_tensor=True: its nDCG@10, recall and MAP equal
 `minie5 evaluate`'s on the same data. Skipped, saying so, without beir (and torch)."""
 
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -20,11 +18,8 @@ from beir.retrieval.search.dense import DenseRetrievalExactSearch  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_beirs_evaluator_runs_a_minie5_model(tmp_path, minilm_dir):
-    folder = tmp_path / "stdlib"
-    subprocess.run([sys.executable, str(REPO / "tools" / "make_retrieval_set.py"), str(folder), "--limit", "50"],
-                   check=True, capture_output=True)
-    data = load_beir(folder)
+def test_beirs_evaluator_runs_a_minie5_model(stdlib_beir, minilm_dir):
+    data = load_beir(stdlib_beir)
     model = minie5.load(minilm_dir, deterministic=True)  # the same bits in BEIR's batches as in minie5's
     retriever = EvaluateRetrieval(DenseRetrievalExactSearch(model, batch_size=16, show_progress_bar=False),
                                   score_function="cos_sim", k_values=[1, 10, 100])

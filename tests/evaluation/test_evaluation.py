@@ -3,8 +3,6 @@
 blocks equal to a full sort; `minie5 evaluate` end to end on a dataset built by the tool."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,12 +71,9 @@ def test_search_in_blocks_equals_a_full_sort():
     assert few_rows.shape == (7, 3)
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("stdlib") / "stdlib"
-    subprocess.run([sys.executable, str(REPO / "tools" / "make_retrieval_set.py"), str(out), "--limit", "60"],
-                   check=True, capture_output=True)
-    return out
+@pytest.fixture
+def dataset(stdlib_beir):
+    return stdlib_beir
 
 
 def test_minie5_evaluate_reproduces_pytrec_eval(dataset, minilm_dir, tmp_path):

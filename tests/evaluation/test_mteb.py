@@ -4,8 +4,6 @@ task, and a local task made of the standard-library dataset, on which mteb's nDC
 not installed: `pip install torch==2.13.0` then `pip install -e ".[mteb]"`."""
 
 import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -26,12 +24,9 @@ from minie5.integrations.mteb import Minie5Encoder  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def stdlib(tmp_path_factory):
-    out = tmp_path_factory.mktemp("stdlib") / "stdlib"
-    subprocess.run([sys.executable, str(REPO / "tools" / "make_retrieval_set.py"), str(out), "--limit", "60"],
-                   check=True, capture_output=True)
-    return out
+@pytest.fixture
+def stdlib(stdlib_beir):
+    return stdlib_beir
 
 
 def local_task(folder: Path) -> AbsTaskRetrieval:
