@@ -3,7 +3,6 @@ encode_queries and encode_corpus with convert_to_tensor=True: its nDCG@10, recal
 `minie5 evaluate`'s on the same data. Skipped, saying so, without beir (and torch)."""
 
 import warnings
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,6 @@ pytest.importorskip("torch", reason="BEIR's exact search needs torch (the beir e
 pytest.importorskip("beir", reason="beir is not installed (the beir extra)")
 from beir.retrieval.evaluation import EvaluateRetrieval  # noqa: E402
 from beir.retrieval.search.dense import DenseRetrievalExactSearch  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_beirs_evaluator_runs_a_minie5_model(stdlib_beir, minilm_dir):

@@ -3,7 +3,6 @@
 blocks equal to a full sort; `minie5 evaluate` end to end on a dataset built by the tool."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from minie5.evaluation.search import search
 from tests.support.cli import run_cli
 
 pytrec_eval = pytest.importorskip("pytrec_eval")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def beir_mrr(qrels, run, k):

@@ -21,8 +21,6 @@ from mteb.mocks.mock_tasks.retrieval import MockRetrievalTask, general_args  # n
 
 from minie5.integrations.mteb import Minie5Encoder  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
 def stdlib(stdlib_beir):
