@@ -136,6 +136,7 @@ def test_verify_against_onnx(tmp_path, minilm_dir):
     last one itself."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("torch")
+    pytest.importorskip("onnx")  # torch.onnx.export needs it
     from tests.support.onnx_export import export_all_hidden_states
 
     onnx_path = tmp_path / "minilm.onnx"
