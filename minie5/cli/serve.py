@@ -19,8 +19,9 @@ def add_parsers(commands) -> None:
         description="Serve the model over HTTP with OpenAI's embeddings API: point the openai client, "
                     "LangChain's OpenAIEmbeddings, LlamaIndex or litellm at base_url "
                     "http://HOST:PORT/v1. Concurrent requests are batched together. Needs the server extra: "
-                    f"{install_hint('server')}. Stops on Ctrl-C or SIGTERM after finishing the "
-                    "requests in flight.")
+                    f"{install_hint('server')}. On Ctrl-C or SIGTERM it drains: /ready answers 503, the "
+                    "listener closes, accepted requests are answered (queued ones past --drain-timeout get 503), "
+                    "then it exits. The API is described at /openapi.json.")
     add_model_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
                        "machine only; 0.0.0.0 for every interface)")
@@ -43,6 +44,22 @@ def add_parsers(commands) -> None:
                             f"(default {DEFAULTS.max_queued_texts})")
     serve.add_argument("--batch-wait-ms", type=float, default=DEFAULTS.batch_wait_ms, metavar="MS",
                        help=f"how long a batch waits for other requests to join (default {DEFAULTS.batch_wait_ms:g})")
+    serve.add_argument("--request-timeout", type=float, default=DEFAULTS.request_timeout_s, metavar="S",
+                       help="seconds a request may take to arrive and wait in the queue; its body late: 408, "
+                            "its work still queued: dropped, 503 with Retry-After "
+                            f"(default {DEFAULTS.request_timeout_s:g})")
+    serve.add_argument("--drain-timeout", type=float, default=DEFAULTS.drain_timeout_s, metavar="S",
+                       help="on SIGTERM, seconds to go on answering accepted requests before what is still queued "
+                            f"gets 503 with Retry-After (default {DEFAULTS.drain_timeout_s:g})")
+    serve.add_argument("--header-timeout", type=float, default=DEFAULTS.header_timeout_s, metavar="S",
+                       help="a connection that sends no whole request head within S seconds is closed "
+                            f"(default {DEFAULTS.header_timeout_s:g})")
+    serve.add_argument("--max-header-bytes", type=int, default=DEFAULTS.max_header_bytes, metavar="N",
+                       help=f"request line and headers; more gets 431 (default {DEFAULTS.max_header_bytes})")
+    serve.add_argument("--max-headers", type=int, default=DEFAULTS.max_headers, metavar="N",
+                       help=f"header fields per request; more gets 431 (default {DEFAULTS.max_headers})")
+    serve.add_argument("--max-connections", type=int, default=DEFAULTS.max_connections, metavar="N",
+                       help=f"open connections; past it new requests get 503 (default {DEFAULTS.max_connections})")
     serve.add_argument("--threads", type=int, metavar="N", help="cores to use (default: $MINIE5_NUM_THREADS, else all)")
     serve.add_argument("--backend", choices=("numba", "numpy"), default="numba", help="numba (default) or numpy")
     add_deterministic_argument(serve)
@@ -51,7 +68,7 @@ def add_parsers(commands) -> None:
 
 def run_serve(args) -> None:
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 (the server extra: asked for here, to say so clearly)
 
         from ..server import create_app
     except ImportError as e:
@@ -64,9 +81,14 @@ def run_serve(args) -> None:
         settings = ServerSettings(api_key=args.api_key or None, default_prefix=args.default_prefix,
                                   max_body_bytes=args.max_body_bytes, max_inputs=args.max_inputs,
                                   max_request_tokens=args.max_request_tokens, max_queued_texts=args.max_queue,
-                                  batch_wait_ms=args.batch_wait_ms, served_name=args.served_name or "")
+                                  batch_wait_ms=args.batch_wait_ms, served_name=args.served_name or "",
+                                  request_timeout_s=args.request_timeout, drain_timeout_s=args.drain_timeout,
+                                  header_timeout_s=args.header_timeout, max_header_bytes=args.max_header_bytes,
+                                  max_headers=args.max_headers, max_connections=args.max_connections)
     except ValueError as e:
-        raise UsageError(str(e).replace("_", "-")) from None
+        field = str(e).split()[0]
+        flag = {"max_queued_texts": "max-queue"}.get(field) or field.removesuffix("_s").replace("_", "-")
+        raise UsageError(f"--{flag}{str(e)[len(field):]}") from None
     from .common import load_model
 
     model = load_model(args)
@@ -74,10 +96,9 @@ def run_serve(args) -> None:
         print(f"minie5 serve: warning: {model.name} is an e5 model, trained with 'query: ' / 'passage: ' before every "
               "text, and no --default-prefix is set: requests must send 'prefix' or 'prompt_name', or texts that "
               "start with their prefix, or they embed worse", file=sys.stderr, flush=True)
-    model.encode_tokens(model.tokenizer.tokenize(["warm up"]))  # compile or load the kernels before listening
-    app = create_app(model, settings)
-
     import socket
+
+    from ..server.serving import serve
 
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     # IPPROTO_TCP named outright: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets
@@ -94,14 +115,15 @@ def run_serve(args) -> None:
     prefix_note = "texts as sent" if default_prompt is None else f"{default_prompt!r} added"
     ready = (f"minie5 serve: {settings.served_name or model.name} ({model.dim} dimensions, {model.pooling} pooling, "
              f"{model.max_length} tokens; default prefix {settings.default_prefix}: "
-             f"{prefix_note}) at {url}/v1"
+             f"{prefix_note}) ready at {url}/v1"
              + ("" if settings.api_key else " (no API key)"))
 
-    class Server(uvicorn.Server):
-        async def startup(self, sockets=None):
-            await super().startup(sockets=sockets)
-            print(ready, flush=True)  # only now: the socket accepts connections
+    def listening():
+        print(f"minie5 serve: listening on {url}; /health answers, /ready says 503 until the kernels are "
+              "compiled or loaded", flush=True)
 
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30, lifespan="on")
-    Server(config).run(sockets=[sock])
+    # The kernels compile (or load from Numba's cache) on a worker thread once the server listens:
+    # meanwhile /ready and the model routes answer 503, so a load balancer waits.
+    app = create_app(model, settings, on_ready=lambda: print(ready, flush=True))
+    serve(app, settings, sock, on_listening=listening)
     print("minie5 serve: stopped", file=sys.stderr)

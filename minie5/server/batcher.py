@@ -7,11 +7,25 @@ queued when the engine becomes free (waiting `wait_s` at most for company, and n
 token budget is full), runs `Embedder.pool` on a worker thread so the event loop never blocks, and
 hands each request its rows. While a pass runs, new requests queue up and join the next one: under
 load, batches grow by themselves; alone, a request waits only `wait_s`.
+
+Work follows its client. A job is queued, then running, then done; while it is still queued it
+can be dropped, and it never reaches the engine:
+
+    client_gone   the caller's connection closed (the handler passes an awaitable that says so)
+    deadline      the request's deadline passed before its job left the queue: `Unavailable`
+    expire()      the server is draining and its time is up: `Unavailable`
+
+A running pass is not interrupted: it is one engine call, and the rows of a client that left are
+simply not delivered. The queue's drain rate (tokens per second, measured on every pass) sizes
+`retry_after()`, the Retry-After of a 429 or 503.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -24,10 +38,20 @@ class QueueFull(Exception):
     """More sequences are waiting than the server allows."""
 
 
-@dataclass
+class ClientGone(Exception):
+    """The client closed its connection before its answer was ready."""
+
+
+class Unavailable(Exception):
+    """The job was dropped before it reached the engine: its deadline passed, or the server is draining."""
+
+
+@dataclass(eq=False)
 class _Job:
     ids: list[np.ndarray]
+    tokens: int
     future: asyncio.Future = field(repr=False)
+    state: str = "queued"  # queued -> running -> done; or queued -> dropped
 
 
 class Batcher:
@@ -38,8 +62,12 @@ class Batcher:
         self.max_queued = max_queued  # sequences queued or in the engine; beyond it, QueueFull
         self.wait_s = wait_s
         self.metrics = metrics or Metrics()
-        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self._queued = 0
+        self._pending: collections.deque[_Job] = collections.deque()  # queued (and dropped, skipped)
+        self._arrived = asyncio.Event()
+        self._queued = 0  # sequences queued or running
+        self._backlog_tokens = 0  # their tokens
+        self._tokens_per_s: float | None = None  # the engine's measured rate, smoothed
+        self._stopping = False
         self._task: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minie5-forward")
 
@@ -49,60 +77,122 @@ class Batcher:
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
         if self._task is not None:
-            await self._queue.put(None)
+            self._stopping = True
+            self._arrived.set()
             await self._task
             self._task = None
         self._executor.shutdown(wait=True)
 
-    async def pool(self, ids: list[np.ndarray]) -> np.ndarray:  # n ragged -> [n, H]
+    async def pool(self, ids: list[np.ndarray], *, client_gone: asyncio.Future | None = None,
+                   deadline: float | None = None) -> np.ndarray:  # n ragged -> [n, H]
+        """The pooled vectors of `ids`. Raises QueueFull at once when the queue is full, ClientGone
+        when `client_gone` completes first, Unavailable when the job is still queued at `deadline`
+        (the event loop's clock) or is expired."""
         if self._queued + len(ids) > self.max_queued:
             raise QueueFull(f"{self._queued} sequences are waiting (the limit is {self.max_queued})")
-        future = asyncio.get_running_loop().create_future()
-        self._queued += len(ids)
+        loop = asyncio.get_running_loop()
+        job = _Job(ids, sum(len(s) for s in ids), loop.create_future())
+        self._pending.append(job)
+        self._count(job, +1)
+        self._arrived.set()
+        waiting = {job.future} | ({client_gone} if client_gone is not None else set())
+        while True:
+            timeout = None if deadline is None or job.state != "queued" else max(0.0, deadline - loop.time())
+            done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if job.future in done:
+                return job.future.result()
+            if client_gone in done:
+                self._drop(job, "client_gone")
+                raise ClientGone()
+            if job.state == "queued":  # the deadline passed while it waited
+                self._drop(job, "deadline")
+                raise Unavailable("the request waited past the server's --request-timeout")
+            # running when the deadline came: it finishes in one engine pass, so it is answered
+
+    def expire(self, reason: str = "draining") -> int:
+        """Drop every queued job (a running pass finishes): each caller gets Unavailable. Returns
+        how many were dropped."""
+        dropped = [job for job in self._pending if job.state == "queued"]
+        for job in dropped:
+            self._drop(job, reason)
+            job.future.set_exception(Unavailable("the server is shutting down"))
+        return len(dropped)
+
+    def retry_after(self) -> int:
+        """Whole seconds until the work now queued or running is done, at the measured rate (1 to
+        120; 1 before anything was measured)."""
+        if not self._tokens_per_s:
+            return 1
+        return min(120, max(1, math.ceil(self._backlog_tokens / self._tokens_per_s)))
+
+    def _count(self, job: _Job, sign: int) -> None:
+        self._queued += sign * len(job.ids)
+        self._backlog_tokens += sign * job.tokens
         self.metrics.queued_texts = self._queued
-        await self._queue.put(_Job(ids, future))
-        return await future
+
+    def _drop(self, job: _Job, reason: str) -> None:
+        """Take a queued job out of the queue's counts (the collector skips it); a running or done
+        job is left alone."""
+        if job.state != "queued":
+            return
+        job.state = "dropped"
+        self._count(job, -1)
+        self.metrics.dropped[reason] += len(job.ids)
+
+    def _next_queued(self) -> _Job | None:
+        while self._pending:
+            job = self._pending.popleft()
+            if job.state == "queued":
+                return job
+        return None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            jobs, stopping = await self._collect(loop)
-            if jobs:
-                await self._forward(loop, jobs)
-            self._queued -= sum(len(job.ids) for job in jobs)
-            self.metrics.queued_texts = self._queued
-            if stopping:
+            jobs = await self._collect(loop)
+            if jobs is None:
                 return
+            await self._forward(loop, jobs)
+            for job in jobs:
+                job.state = "done"
+                self._count(job, -1)
 
-    async def _collect(self, loop) -> tuple[list[_Job], bool]:
-        """The next batch: the first job to arrive, then whatever else comes within wait_s, up to
-        the token budget. Returns it with whether stop() was asked for."""
-        first = await self._queue.get()
-        if first is None:
-            return [], True
-        jobs, tokens = [first], sum(len(s) for s in first.ids)
+    async def _collect(self, loop) -> list[_Job] | None:
+        """The next batch: the first live job, then whatever else comes within wait_s, up to the
+        token budget. None once stop() was asked for and nothing is left."""
+        first = self._next_queued()
+        while first is None:
+            if self._stopping:
+                return None
+            self._arrived.clear()
+            await self._arrived.wait()
+            first = self._next_queued()
+        jobs, tokens = [first], first.tokens
         deadline = loop.time() + self.wait_s
         while tokens < self.max_batch_tokens:
-            try:
-                job = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
+            job = self._next_queued()
+            if job is None:
                 remaining = deadline - loop.time()
-                if remaining <= 0:
+                if remaining <= 0 or self._stopping:
                     break
+                self._arrived.clear()
                 try:
-                    job = await asyncio.wait_for(self._queue.get(), remaining)
+                    await asyncio.wait_for(self._arrived.wait(), remaining)
                 except asyncio.TimeoutError:
                     break
-            if job is None:
-                return jobs, True
+                continue
             jobs.append(job)
-            tokens += sum(len(s) for s in job.ids)
-        return jobs, False
+            tokens += job.tokens
+        for job in jobs:
+            job.state = "running"
+        return jobs
 
     async def _forward(self, loop, jobs: list[_Job]) -> None:
         ids = [seq for job in jobs for seq in job.ids]
+        tokens = sum(job.tokens for job in jobs)
         self.metrics.batch_texts.observe(len(ids))
-        self.metrics.batch_tokens.observe(sum(len(s) for s in ids))
+        self.metrics.batch_tokens.observe(tokens)
+        started = time.perf_counter()
         try:
             vectors = await loop.run_in_executor(self._executor, self.embedder.pool, ids)
         except Exception as e:  # reported to every request of the batch, never lost
@@ -110,8 +200,10 @@ class Batcher:
                 if not job.future.done():
                     job.future.set_exception(e)
             return
+        rate = tokens / max(time.perf_counter() - started, 1e-6)
+        self._tokens_per_s = rate if self._tokens_per_s is None else 0.7 * self._tokens_per_s + 0.3 * rate
         start = 0
         for job in jobs:
-            if not job.future.done():  # a request whose client went away is simply dropped
+            if not job.future.done():  # a request whose client went away is simply not answered
                 job.future.set_result(vectors[start:start + len(job.ids)])
             start += len(job.ids)

@@ -10,6 +10,10 @@ from collections import defaultdict
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_TEXT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 BATCH_TOKEN_BUCKETS = (16, 64, 256, 1024, 4096, 16384, 65536)
+DROP_REASONS = ("client_gone", "deadline", "draining")
+# nginx's convention for a request whose client closed the connection before the answer: counted
+# under this status in minie5_requests_total, never sent (there is nobody to send it to).
+CLIENT_CLOSED = 499
 
 
 class Histogram:
@@ -47,6 +51,7 @@ class Metrics:
         self.batch_tokens = Histogram(BATCH_TOKEN_BUCKETS)  # tokens per engine call
         self.queued_texts = 0  # sequences waiting for, or in, the engine
         self.in_flight = 0  # requests being handled
+        self.dropped: dict[str, int] = defaultdict(int)  # reason -> sequences dropped before the engine
 
     def request(self, route: str, status: int, seconds: float) -> None:
         self.requests[route, status] += 1
@@ -71,6 +76,11 @@ class Metrics:
                   "# TYPE minie5_batch_tokens histogram", *self.batch_tokens.lines("minie5_batch_tokens"),
                   "# HELP minie5_queue_sequences Sequences waiting for or in the engine.",
                   "# TYPE minie5_queue_sequences gauge", f"minie5_queue_sequences {self.queued_texts}",
+                  "# HELP minie5_dropped_sequences_total Sequences dropped before they reached the engine: "
+                  "client_gone (the client closed its connection), deadline (--request-timeout), draining.",
+                  "# TYPE minie5_dropped_sequences_total counter",
+                  *(f'minie5_dropped_sequences_total{{reason="{reason}"}} {self.dropped[reason]}'
+                    for reason in DROP_REASONS),
                   "# HELP minie5_requests_in_flight Requests being handled.",
                   "# TYPE minie5_requests_in_flight gauge", f"minie5_requests_in_flight {self.in_flight}"]
         return "\n".join(lines) + "\n"

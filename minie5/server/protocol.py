@@ -29,12 +29,19 @@ class ApiError(Exception):
 
     def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
                  type: str = "invalid_request_error", headers: dict | None = None):
+        message, param = _writable(message), _writable(param)  # a lone surrogate from the request, escaped
         super().__init__(message)
         self.status, self.message, self.param, self.code, self.type = status, message, param, code, type
         self.headers = headers or {}
 
     def body(self) -> dict:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+def _writable(text: str | None) -> str | None:
+    """`text` as UTF-8 can carry it: a lone surrogate (which JSON's \\ud800 escape can put in any
+    field name or value the message quotes) is written as its escape."""
+    return None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass
@@ -48,8 +55,11 @@ class EmbeddingsRequest:
 def parse_json(body: bytes) -> dict:
     """The request body as a JSON object, or a 400 saying why not."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _DuplicateKey as e:
+        raise ApiError(400, f"the request body names {e} twice in one object; send each field once",
+                       code="invalid_json") from None
+    except ValueError as e:  # not JSON, not UTF-8/16/32, NaN or Infinity, an integer of over 4,300 digits
         raise ApiError(400, f"the request body is not valid JSON ({e})", code="invalid_json") from None
     except RecursionError:
         raise ApiError(400, "the request body is nested too deeply", code="invalid_json") from None
@@ -57,6 +67,27 @@ def parse_json(body: bytes) -> dict:
         raise ApiError(400, f"the request body must be a JSON object, got {type(data).__name__}",
                        code="invalid_json")
     return data
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object whose keys are all different: with a repeated key, parsers disagree on which
+    value counts (Python's keeps the last), so a proxy and this server could read different requests."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(json.dumps(key))
+            seen.add(key)
+    return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def parse_texts(data: dict, max_inputs: int) -> list[str]:
@@ -97,7 +128,8 @@ def parse_embeddings_request(data: dict, dim: int, max_inputs: int, max_length: 
     model = data.get("model")
     if model is not None and not isinstance(model, str):
         raise ApiError(400, f"'model' must be a string, got {_json_type(model)}", param="model")
-    encoding_format = data.get("encoding_format") or "float"
+    encoding_format = data.get("encoding_format")
+    encoding_format = "float" if encoding_format is None else encoding_format
     if encoding_format not in ENCODING_FORMATS:
         raise ApiError(400, f"'encoding_format' must be 'float' or 'base64', got {encoding_format!r}",
                        param="encoding_format")

@@ -22,11 +22,26 @@ class ServerSettings:
     max_queued_texts: int = 8192  # texts waiting for the engine across requests: more is a 429
     batch_wait_ms: float = 1.0  # how long a batch waits for company once the engine is free
     served_name: str = ""  # the model name echoed in responses (default: as the model was loaded)
+    # Time limits. A request's deadline counts from its arrival: a body not received by then is a
+    # 408; work still queued then is dropped and answered 503 with Retry-After (a pass already
+    # running is finished). On SIGTERM the server stops accepting, answers what it holds for
+    # drain_timeout_s, then 503s what is still queued and exits.
+    request_timeout_s: float = 30.0
+    drain_timeout_s: float = 20.0
+    header_timeout_s: float = 10.0  # a connection that has not sent a whole request head by then is closed
+    # Connection-level limits (applied by the HTTP server, uvicorn, from these values).
+    max_header_bytes: int = 16384  # request line and headers; more is a 431 (past 4x this: uvicorn's 400)
+    max_headers: int = 100  # header fields per request; more is a 431
+    max_connections: int = 512  # open connections (or requests in flight); more get 503 (TEI's default 512)
 
     def __post_init__(self):
         check_choice("default_prefix", self.default_prefix, PREFIX_CHOICES)
-        for name in ("max_body_bytes", "max_inputs", "max_request_tokens", "max_queued_texts"):
+        for name in ("max_body_bytes", "max_inputs", "max_request_tokens", "max_queued_texts", "max_header_bytes",
+                     "max_headers", "max_connections"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if not 0 <= self.batch_wait_ms <= 1000:
             raise ValueError(f"batch_wait_ms must be from 0 to 1000, got {self.batch_wait_ms}")
+        for name in ("request_timeout_s", "drain_timeout_s", "header_timeout_s"):
+            if not 0 < getattr(self, name) <= 86400:
+                raise ValueError(f"{name} must be above 0 and at most 86400 seconds, got {getattr(self, name)}")
