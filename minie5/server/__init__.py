@@ -2,9 +2,12 @@
 
     settings.py  the limits and defaults, each with its documented value
     protocol.py  OpenAI's request and error shapes: parsing, validation, responses
-    batcher.py   concurrent requests merged into engine batches under a token budget
+    batcher.py   concurrent requests merged into engine batches under a token budget; work
+                 dropped when its client goes or its deadline passes
     metrics.py   counters and histograms in Prometheus' text format
+    openapi.py   the API as an OpenAPI document, with this server's limits
     app.py       the Starlette application: a table of routes to small handlers
+    serving.py   the application on uvicorn: connection limits, and a drain on SIGTERM
 
 A front end over the library, as the CLI is: `minie5` itself never imports this package, and
 `create_app(model)` serves any loaded `minie5.Model`.
