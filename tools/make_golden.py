@@ -28,6 +28,9 @@ Models:
                   the XLM-R-style Unigram tokenizer of tests/golden/unigram
     xlmr-random   a reduced XLM-RoBERTa (multilingual-e5-base's architecture), random weights,
                   with the same tokenizer
+    reranker-random, xlmr-reranker-random  cross-encoders (ms-marco-MiniLM-L-6-v2's BERT, a reduced
+                  bge-reranker XLM-R) with random weights and heads: PAIRS tokenized, the logits of
+                  AutoModelForSequenceClassification and sentence-transformers' CrossEncoder scores
     e5-small-v2   the real intfloat/e5-small-v2: from --e5-dir, else the Hugging Face hub (or its
                   cache); skipped with a message where neither has it
 
@@ -112,6 +115,45 @@ def compute(model_dir: Path) -> dict[str, np.ndarray]:
     return result
 
 
+# Query/document pairs for the cross-encoders: short and long sides, both orders of length, a pair
+# far over the limit on one side and on both (truncated longest-first), and edge texts.
+PAIRS = [
+    ("how tall is mount everest", "Mount Everest is 8,849 metres high, the highest mountain above sea level."),
+    ("how tall is mount everest", "Trains leave the central station every fifteen minutes."),
+    ("what is the capital of france", "Paris is the capital and largest city of France."),
+    ("define summit", "the highest point of a hill or mountain"),
+    ("", "an empty query"),
+    ("an empty document", ""),
+    ("ünïcödé query 🙂", "Crème brûlée, naïve café, 東京 and Ελληνικά."),
+    ("long document", _LONG_PARAGRAPH * 12),
+    (_LONG_PARAGRAPH * 12, "long query"),
+    (_LONG_PARAGRAPH * 8, _LONG_PARAGRAPH * 10),
+]
+
+
+def compute_reranker(model_dir: Path) -> dict[str, np.ndarray]:
+    """A cross-encoder's logits from transformers' AutoModelForSequenceClassification (pairs
+    tokenized with truncation=True, i.e. longest-first, at the model's 512 tokens), and
+    sentence-transformers' CrossEncoder.predict scores, its default activation applied."""
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+    batch = tokenizer([q for q, _ in PAIRS], [d for _, d in PAIRS], padding=True, truncation=True, max_length=512,
+                      return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**batch).logits
+    mask = batch["attention_mask"].bool()
+    types = batch.get("token_type_ids", torch.zeros_like(batch["input_ids"]))
+    scores = CrossEncoder(str(model_dir), max_length=512, device="cpu").predict(PAIRS, batch_size=4)
+    return {"input_ids": batch["input_ids"][mask].numpy().astype(np.int64),
+            "token_type_ids": types[mask].numpy().astype(np.int64),
+            "lengths": mask.sum(dim=1).numpy().astype(np.int64),
+            "logits": logits.numpy(), "st_scores": np.asarray(scores, dtype=np.float32)}
+
+
 def write(name: str, result: dict[str, np.ndarray], about: dict) -> None:
     import tokenizers
     import torch
@@ -123,12 +165,15 @@ def write(name: str, result: dict[str, np.ndarray], about: dict) -> None:
         "model": about,
         "made_with": {"torch": torch.__version__, "transformers": transformers.__version__,
                       "tokenizers": tokenizers.__version__, "numpy": np.__version__},
-        "texts": TEXTS,
-        "hidden_state_texts": HIDDEN_STATE_TEXTS,
     }
+    if "hidden_states" in result:  # an embedding model
+        meta.update(texts=TEXTS, hidden_state_texts=HIDDEN_STATE_TEXTS)
+        done = (f"{len(TEXTS)} texts, {result['hidden_states'].shape[0]} hidden states of "
+                f"{result['hidden_states'].shape[1]} tokens")
+    else:  # a cross-encoder: the pairs are in `about`
+        done = f"{len(result['lengths'])} pairs, logits {list(result['logits'].shape)}"
     (GOLDEN / f"{name}.json").write_text(json.dumps(meta, indent=1, ensure_ascii=True) + "\n")
-    print(f"wrote {GOLDEN / name}.npz/.json: {len(TEXTS)} texts, "
-          f"{result['hidden_states'].shape[0]} hidden states of {result['hidden_states'].shape[1]} tokens")
+    print(f"wrote {GOLDEN / name}.npz/.json: {done}")
 
 
 def minilm_dir() -> Path:
@@ -139,7 +184,7 @@ def minilm_dir() -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    names = ["minilm", *random_bert.RANDOM_MODELS, "e5-small-v2"]
+    names = ["minilm", *random_bert.RANDOM_MODELS, *random_bert.RANDOM_RERANKERS, "e5-small-v2"]
     parser.add_argument("--models", nargs="+", default=names, choices=names)
     parser.add_argument("--e5-dir", type=Path, help="a local copy of intfloat/e5-small-v2")
     args = parser.parse_args()
@@ -156,6 +201,14 @@ def main() -> int:
                       {"name": f"{name}: {config['model_type']}, {config['num_hidden_layers']} layers, "
                                f"hidden {config['hidden_size']}, random weights",
                        "seed": seed, "weights_sha256": digest})
+        elif name in random_bert.RANDOM_RERANKERS:
+            config, seed, _ = random_bert.RANDOM_RERANKERS[name]
+            with tempfile.TemporaryDirectory() as tmp:
+                digest = random_bert.build(name, tmp, minilm_dir())
+                write(name, compute_reranker(Path(tmp)),
+                      {"name": f"{name}: {config['architectures'][0]}, {config['num_hidden_layers']} layers, "
+                               f"hidden {config['hidden_size']}, random weights",
+                       "seed": seed, "weights_sha256": digest, "pairs": PAIRS})
         else:
             e5_dir = args.e5_dir
             if e5_dir is None:

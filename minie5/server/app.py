@@ -253,7 +253,8 @@ def _settings(service: Service, prompt_name: str | None, long: str = "truncate")
     """The text pipeline's settings for a request: its prompt (or the server's default), resolved as
     every front end resolves it."""
     try:
-        return service.model.settings(prompt_name=prompt_name or service.settings.default_prefix, long=long)
+        prompt_name = service.settings.default_prefix if prompt_name is None else prompt_name
+        return service.model.settings(prompt_name=prompt_name, long=long)
     except ValueError as e:  # a prompt name the model does not know
         raise ApiError(400, str(e), param="prompt_name") from None
 

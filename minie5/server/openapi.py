@@ -27,16 +27,14 @@ def openapi_document(model, settings, name: str) -> dict:
              "description": f"a text or 1 to {settings.max_inputs} texts (token ids are refused)"}
     prompt_names = sorted({*PREFIX_CHOICES, *model.prompts.names()})
     choose_prompt = {
-        "prefix": {"type": "string", "enum": list(PREFIX_CHOICES),
+        "prefix": {"type": "string", "enum": list(PREFIX_CHOICES), "nullable": True,
                    "description": "minie5's prompt choice (default: the server's --default-prefix)"},
-        "prompt_name": {"type": "string", "enum": prompt_names,
+        "prompt_name": {"type": "string", "enum": prompt_names, "nullable": True,
                         "description": "text-embeddings-inference's name for the same choice; not with `prefix`"},
     }
     embeddings_request = {
         "type": "object", "required": ["input"], "additionalProperties": False,
-        # Sending both ways of choosing a prompt is refused, as are contradicting truncation fields.
-        "not": {"anyOf": [{"required": ["prefix", "prompt_name"]}, {"required": ["long", "truncate"]},
-                          {"required": ["long", "truncate_prompt_tokens"]}]},
+        "not": {"required": ["prefix", "prompt_name"]},  # two ways of choosing the prompt: one at most
         "properties": {
             "input": texts,
             "model": {"type": "string", "description": "echoed back as the served model's name"},
@@ -45,13 +43,18 @@ def openapi_document(model, settings, name: str) -> dict:
             "user": {"type": "string"},
             **choose_prompt,
             "long": {"type": "string", "enum": list(LONG_MODES),
-                     "description": f"texts over {model.max_length} tokens: cut, mean of windows, or 400"},
+                     "description": f"texts over {model.max_length} tokens: cut, mean of windows, or 400 "
+                                    "(must agree with `truncate` when both are sent)"},
             "truncate": {"type": "boolean", "description": "text-embeddings-inference's: true is long=truncate"},
-            "truncate_prompt_tokens": {"type": "integer", "minimum": model.max_length,
+            "truncate_prompt_tokens": {"type": "integer", "oneOf": [{"enum": [-1]}, {"minimum": model.max_length}],
                                        "description": "vLLM's: -1 or at least the model's limit (minie5 "
                                                       "truncates at the limit only)"},
         },
     }
+    # Every optional field may also be null, which means "not sent" (clients write unset fields so).
+    for name, field in embeddings_request["properties"].items():
+        if name != "input":
+            field["nullable"] = True
     embedding = {"type": "object", "required": ["object", "index", "embedding"], "properties": {
         "object": {"type": "string", "enum": ["embedding"]},
         "index": {"type": "integer", "minimum": 0},

@@ -128,6 +128,9 @@ def parse_embeddings_request(data: dict, dim: int, max_inputs: int, max_length: 
     model = data.get("model")
     if model is not None and not isinstance(model, str):
         raise ApiError(400, f"'model' must be a string, got {_json_type(model)}", param="model")
+    user = data.get("user")
+    if user is not None and not isinstance(user, str):
+        raise ApiError(400, f"'user' must be a string, got {_json_type(user)}", param="user")
     encoding_format = data.get("encoding_format")
     encoding_format = "float" if encoding_format is None else encoding_format
     if encoding_format not in ENCODING_FORMATS:

@@ -81,6 +81,24 @@ XLMR_CONFIG = {
     "use_cache": True,
     "vocab_size": UNIGRAM_VOCAB_SIZE,
 }
+# Cross-encoders (rerankers) with seeded random weights and heads:
+#   RERANKER_CONFIG       cross-encoder/ms-marco-MiniLM-L-6-v2's architecture: a 6-layer BERT with
+#                         a one-label BertForSequenceClassification head, saved with the "bert."
+#                         prefix, and sentence-transformers' key for its default activation
+#                         (Identity: that model's scores are raw logits)
+#   XLMR_RERANKER_CONFIG  BAAI/bge-reranker-base's architecture (XLMRobertaForSequenceClassification,
+#                         one label), reduced as XLMR_CONFIG is, "roberta." prefix, no activation key
+#                         (so sentence-transformers' default, sigmoid, applies)
+RERANKER_CONFIG = {
+    **E5_SMALL_V2_CONFIG,
+    "architectures": ["BertForSequenceClassification"],
+    "num_hidden_layers": 6,
+    "id2label": {"0": "LABEL_0"},
+    "label2id": {"LABEL_0": 0},
+    "sbert_ce_default_activation_function": "torch.nn.modules.linear.Identity",
+}
+XLMR_RERANKER_CONFIG = {**XLMR_CONFIG, "architectures": ["XLMRobertaForSequenceClassification"],
+                        "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}}
 SEED = 5
 UNIGRAM_TOKENIZER = Path(__file__).resolve().parents[1] / "golden" / "unigram"
 # name -> (config, seed, where the tokenizer files come from: "minilm" = the packaged MiniLM)
@@ -88,6 +106,10 @@ RANDOM_MODELS = {
     "e5-random": (E5_SMALL_V2_CONFIG, SEED, "minilm"),
     "multilingual-random": (MULTILINGUAL_CONFIG, 6, UNIGRAM_TOKENIZER),
     "xlmr-random": (XLMR_CONFIG, 7, UNIGRAM_TOKENIZER),
+}
+RANDOM_RERANKERS = {
+    "reranker-random": (RERANKER_CONFIG, 8, "minilm"),
+    "xlmr-reranker-random": (XLMR_RERANKER_CONFIG, 9, UNIGRAM_TOKENIZER),
 }
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -130,6 +152,16 @@ def random_weights(config: dict = E5_SMALL_V2_CONFIG, seed: int = SEED) -> dict[
         w.update(linear(p + "output.dense", H, F, 1.0))
         w.update(layer_norm(p + "output.LayerNorm"))
     w.update(linear("pooler.dense", H, H, 1.0))  # present in e5-small-v2's file, unused by the pool
+    architecture = (config.get("architectures") or [""])[0]
+    if architecture.endswith("ForSequenceClassification"):  # a cross-encoder: prefix, and the head
+        labels = len(config["id2label"])
+        if config["model_type"] == "bert":  # BertForSequenceClassification: the pooler, then classifier
+            w = {"bert." + name: value for name, value in w.items()}
+            w.update(linear("classifier", labels, H, 3.0))
+        else:  # XLMRobertaForSequenceClassification: no pooler; classifier.dense, classifier.out_proj
+            w = {"roberta." + name: value for name, value in w.items() if not name.startswith("pooler.")}
+            w.update(linear("classifier.dense", H, H, 1.0))
+            w.update(linear("classifier.out_proj", labels, H, 3.0))
     return w
 
 
@@ -162,5 +194,5 @@ def write_model(directory: str | Path, tokenizer_from: str | Path,
 
 def build(name: str, directory: str | Path, minilm_dir: Path) -> str:
     """Write the random model `name` of RANDOM_MODELS into `directory`; returns its digest."""
-    config, seed, tokenizer = RANDOM_MODELS[name]
+    config, seed, tokenizer = {**RANDOM_MODELS, **RANDOM_RERANKERS}[name]
     return write_model(directory, minilm_dir if tokenizer == "minilm" else tokenizer, config, seed)
