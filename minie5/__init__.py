@@ -17,6 +17,7 @@ The package, layer by layer: a module imports only from its own layer and the la
     porting/     traces, comparison with other implementations, attention pictures
     model.py     `load` and `Model`, the API; st_compat.py, sentence-transformers' keywords
     describe.py  `describe`; corpus.py, a corpus' cached vectors; evaluation/, retrieval metrics
+    cross_encoder.py   CrossEncoder (load_reranker): rerankers, a query and a document scored together
     batch_embedder.py  BatchEmbedder, for Ray Data, Dask and Spark
     integrations/  LangChain, Chroma
     server/, distributed/   front ends: `minie5 serve`, `minie5 embed-corpus`
@@ -26,11 +27,13 @@ The package, layer by layer: a module imports only from its own layer and the la
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 
 from .batch_embedder import BatchEmbedder
+from .cross_encoder import CrossEncoder, load_reranker
 from .describe import ModelDescription, describe
 from .encode.quantize import calibration_ranges, hamming_distance, quantize
 from .errors import ConfigError, Minie5Error, TextError, TokenizerError, WeightsError
 from .loading.config import BertConfig
 from .model import Model, load
 
-__all__ = ["BatchEmbedder", "BertConfig", "ConfigError", "Minie5Error", "Model", "ModelDescription", "TextError",
-           "TokenizerError", "WeightsError", "calibration_ranges", "describe", "hamming_distance", "load", "quantize"]
+__all__ = ["BatchEmbedder", "BertConfig", "ConfigError", "CrossEncoder", "Minie5Error", "Model", "ModelDescription",
+           "TextError", "TokenizerError", "WeightsError", "calibration_ranges", "describe", "hamming_distance", "load",
+           "load_reranker", "quantize"]

@@ -20,7 +20,7 @@ LAYERS = [
     ["porting"],
     ["st_compat"],
     ["model"],
-    ["describe", "corpus", "evaluation"],
+    ["describe", "corpus", "evaluation", "cross_encoder"],
     ["batch_embedder"],
     ["integrations"],
     ["server", "distributed"],

@@ -21,9 +21,11 @@ class Backend(Protocol):
     pads_batches: bool  # True: a batch costs its size x its longest text; False: its real tokens
     max_batch_tokens: int  # the most tokens (padded or real, as above) one batch should hold
 
-    def embed(self, ids: list[np.ndarray], pooling: str) -> np.ndarray:  # B ragged -> [B, H]
+    def embed(self, ids: list[np.ndarray], pooling: str,
+              token_types: list[np.ndarray] | None = None) -> np.ndarray:  # B ragged -> [B, H]
         """One batch's pooled vectors ("mean", "cls" or "max"), unnormalised, in `dtype` or wider
-        (the engine pools in float64); the pipeline normalises in the dtype it gets."""
+        (the engine pools in float64); the pipeline normalises in the dtype it gets. `token_types`
+        (one per sequence, default all 0) are a text pair's segments, for cross-encoders."""
         ...
 
     def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:

@@ -67,9 +67,10 @@ class NumbaBackend:
         self._buffers: dict[str, np.ndarray] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads.threads, thread_name_prefix="minie5-blas")
 
-    def embed(self, ids: list[np.ndarray], pooling: str) -> np.ndarray:  # B ragged -> [B, H] float64
+    def embed(self, ids: list[np.ndarray], pooling: str,
+              token_types: list[np.ndarray] | None = None) -> np.ndarray:  # B ragged -> [B, H] float64
         with _FORWARD_LOCK, self.threads.applied():  # limits are process-wide: set them under the lock
-            offsets, x = self._forward(ids, keep=None)
+            offsets, x = self._forward(ids, keep=None, token_types=token_types)
             out = np.empty((len(ids), self.config.hidden_size), dtype=np.float64)
             kernels.POOLINGS[pooling](x, offsets, out)
         return out
@@ -145,7 +146,8 @@ class NumbaBackend:
             storage = self._buffers[name] = np.empty(max(rows * cols, 1 << 16), dtype=np.float32)
         return storage[:rows * cols].reshape(rows, cols)
 
-    def _forward(self, ids: list[np.ndarray], keep: list | None) -> tuple[np.ndarray, np.ndarray]:
+    def _forward(self, ids: list[np.ndarray], keep: list | None,
+                 token_types: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         config = self.config
         H, F, N = config.hidden_size, config.intermediate_size, config.num_attention_heads
         eps = config.layer_norm_eps
@@ -154,13 +156,15 @@ class NumbaBackend:
         M = int(offsets[-1])
         input_ids = np.concatenate(ids).astype(np.int64)
         positions = packed_position_ids(input_ids, offsets, config)
+        # Segment ids: all 0 for single texts; a cross-encoder's pairs bring their own (0, then 1).
+        types = np.zeros(M, np.int64) if token_types is None else np.concatenate(token_types).astype(np.int64)
         # Every kernel runs on all the pass's threads (set by ThreadLimits.applied), even for a
         # single short text: Numba's threads spin briefly between kernels (see threads.py), so
         # waking them costs less than the work they take over.
         x = self._buffer("x", M, H)
         qkv_t, ctx = self._buffer("qkv_t", 3 * H, M), self._buffer("ctx", M, H)
         y, h = self._buffer("y", M, H), self._buffer("h", M, F)
-        kernels.embeddings_layer_norm(input_ids, positions, self.word, self.position, self.token_type,
+        kernels.embeddings_layer_norm(input_ids, positions, types, self.word, self.position, self.token_type,
                                       *self.embeddings_norm, eps, x)
         if keep is not None:
             keep.append(x.copy())

@@ -89,6 +89,25 @@ class Tokenizer:
                                          f"limit is {self.max_length}")
         return windows
 
+    def tokenize_pairs(self, first: list[str], second: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Token ids and token types of text pairs, joined by the file's own pair template ([CLS] a
+        [SEP] b [SEP] with types 0 and 1 for BERT; <s> a </s></s> b </s> for XLM-R), at most
+        max_length tokens: a pair over it loses tokens from its longer side first, as
+        transformers' truncation=True ("longest_first") does for cross-encoders."""
+        if len(first) != len(second):
+            raise ValueError(f"{len(first)} first texts but {len(second)} second texts")
+        try:
+            encodings = self._tokenizer.encode_batch(list(zip(first, second)), add_special_tokens=True)
+        except Exception as e:  # name the pair at fault
+            error = _text_error([a + b for a, b in zip(first, second)], e)
+            raise error from None
+        ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+        types = [np.asarray(e.type_ids, dtype=np.int64) for e in encodings]
+        for i, seq in enumerate(ids):
+            if not 0 < len(seq) <= self.max_length:
+                raise TokenizerError(f"{self.path}: pair {i} gave {len(seq)} tokens; the limit is {self.max_length}")
+        return ids, types
+
     def tokenize_first(self, texts: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
         """Each text's first window (what truncation keeps) and whether the text is longer, as
         `tokenize_windows` gives them, but reading no more of a long text than the window can use:

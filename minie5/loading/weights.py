@@ -30,9 +30,10 @@ from .safetensors_file import SafetensorsFile
 PREFIXES = ("bert.", "roberta.")
 # Stored but not used to embed, so skipped without a word: registered buffers (position_ids is just
 # arange(512)), the pooler (a dense+tanh on [CLS] that mean pooling never reads), and the masked-LM
-# and next-sentence heads ("cls.", RoBERTa's "lm_head.") of pre-training checkpoints. Anything else unknown is
-# reported in a warning, since it may mean the file is not the model its config describes.
-IGNORED = re.compile(r"embeddings\.(position_ids|token_type_ids)|pooler\..*|cls\..*|lm_head\..*")
+# and next-sentence heads ("cls.", RoBERTa's "lm_head.") of pre-training checkpoints, and a
+# cross-encoder's classification head ("classifier.", read by loading.heads). Anything else unknown
+# is reported in a warning, since it may mean the file is not the model its config describes.
+IGNORED = re.compile(r"embeddings\.(position_ids|token_type_ids)|pooler\..*|cls\..*|lm_head\..*|classifier\..*")
 
 
 def expected_shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:

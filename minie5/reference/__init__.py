@@ -9,6 +9,7 @@ This package is minie5's specification. Each file holds one idea, in the order a
     linear.py        x @ W.T + b, the affine map everything above is built from
     encoder.py       one encoder layer, and the stack of them
     pooling.py       tokens -> one vector (mean, [CLS] or max), L2 normalisation (E5, 4.1)
+    classifier.py    a cross-encoder's head: [CLS] -> dense, tanh -> one logit per label
     padding.py       a batch as one rectangle: right padding and the attention mask
     numpy_backend.py the above run as a minie5 backend: pad a batch, encode, pool
 

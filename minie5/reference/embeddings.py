@@ -23,7 +23,8 @@ def position_ids(input_ids: np.ndarray, pad_token_id: int, offset: int) -> np.nd
 
 
 def token_type_ids(input_ids: np.ndarray) -> np.ndarray:  # [B, T] -> [B, T]
-    """Segment 0 everywhere: an embedding model sees one text per sequence, never a pair."""
+    """Segment 0 everywhere: an embedding model sees one text per sequence, never a pair (a
+    cross-encoder's pairs bring segments 0 and 1 from the tokenizer's pair template)."""
     return np.zeros_like(input_ids)
 
 

@@ -26,11 +26,13 @@ def encoder(x: np.ndarray, attention_mask: np.ndarray, layers: list,
     return hidden_states
 
 
-def bert(input_ids: np.ndarray, attention_mask: np.ndarray, params: dict,
-         config: BertConfig) -> list[np.ndarray]:  # [B, T] ids, [B, T] mask -> L+1 times [B, T, H]
+def bert(input_ids: np.ndarray, attention_mask: np.ndarray, params: dict, config: BertConfig,
+         types: np.ndarray | None = None) -> list[np.ndarray]:  # [B, T] ids, [B, T] mask -> L+1 times [B, T, H]
     """BertModel (or XLMRobertaModel) without its pooler: the embeddings' output and every
-    layer's hidden states. Padding in input_ids must be config.pad_token_id."""
+    layer's hidden states. Padding in input_ids must be config.pad_token_id. `types`: each token's
+    segment, for text pairs (a cross-encoder's query 0, document 1); default all 0."""
     positions = position_ids(input_ids, config.pad_token_id, config.position_offset)
-    x = embeddings(input_ids, positions, token_type_ids(input_ids), **params["embeddings"],
+    types = token_type_ids(input_ids) if types is None else types
+    x = embeddings(input_ids, positions, types, **params["embeddings"],
                    eps=config.layer_norm_eps)
     return encoder(x, attention_mask, params["encoder"]["layer"], config)

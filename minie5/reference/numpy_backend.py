@@ -26,11 +26,14 @@ class NumpyBackend:
         self.config = config
         self.dtype = params["embeddings"]["LayerNorm"]["weight"].dtype
 
-    def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    def hidden_states(self, ids: list[np.ndarray],
+                      token_types: list[np.ndarray] | None = None) -> tuple[list[np.ndarray], np.ndarray]:
         """The embeddings' output and every layer's output for a padded batch, with its mask."""
         input_ids, attention_mask = pad_batch(ids, self.config.pad_token_id)
-        return bert(input_ids, attention_mask, self.params, self.config), attention_mask
+        types = None if token_types is None else pad_batch(token_types, 0)[0]
+        return bert(input_ids, attention_mask, self.params, self.config, types), attention_mask
 
-    def embed(self, ids: list[np.ndarray], pooling: str) -> np.ndarray:  # B ragged -> [B, H], in self.dtype
-        hidden_states, attention_mask = self.hidden_states(ids)
+    def embed(self, ids: list[np.ndarray], pooling: str,
+              token_types: list[np.ndarray] | None = None) -> np.ndarray:  # B ragged -> [B, H], in self.dtype
+        hidden_states, attention_mask = self.hidden_states(ids, token_types)
         return pool(hidden_states[-1], attention_mask, pooling)

@@ -58,13 +58,14 @@ def test_embeddings_layer_norm(lengths):
     offsets, M = pack(lengths)
     ids = rng.randint(0, V, M).astype(np.int64)
     positions = np.concatenate([np.arange(n) for n in lengths]).astype(np.int64)
+    segments = rng.randint(0, 2, M).astype(np.int64)  # a cross-encoder's pairs: types 0 and 1
     word, pos, types = random(V, H), random(P, H), random(2, H)
     weight, bias = random(H), random(H)
     out = np.empty((M, H), np.float32)
-    kernels.embeddings_layer_norm(ids, positions, word, pos, types, weight, bias, 1e-12, out)
-    for s, n in enumerate(lengths):
+    kernels.embeddings_layer_norm(ids, positions, segments, word, pos, types, weight, bias, 1e-12, out)
+    for s in range(len(lengths)):
         rows = slice(offsets[s], offsets[s + 1])
-        expected = reference.embeddings(ids[None, rows], positions[None, rows], np.zeros((1, n), np.int64),
+        expected = reference.embeddings(ids[None, rows], positions[None, rows], segments[None, rows],
                                         {"weight": word}, {"weight": pos}, {"weight": types},
                                         {"weight": weight, "bias": bias}, eps=1e-12)[0]
         np.testing.assert_allclose(out[rows], expected, rtol=0, atol=2e-5)

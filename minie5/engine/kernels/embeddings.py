@@ -9,14 +9,14 @@ from .math import CACHE, FASTMATH
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def embeddings_layer_norm(input_ids, positions, word, position, token_type, weight, bias, eps,
-                          out):  # [M] ids, [M] positions -> out [M, H]
-    """Twin of reference.embeddings with token type 0: gather word + type + position, LayerNorm."""
+def embeddings_layer_norm(input_ids, positions, types, word, position, token_type, weight, bias, eps,
+                          out):  # [M] ids, [M] positions, [M] token types -> out [M, H]
+    """Twin of reference.embeddings: gather word + type + position, LayerNorm."""
     M, H = out.shape
     for i in prange(M):
         row = out[i]
         for c in range(H):
-            row[c] = word[input_ids[i], c] + token_type[0, c] + position[positions[i], c]
+            row[c] = word[input_ids[i], c] + token_type[types[i], c] + position[positions[i], c]
         layer_norm_row(row, weight, bias, eps)
 
 

@@ -1,0 +1,154 @@
+"""Cross-encoders (rerankers): a query and a document read together as one sequence, and scored.
+
+An embedding model encodes each text alone and compares vectors; a cross-encoder lets every token
+of the query attend to every token of the document, which ranks better and costs one forward pass
+per pair. Retrieval pipelines therefore embed and search a corpus, then rerank the top hits:
+
+    reranker = minie5.load_reranker("cross-encoder/ms-marco-MiniLM-L-6-v2")
+    reranker.predict([("how tall is everest", "Everest is 8,849 m high."), ...])  # scores
+    reranker.rank("how tall is everest", documents, top_k=3)  # [{"corpus_id", "score"}, ...]
+
+The pipeline, with sentence-transformers' CrossEncoder habits:
+    pair -> tokens     the model's own tokenizer.json pair template: [CLS] q [SEP] d [SEP] with
+                       token types 0 then 1 for BERT; <s> q </s></s> d </s> for XLM-R; a pair
+                       over the limit loses tokens from its longer side first ("longest_first")
+    tokens -> [CLS]    the same encoder, backends and packing as embeddings; the first token's
+                       last hidden state (reference.classifier has the head)
+    [CLS] -> logits    the model's classification head, read from the same model.safetensors
+    logits -> scores   sentence-transformers' default activation: the one config.json names
+                       (ms-marco-MiniLM-L-6-v2: none, raw logits), else sigmoid for one label;
+                       several labels (NLI-style classifiers) stay logits unless apply_softmax
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .encode.batching import check_ids, plan_batches
+from .engine import NumbaBackend
+from .engine.threads import ThreadLimits, resolve_threads
+from .errors import TextError, check_choice, check_int
+from .loading.heads import HeadConfig, head_config, load_head
+from .loading.model_files import ModelFiles, open_model
+from .loading.tokenizer import Tokenizer
+from .loading.weights import load_weights
+from .model import BACKENDS, check_vocabulary
+from .reference.classifier import classification_head, sigmoid, softmax
+from .reference.numpy_backend import NumpyBackend
+
+ACTIVATIONS = ("default", "sigmoid", "softmax", "none")
+
+
+def load_reranker(model: str | Path, *, backend: str = "numba", threads: int | None = None,
+                  revision: str | None = None, max_length: int | None = None, dtype: str = "float32",
+                  deterministic: bool = False) -> CrossEncoder:
+    """Load a cross-encoder: a BertForSequenceClassification or XLMRobertaForSequenceClassification
+    in Hugging Face layout (a folder or a hub name, found as `minie5.load` finds models). The options
+    are `minie5.load`'s; `max_length` defaults to the model's limit (512 tokens for BERT)."""
+    check_choice("dtype", dtype, ("float32", "float64"))
+    check_choice("backend", backend, BACKENDS)
+    if deterministic and backend != "numba":
+        raise ValueError("deterministic=True needs backend='numba'")
+    if dtype == "float64" and backend != "numpy":
+        raise ValueError("dtype='float64' needs backend='numpy': the numba engine computes in float32")
+    files = open_model(model, revision, None, max_length)
+    head = head_config(files.path / "config.json")
+    tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
+    check_vocabulary(tokenizer, files.config)
+    params = load_weights(files.weights, files.config, np.dtype(dtype))
+    head_params = load_head(files.weights, files.config, head, np.dtype(dtype))
+    if backend == "numpy":
+        engine = NumpyBackend(params, files.config)
+    else:
+        engine = NumbaBackend(params, files.config, ThreadLimits(resolve_threads(threads)), deterministic=deterministic)
+    return CrossEncoder(files, tokenizer, engine, head, head_params)
+
+
+class CrossEncoder:
+    """A loaded cross-encoder. Build it with `minie5.load_reranker`."""
+
+    def __init__(self, files: ModelFiles, tokenizer: Tokenizer, backend, head: HeadConfig, head_params: dict):
+        self.files, self.name, self.path, self.config = files, files.name, files.path, files.config
+        self.tokenizer, self.backend = tokenizer, backend
+        self.head, self.head_params = head, head_params
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The head's label names (config.json's id2label), in the order of a score's columns."""
+        return self.head.labels
+
+    @property
+    def max_length(self) -> int:
+        return self.tokenizer.max_length
+
+    def __repr__(self) -> str:
+        return (f"minie5.CrossEncoder({str(self.name)!r}, {self.head.architecture}, labels={len(self.labels)}, "
+                f"backend={self.backend.name!r}, max_length={self.max_length})")
+
+    def predict(self, pairs: Sequence[Sequence[str]], batch_size: int = 32, activation: str = "default",
+                apply_softmax: bool = False) -> np.ndarray:
+        """Scores of (query, document) pairs: [n] for a one-label model, [n, labels] otherwise.
+
+        activation: "default" is sentence-transformers' (the one config.json names, else sigmoid for
+        one label and none for several), "sigmoid", "softmax" or "none" (raw logits).
+        apply_softmax=True is sentence-transformers' name for softmax over several labels."""
+        check_int("batch_size", batch_size, 1)
+        check_choice("activation", activation, ACTIVATIONS)
+        if apply_softmax and self.head.num_labels > 1:
+            activation = "softmax"
+        logits = self.logits(pairs, batch_size)
+        if activation == "default":
+            activation = self.head.activation
+        scores = {"sigmoid": sigmoid, "softmax": softmax, "none": lambda x: x}[activation](logits)
+        return scores[:, 0] if self.head.num_labels == 1 else scores
+
+    def logits(self, pairs: Sequence[Sequence[str]], batch_size: int = 32) -> np.ndarray:  # n pairs -> [n, labels]
+        """The head's raw outputs for each pair, in the backend's dtype."""
+        queries, documents = check_pairs(pairs)
+        ids, types = self.tokenizer.tokenize_pairs(queries, documents)
+        dtype = np.float64 if self.backend.dtype == np.float64 else np.float32
+        out = np.empty((len(ids), self.head.num_labels), dtype=dtype)
+        check_ids(ids, self.config.vocab_size, self.config.max_tokens)
+        for rows in plan_batches([len(s) for s in ids], batch_size, self.backend.max_batch_tokens,
+                                 self.backend.pads_batches):
+            first = self.backend.embed([ids[i] for i in rows], "cls", token_types=[types[i] for i in rows])
+            # Row by row: one [1, H] product per pair has the same rounding whatever the batch
+            # (a [B, H] product's BLAS kernel would depend on B), and costs nothing next to the encoder.
+            out[rows] = [classification_head(row[None], self.head_params)[0] for row in first.astype(dtype)]
+        return out
+
+    def rank(self, query: str, documents: Sequence[str], top_k: int | None = None, return_documents: bool = False,
+             batch_size: int = 32, activation: str = "default") -> list[dict]:
+        """The documents ordered by score, best first, as sentence-transformers' CrossEncoder.rank:
+        [{"corpus_id": index into documents, "score": float, "text": the document if asked}]."""
+        if self.head.num_labels != 1:
+            raise ValueError(f"rank needs a model with one label (a relevance score); {self.name} has "
+                             f"{self.head.num_labels}: {', '.join(self.labels)}")
+        if top_k is not None:
+            check_int("top_k", top_k, 1)
+        if isinstance(documents, str):
+            raise TypeError("documents must be a list of strings, got one string")
+        documents = list(documents)
+        scores = self.predict([(query, d) for d in documents], batch_size, activation) if documents else np.zeros(0)
+        order = sorted(range(len(documents)), key=lambda i: (-scores[i], i))[:top_k]
+        return [{"corpus_id": i, "score": float(scores[i]), **({"text": documents[i]} if return_documents else {})}
+                for i in order]
+
+
+def check_pairs(pairs) -> tuple[list[str], list[str]]:
+    """Pairs of strings as two lists, or a TextError naming the pair at fault."""
+    if isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__len__"):
+        raise TypeError(f"pairs must be a list of (query, document) pairs, got {type(pairs).__name__}")
+    queries, documents = [], []
+    for i, pair in enumerate(pairs):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise TextError(i, f"is {pair!r:.60}, not a (query, document) pair", "pass two strings per pair")
+        for side, text in zip(("query", "document"), pair):
+            if not isinstance(text, str):
+                raise TextError(i, f"has a {side} of type {type(text).__name__}", "queries and documents are strings")
+        queries.append(pair[0])
+        documents.append(pair[1])
+    return queries, documents
