@@ -27,11 +27,11 @@ import warnings
 
 from .. import __version__
 from ..errors import TextError, TextTooLong, TruncationWarning
-from . import embed, embed_corpus, evaluate, info, porting, search, serve
+from . import embed, embed_corpus, evaluate, info, porting, rerank, search, serve
 from .common import InputError, SilentFailure, UsageError
 
 # Each adds its subcommands, in this order, to --help.
-COMMAND_MODULES = (embed, search, evaluate, serve, embed_corpus, porting, info)
+COMMAND_MODULES = (embed, search, rerank, evaluate, serve, embed_corpus, porting, info)
 
 EPILOG = """\
 examples:

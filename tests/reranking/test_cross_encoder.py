@@ -141,3 +141,26 @@ def test_real_ms_marco_minilm_ranks_the_answer_first():
         "New York City is famous for the Metropolitan Museum of Art.",
         "Berlin has a population of 3,520,031 registered inhabitants in an area of 891.82 square kilometers."])
     assert ranked[0]["corpus_id"] == 1 and ranked[0]["score"] > ranked[1]["score"] + 5
+
+
+def test_the_rerank_command(random_model_dir, tmp_path):
+    from tests.support.cli import run_cli
+
+    folder = random_model_dir("xlmr-reranker-random")
+    reranker = minie5.load_reranker(folder)
+    query, documents = "how tall is mount everest", ["Everest is 8,849 metres high.", "Trains leave hourly.", "bread"]
+    expected = reranker.rank(query, documents)
+    result = run_cli("rerank", "-m", folder, "--json", query, *documents)
+    assert result.returncode == 0, result.stderr
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [h["index"] for h in hits] == [r["corpus_id"] for r in expected]
+    assert [h["score"] for h in hits] == pytest.approx([r["score"] for r in expected], abs=1e-5)
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("\n".join(documents) + "\n")
+    table = run_cli("rerank", "-m", folder, "--corpus", corpus, "-k", "2", "--raw", query)
+    assert table.returncode == 0 and len(table.stdout.splitlines()) == 2, table.stderr
+    best = documents[expected[0]["corpus_id"]]
+    assert table.stdout.split()[1] == f"{reranker.predict([(query, best)], activation='none')[0]:.4f}"
+    refused = run_cli("rerank", "-m", golden.minilm_dir(), query, "a document")
+    assert refused.returncode == 1 and "not a cross-encoder" in refused.stderr and "Traceback" not in refused.stderr
+    assert run_cli("rerank", "-m", folder, query).returncode == 2  # no documents
