@@ -43,6 +43,11 @@ def add_parsers(commands) -> None:
     search.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="keep the cached corpus vectors in DIR (default: beside the corpus, or, where its "
                              "folder cannot be written, $XDG_CACHE_HOME/minie5/corpora)")
+    search.add_argument("--rerank", metavar="MODEL",
+                        help="rerank each query's top hits with this cross-encoder (minie5 rerank's models); "
+                             "scores are then the reranker's")
+    search.add_argument("--rerank-top", type=int, default=50, metavar="K",
+                        help="with --rerank: how many of the embedder's hits to rerank (default 50)")
     add_model_arguments(search)
     add_run_arguments(search)
     search.set_defaults(run=run_search)
@@ -76,6 +81,14 @@ def run_search(args) -> None:
         raise UsageError(f"--corpus {args.corpus}: holds no texts")
     if args.cache_dir is not None and not args.cache_dir.is_dir():
         raise UsageError(f"--cache-dir {args.cache_dir}: no such folder")
+    if args.rerank_top < 1:
+        raise UsageError(f"--rerank-top must be a positive integer, got {args.rerank_top}")
+    reranker = None
+    if args.rerank is not None:  # loaded first: a wrong reranker fails before the corpus is embedded
+        from ..cross_encoder import load_reranker
+
+        reranker = load_reranker(args.rerank, backend=args.backend, threads=args.threads,
+                                 deterministic=getattr(args, "deterministic", False))
     model = load_model(args)
     # Documents and queries with the model's prompts for each (e5: "passage: " and "query: ").
     passages = corpus_vectors(model, texts, args.corpus, args, origin)
@@ -85,6 +98,11 @@ def run_search(args) -> None:
     k = min(args.top_k, len(texts))
     for q, query in enumerate(args.queries):
         top = np.argsort(-scores[q], kind="stable")[:k]
+        if reranker is not None:  # the embedder's best rerank_top hits, reordered by the cross-encoder
+            hits = np.argsort(-scores[q], kind="stable")[:max(k, args.rerank_top)]
+            ranked = reranker.rank(query, [texts[i] for i in hits], top_k=k, batch_size=args.batch_size)
+            top = np.array([hits[r["corpus_id"]] for r in ranked])
+            scores[q, top] = [r["score"] for r in ranked]
         if args.json:
             for rank, i in enumerate(top, start=1):
                 hit = {"query": query, "rank": rank, "score": round(float(scores[q, i]), 6), "index": int(i),

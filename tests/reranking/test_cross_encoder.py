@@ -166,3 +166,24 @@ def test_the_rerank_command(random_model_dir, tmp_path):
     refused = run_cli("rerank", "-m", golden.minilm_dir(), query, "a document")
     assert refused.returncode == 1 and "not a cross-encoder" in refused.stderr and "Traceback" not in refused.stderr
     assert run_cli("rerank", "-m", folder, query).returncode == 2  # no documents
+
+
+def test_search_reranks_the_embedders_top_hits(random_model_dir, tmp_path):
+    from tests.support.cli import run_cli
+
+    folder = random_model_dir("xlmr-reranker-random")
+    documents = ["Everest is 8,849 metres high.", "Trains leave hourly.", "bread and butter", "the summit in snow",
+                 "K2 is the second highest mountain.", "a recipe for soup"]
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("\n".join(documents) + "\n")
+    query = "how tall is mount everest"
+    plain = run_cli("search", "-m", golden.minilm_dir(), "-c", corpus, "-k", "4", "--json", "--no-cache", query)
+    assert plain.returncode == 0, plain.stderr
+    first4 = [json.loads(line)["index"] for line in plain.stdout.splitlines()]
+    reranked = run_cli("search", "-m", golden.minilm_dir(), "-c", corpus, "-k", "2", "--rerank", folder,
+                       "--rerank-top", "4", "--json", "--no-cache", query)
+    assert reranked.returncode == 0, reranked.stderr
+    hits = [json.loads(line) for line in reranked.stdout.splitlines()]
+    expected = minie5.load_reranker(folder).rank(query, [documents[i] for i in first4], top_k=2)
+    assert [h["index"] for h in hits] == [first4[r["corpus_id"]] for r in expected]
+    assert [h["score"] for h in hits] == pytest.approx([r["score"] for r in expected], abs=1e-5)
