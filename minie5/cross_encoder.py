@@ -99,16 +99,26 @@ class CrossEncoder:
         check_choice("activation", activation, ACTIVATIONS)
         if apply_softmax and self.head.num_labels > 1:
             activation = "softmax"
-        logits = self.logits(pairs, batch_size)
+        scores = self.activate(self.logits(pairs, batch_size), activation)
+        return scores[:, 0] if self.head.num_labels == 1 else scores
+
+    def activate(self, logits: np.ndarray, activation: str = "default") -> np.ndarray:  # [n, labels] -> same
+        """Scores from logits: "default" is the model's own activation (see `predict`)."""
+        check_choice("activation", activation, ACTIVATIONS)
         if activation == "default":
             activation = self.head.activation
-        scores = {"sigmoid": sigmoid, "softmax": softmax, "none": lambda x: x}[activation](logits)
-        return scores[:, 0] if self.head.num_labels == 1 else scores
+        return {"sigmoid": sigmoid, "softmax": softmax, "none": lambda x: x}[activation](logits)
 
     def logits(self, pairs: Sequence[Sequence[str]], batch_size: int = 32) -> np.ndarray:  # n pairs -> [n, labels]
         """The head's raw outputs for each pair, in the backend's dtype."""
         queries, documents = check_pairs(pairs)
-        ids, types = self.tokenizer.tokenize_pairs(queries, documents)
+        ids, types, _ = self.tokenizer.tokenize_pairs(queries, documents)
+        return self.logits_of_tokens(ids, types, batch_size)
+
+    def logits_of_tokens(self, ids: list[np.ndarray], types: list[np.ndarray],
+                         batch_size: int = 32) -> np.ndarray:  # n ragged -> [n, labels]
+        """The head's raw outputs for pairs already tokenized (`Tokenizer.tokenize_pairs`), in
+        batches of like length under the backend's token budget."""
         dtype = np.float64 if self.backend.dtype == np.float64 else np.float32
         out = np.empty((len(ids), self.head.num_labels), dtype=dtype)
         check_ids(ids, self.config.vocab_size, self.config.max_tokens)

@@ -135,12 +135,13 @@ class Model:
                 f"layers={self.config.num_hidden_layers}, dim={self.dim}, pooling={self.pooling!r})")
 
     def settings(self, *, prompt_name: str | None = None, prompt: str | None = None, long: str = "truncate",
-                 overlap: int = 0, normalize: bool | None = None, truncate_dim: int | None = None) -> EncodeSettings:
+                 overlap: int = 0, normalize: bool | None = None, truncate_dim: int | None = None,
+                 truncation_side: str = "right") -> EncodeSettings:
         """The `EncodeSettings` these encode arguments mean for this model: the prompt resolved,
         `normalize=None` as the model's pipeline says. What every front end embeds with."""
         return self.embedder.settings(prompt=self.prompts.text(prompt_name, prompt), long=long, overlap=overlap,
                                       normalize=self.pipeline.normalize if normalize is None else normalize,
-                                      truncate_dim=truncate_dim)
+                                      truncate_dim=truncate_dim, truncation_side=truncation_side)
 
     def encode(self, texts: str | Iterable[str], batch_size: int = 32, *, normalize: bool | None = None,
                long: str = "truncate", overlap: int = 0, precision: str = "float32",

@@ -30,6 +30,7 @@ from .batching import check_ids, plan_batches
 # Texts tokenized and planned together: long-first packing works within a chunk, and the token
 # ids held at once stay bounded (about 2048 x 512 ids at the very most).
 CHUNK_TEXTS = 2048
+TRUNCATION_SIDES = ("right", "left")  # the end a truncated text loses, as transformers' truncation_side
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class EncodeSettings:
     overlap: int = 0  # long="chunk": tokens shared by successive windows
     normalize: bool = True  # scale each vector to unit length
     truncate_dim: int | None = None  # keep the first dimensions (before normalising); None: all
+    truncation_side: str = "right"  # long="truncate": keep a text's first tokens ("right") or its last ("left")
 
 
 @dataclass
@@ -73,9 +75,13 @@ class Embedder:
         return self.tokenizer.max_length
 
     def settings(self, *, prompt: str | None = None, long: str = "truncate", overlap: int = 0,
-                 normalize: bool = True, truncate_dim: int | None = None) -> EncodeSettings:
+                 normalize: bool = True, truncate_dim: int | None = None,
+                 truncation_side: str = "right") -> EncodeSettings:
         """EncodeSettings, every field checked against this model."""
         check_choice("long", long, long_texts.LONG_MODES)
+        check_choice("truncation_side", truncation_side, TRUNCATION_SIDES)
+        if truncation_side != "right" and long == "chunk":
+            raise ValueError("truncation_side='left' only applies with long='truncate' (chunking keeps every token)")
         if not isinstance(normalize, (bool, np.bool_)):
             raise ValueError(f"normalize must be True, False or None, got {normalize!r}")
         check_int("overlap", overlap, 0, what="tokens shared by successive windows")
@@ -83,7 +89,7 @@ class Embedder:
             raise ValueError("overlap only applies with long='chunk'")
         if truncate_dim is not None:
             check_int("truncate_dim", truncate_dim, 1, self.config.hidden_size)
-        return EncodeSettings(prompt, long, overlap, bool(normalize), truncate_dim)
+        return EncodeSettings(prompt, long, overlap, bool(normalize), truncate_dim, truncation_side)
 
     def prepare(self, texts: list[str], settings: EncodeSettings, first: int = 0) -> Prepared:
         """Token sequences for `texts` (strings, `first` the index of texts[0] in the caller's
@@ -95,7 +101,10 @@ class Embedder:
             if settings.long == "chunk":
                 windows = self.tokenizer.tokenize_windows(texts, settings.overlap)
                 return Prepared([w for text in windows for w in text], [[len(w) for w in text] for text in windows])
-            ids, longer = self.tokenizer.tokenize_first(texts)
+            if settings.truncation_side == "left":
+                ids, longer = self.tokenizer.tokenize_last(texts)
+            else:
+                ids, longer = self.tokenizer.tokenize_first(texts)
         except TextError as e:
             raise TextError(first + e.index, e.problem, e.advice) from None
         if settings.long == "error" and longer.any():

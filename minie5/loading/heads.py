@@ -48,6 +48,15 @@ class HeadConfig:
         return len(self.labels)
 
 
+def is_cross_encoder(config_path: Path) -> bool:
+    """Whether config.json's architectures name a ...ForSequenceClassification model."""
+    try:
+        architectures = json.loads(Path(config_path).read_text(encoding="utf-8")).get("architectures") or []
+    except (OSError, ValueError, AttributeError):
+        return False  # the loader that reads it next says what is wrong with it
+    return any(isinstance(a, str) and a.endswith("ForSequenceClassification") for a in architectures)
+
+
 def head_config(config_path: Path) -> HeadConfig:
     """The head's labels and architecture from config.json (already validated as a BertConfig)."""
     values = json.loads(Path(config_path).read_text(encoding="utf-8"))

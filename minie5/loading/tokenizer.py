@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import tokenizers
 
-from ..errors import TextError, TokenizerError
+from ..errors import TextError, TokenizerError, check_choice
 
 
 class Tokenizer:
@@ -43,7 +43,7 @@ class Tokenizer:
                                  f"tokenizer adds {specials} special tokens to every text; need at least "
                                  f"{specials + 1}")
         self._tokenizer.enable_truncation(max_length)
-        self._with_stride: dict[int, tokenizers.Tokenizer] = {}
+        self._variants: dict[tuple, tokenizers.Tokenizer] = {}
         vocab = self._tokenizer.get_vocab(with_added_tokens=True)
         self.max_id, self.max_id_token = max((i, token) for token, i in vocab.items()) if vocab else (-1, "")
 
@@ -64,16 +64,9 @@ class Tokenizer:
         """Each text as consecutive windows of at most max_length tokens, each wrapped in [CLS] ...
         [SEP], successive windows sharing `overlap` tokens. A text that fits is one window; the
         first window is always what `tokenize` gives."""
-        tokenizer = self._tokenizer
-        if overlap:
-            if not 0 < overlap < self.max_length - 2:
-                raise ValueError(f"overlap must be between 0 and {self.max_length - 3} tokens, got {overlap}")
-            tokenizer = self._with_stride.get(overlap)
-            if tokenizer is None:  # a copy, so that concurrent calls never see a changing stride
-                tokenizer = tokenizers.Tokenizer.from_str(self._tokenizer.to_str())
-                tokenizer.no_padding()
-                tokenizer.enable_truncation(self.max_length, stride=overlap)
-                self._with_stride[overlap] = tokenizer
+        if overlap and not 0 < overlap < self.max_length - 2:
+            raise ValueError(f"overlap must be between 0 and {self.max_length - 3} tokens, got {overlap}")
+        tokenizer = self._variant(stride=overlap)
         try:
             encodings = tokenizer.encode_batch(texts, add_special_tokens=True)
         except Exception as e:  # tokenizers raises bare Exceptions: name the text at fault
@@ -89,15 +82,17 @@ class Tokenizer:
                                          f"limit is {self.max_length}")
         return windows
 
-    def tokenize_pairs(self, first: list[str], second: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def tokenize_pairs(self, first: list[str], second: list[str],
+                       side: str = "right") -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
         """Token ids and token types of text pairs, joined by the file's own pair template ([CLS] a
         [SEP] b [SEP] with types 0 and 1 for BERT; <s> a </s></s> b </s> for XLM-R), at most
-        max_length tokens: a pair over it loses tokens from its longer side first, as
-        transformers' truncation=True ("longest_first") does for cross-encoders."""
+        max_length tokens, and whether each pair was cut: a pair over the limit loses tokens from
+        its longer side first, as transformers' truncation=True ("longest_first") does for
+        cross-encoders, from that side's end (side="right") or its start ("left")."""
         if len(first) != len(second):
             raise ValueError(f"{len(first)} first texts but {len(second)} second texts")
         try:
-            encodings = self._tokenizer.encode_batch(list(zip(first, second)), add_special_tokens=True)
+            encodings = self._variant(side=side).encode_batch(list(zip(first, second)), add_special_tokens=True)
         except Exception as e:  # name the pair at fault
             error = _text_error([a + b for a, b in zip(first, second)], e)
             raise error from None
@@ -106,7 +101,57 @@ class Tokenizer:
         for i, seq in enumerate(ids):
             if not 0 < len(seq) <= self.max_length:
                 raise TokenizerError(f"{self.path}: pair {i} gave {len(seq)} tokens; the limit is {self.max_length}")
-        return ids, types
+        return ids, types, np.array([bool(e.overflowing) for e in encodings], dtype=bool)
+
+    def tokenize_last(self, texts: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each text's last max_length tokens, wrapped in [CLS] ... [SEP] (truncation from the
+        left, text-embeddings-inference's truncation_direction "left"), and whether it was cut.
+        Reads the whole of every text."""
+        try:
+            encodings = self._variant(side="left").encode_batch(texts, add_special_tokens=True)
+        except Exception as e:
+            raise _text_error(texts, e) from None
+        return ([np.asarray(e.ids, dtype=np.int64) for e in encodings],
+                np.array([bool(e.overflowing) for e in encodings], dtype=bool))
+
+    def token_spans(self, texts: list[str], add_special_tokens: bool = True) -> list[list[tuple]]:
+        """Every token of each text, untruncated, as (id, text, special, start, stop): `text` is
+        the characters texts[i][start:stop] for a word piece and the token itself for a special
+        token (whose start and stop are None)."""
+        try:
+            encodings = self._variant(truncate=False).encode_batch(texts, add_special_tokens=add_special_tokens)
+        except Exception as e:
+            raise _text_error(texts, e) from None
+        return [[(i, token, True, None, None) if special else (i, text[start:stop], False, start, stop)
+                 for i, token, special, (start, stop) in zip(e.ids, e.tokens, e.special_tokens_mask, e.offsets)]
+                for text, e in zip(texts, encodings)]
+
+    def cut_to_tokens(self, texts: list[str], limit: int) -> list[str]:
+        """Each text cut after its first `limit` word pieces (special tokens not counted), at the
+        end of the last one kept; a text with no more than `limit` is returned as it is."""
+        try:
+            encodings = self._variant(truncate=False).encode_batch(texts, add_special_tokens=False)
+        except Exception as e:
+            raise _text_error(texts, e) from None
+        return [text if len(e.ids) <= limit else text[:e.offsets[limit - 1][1]] for text, e in zip(texts, encodings)]
+
+    def _variant(self, stride: int = 0, side: str = "right", truncate: bool = True) -> tokenizers.Tokenizer:
+        """The file's tokenizer cutting at max_length with this stride and side (or not cutting at
+        all), each variant a copy made once, so that concurrent calls never see settings change."""
+        check_choice("side", side, ("right", "left"))
+        key = (stride, side, truncate)
+        if key == (0, "right", True):
+            return self._tokenizer
+        tokenizer = self._variants.get(key)
+        if tokenizer is None:
+            tokenizer = tokenizers.Tokenizer.from_str(self._tokenizer.to_str())
+            tokenizer.no_padding()
+            if not truncate:
+                tokenizer.no_truncation()
+            else:
+                tokenizer.enable_truncation(self.max_length, stride=stride, direction=side)
+            self._variants[key] = tokenizer
+        return tokenizer
 
     def tokenize_first(self, texts: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
         """Each text's first window (what truncation keeps) and whether the text is longer, as

@@ -33,7 +33,7 @@ def test_pairs_are_tokenized_as_transformers_does(case):
     """The tokenizer.json pair template, token types, and longest-first truncation at 512."""
     fixture, folder, pairs = case
     reranker = minie5.load_reranker(folder, backend="numpy")
-    ids, types = reranker.tokenizer.tokenize_pairs([q for q, _ in pairs], [d for _, d in pairs])
+    ids, types, _ = reranker.tokenizer.tokenize_pairs([q for q, _ in pairs], [d for _, d in pairs])
     for got, expected in zip(ids, split(fixture.arrays["input_ids"], fixture.arrays["lengths"])):
         np.testing.assert_array_equal(got, expected)
     for got, expected in zip(types, split(fixture.arrays["token_type_ids"], fixture.arrays["lengths"])):
