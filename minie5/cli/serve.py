@@ -1,13 +1,16 @@
-"""`minie5 serve`: the OpenAI-compatible embeddings server (minie5.server) on uvicorn."""
+"""`minie5 serve`: the embeddings and reranking server (minie5.server) on uvicorn."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
 from ..errors import install_hint
+from ..loading.model_files import DEFAULT_MODEL, MODEL_ENV
+from ..loading.sentence_transformers import POOLING_MODES
 from ..server.settings import PREFIX_CHOICES, ServerSettings
-from .common import UsageError, add_deterministic_argument, add_model_arguments
+from .common import UsageError, add_deterministic_argument
 
 DEFAULTS = ServerSettings()
 API_KEY_ENV = "MINIE5_API_KEY"
@@ -15,14 +18,23 @@ API_KEY_ENV = "MINIE5_API_KEY"
 
 def add_parsers(commands) -> None:
     serve = commands.add_parser(
-        "serve", help="serve embeddings over HTTP, as OpenAI's API",
-        description="Serve the model over HTTP with OpenAI's embeddings API: point the openai client, "
-                    "LangChain's OpenAIEmbeddings, LlamaIndex or litellm at base_url "
-                    "http://HOST:PORT/v1. Concurrent requests are batched together. Needs the server extra: "
+        "serve", help="serve embeddings and reranking over HTTP (OpenAI's, TEI's and Cohere's APIs)",
+        description="Serve models over HTTP with OpenAI's embeddings API (point the openai client, "
+                    "LangChain's OpenAIEmbeddings, LlamaIndex or litellm at base_url http://HOST:PORT/v1), "
+                    "text-embeddings-inference's (/embed, /rerank, /info; huggingface_hub's InferenceClient) and "
+                    "Cohere's rerank API (/v1/rerank, /v2/rerank). Concurrent requests are batched together. "
+                    "Needs the server extra: "
                     f"{install_hint('server')}. On Ctrl-C or SIGTERM it drains: /ready answers 503, the "
                     "listener closes, accepted requests are answered (queued ones past --drain-timeout get 503), "
                     "then it exits. The API is described at /openapi.json.")
-    add_model_arguments(serve)
+    serve.add_argument("--model", "-m", metavar="MODEL", action="append",
+                       help="a model to serve: a Hugging Face name or a folder, an embedder or a cross-encoder "
+                            "(a ...ForSequenceClassification reranker; told apart by its config.json). Repeat it to "
+                            "serve several: requests choose by their 'model' field, the first of each kind by default "
+                            f"(default: ${MODEL_ENV}, else {DEFAULT_MODEL})")
+    serve.add_argument("--revision", metavar="REV", help="branch, tag or commit of hub models (default: main)")
+    serve.add_argument("--pooling", choices=POOLING_MODES,
+                       help="pool the embedders' token vectors this way instead of as their modules.json says")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
                        "machine only; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
@@ -31,7 +43,9 @@ def add_parsers(commands) -> None:
     serve.add_argument("--default-prefix", choices=PREFIX_CHOICES, default=DEFAULTS.default_prefix,
                        help="the prompt for texts of requests that send no 'prefix' or 'prompt_name' field "
                             "(default: none, texts as sent; e5 models want 'query: '/'passage: ' on every text)")
-    serve.add_argument("--served-name", metavar="NAME", help="model name in responses (default: --model)")
+    serve.add_argument("--served-name", metavar="NAME", action="append",
+                       help="the name requests and responses use for a model, one per --model in order "
+                            "(default: as --model names it)")
     serve.add_argument("--max-body-bytes", type=int, default=DEFAULTS.max_body_bytes, metavar="N",
                        help=f"largest request body; larger gets 413 (default {DEFAULTS.max_body_bytes})")
     serve.add_argument("--max-inputs", type=int, default=DEFAULTS.max_inputs, metavar="N",
@@ -81,7 +95,7 @@ def run_serve(args) -> None:
         settings = ServerSettings(api_key=args.api_key or None, default_prefix=args.default_prefix,
                                   max_body_bytes=args.max_body_bytes, max_inputs=args.max_inputs,
                                   max_request_tokens=args.max_request_tokens, max_queued_texts=args.max_queue,
-                                  batch_wait_ms=args.batch_wait_ms, served_name=args.served_name or "",
+                                  batch_wait_ms=args.batch_wait_ms,
                                   request_timeout_s=args.request_timeout, drain_timeout_s=args.drain_timeout,
                                   header_timeout_s=args.header_timeout, max_header_bytes=args.max_header_bytes,
                                   max_headers=args.max_headers, max_connections=args.max_connections)
@@ -89,13 +103,20 @@ def run_serve(args) -> None:
         field = str(e).split()[0]
         flag = {"max_queued_texts": "max-queue"}.get(field) or field.removesuffix("_s").replace("_", "-")
         raise UsageError(f"--{flag}{str(e)[len(field):]}") from None
-    from .common import load_model
-
-    model = load_model(args)
-    if model.expects_prefixes and settings.default_prefix == "none":
-        print(f"minie5 serve: warning: {model.name} is an e5 model, trained with 'query: ' / 'passage: ' before every "
-              "text, and no --default-prefix is set: requests must send 'prefix' or 'prompt_name', or texts that "
-              "start with their prefix, or they embed worse", file=sys.stderr, flush=True)
+    names = args.served_name or []
+    if len(names) > len(args.model or [None]):
+        raise UsageError(f"{len(names)} --served-name for {len(args.model or [None])} --model")
+    if len(set(names)) != len(names):
+        raise UsageError(f"--served-name: each model needs its own name, got {names}")
+    models = load_models(args)
+    names += [model.name for model in models[len(names):]]
+    if len(set(names)) != len(names):
+        raise UsageError(f"two models would be served as the same name ({names}): give --served-name for each")
+    for model, name in zip(models, names):
+        if getattr(model, "expects_prefixes", False) and settings.default_prefix == "none":
+            print(f"minie5 serve: warning: {name} is an e5 model, trained with 'query: ' / 'passage: ' before every "
+                  "text, and no --default-prefix is set: requests must send 'prefix' or 'prompt_name', or texts that "
+                  "start with their prefix, or they embed worse", file=sys.stderr, flush=True)
     import socket
 
     from ..server.serving import serve
@@ -111,11 +132,7 @@ def run_serve(args) -> None:
         raise OSError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e})") from None
     host, port = sock.getsockname()[:2]
     url = f"http://{f'[{host}]' if family == socket.AF_INET6 else host}:{port}"
-    default_prompt = model.prompts.resolve(settings.default_prefix)
-    prefix_note = "texts as sent" if default_prompt is None else f"{default_prompt!r} added"
-    ready = (f"minie5 serve: {settings.served_name or model.name} ({model.dim} dimensions, {model.pooling} pooling, "
-             f"{model.max_length} tokens; default prefix {settings.default_prefix}: "
-             f"{prefix_note}) ready at {url}/v1"
+    ready = (f"minie5 serve: {', '.join(describe(m, n, settings) for m, n in zip(models, names))} ready at {url}/v1"
              + ("" if settings.api_key else " (no API key)"))
 
     def listening():
@@ -124,6 +141,33 @@ def run_serve(args) -> None:
 
     # The kernels compile (or load from Numba's cache) on a worker thread once the server listens:
     # meanwhile /ready and the model routes answer 503, so a load balancer waits.
-    app = create_app(model, settings, on_ready=lambda: print(ready, flush=True))
+    app = create_app(models, settings, on_ready=lambda: print(ready, flush=True), names=names)
     serve(app, settings, sock, on_listening=listening)
     print("minie5 serve: stopped", file=sys.stderr)
+
+
+def load_models(args) -> list:
+    """Each --model loaded as what its config.json says it is: a cross-encoder or an embedder."""
+    from ..cross_encoder import load_reranker
+    from ..loading.heads import is_cross_encoder
+    from ..loading.model_files import open_model
+    from .common import load_model
+
+    models = []
+    for name in args.model or [None]:
+        if is_cross_encoder(open_model(name, args.revision).path / "config.json"):
+            models.append(load_reranker(name, backend=args.backend, threads=args.threads, revision=args.revision,
+                                        deterministic=args.deterministic))
+        else:
+            models.append(load_model(argparse.Namespace(**{**vars(args), "model": name})))
+    return models
+
+
+def describe(model, name: str, settings: ServerSettings) -> str:
+    """One model as the ready line names it."""
+    if hasattr(model, "head"):
+        return f"{name} (reranker, {len(model.labels)} label(s), {model.max_length} tokens)"
+    default_prompt = model.prompts.resolve(settings.default_prefix)
+    prefix_note = "texts as sent" if default_prompt is None else f"{default_prompt!r} added"
+    return (f"{name} ({model.dim} dimensions, {model.pooling} pooling, {model.max_length} tokens; default prefix "
+            f"{settings.default_prefix}: {prefix_note})")

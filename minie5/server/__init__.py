@@ -1,16 +1,21 @@
-"""`minie5 serve`: an OpenAI-compatible embeddings server (the server extra: `pip install ".[server]"`).
+"""`minie5 serve`: an embeddings and reranking server in OpenAI's, text-embeddings-inference's
+and Cohere's APIs (the server extra: `pip install ".[server]"`).
 
     settings.py  the limits and defaults, each with its documented value
     protocol.py  OpenAI's request and error shapes: parsing, validation, responses
-    batcher.py   concurrent requests merged into engine batches under a token budget; work
-                 dropped when its client goes or its deadline passes
+    service.py   the served models (embedders and cross-encoders), routing by `model`, and the
+                 steps every route shares: the body read, texts tokenized, work pooled
+    tei.py       text-embeddings-inference's routes: /embed, /rerank, /, /info, /tokenize's form
+    rerank_api.py  Cohere's and Jina's /v1/rerank and /v2/rerank
+    batcher.py   concurrent requests merged into engine batches under a token budget, one batcher
+                 per model; work dropped when its client goes or its deadline passes
     metrics.py   counters and histograms in Prometheus' text format
     openapi.py   the API as an OpenAPI document, with this server's limits
     app.py       the Starlette application: a table of routes to small handlers
     serving.py   the application on uvicorn: connection limits, and a drain on SIGTERM
 
 A front end over the library, as the CLI is: `minie5` itself never imports this package, and
-`create_app(model)` serves any loaded `minie5.Model`.
+`create_app(model)` serves any loaded `minie5.Model` or `minie5.CrossEncoder`, or a list of them.
 """
 
 from .settings import ServerSettings

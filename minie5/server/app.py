@@ -1,85 +1,98 @@
 """The Starlette application: a table of routes to small handlers.
 
-    POST /v1/embeddings, /embeddings   OpenAI's embeddings (clients put /v1 in base_url, or not)
-    GET  /v1/models, /models           the served model, in OpenAI's list shape
-    POST /tokenize                     token ids and counts, for clients that budget tokens
+OpenAI's API (clients put /v1 in base_url, or not):
+    POST /v1/embeddings, /embeddings   embeddings
+    GET  /v1/models, /models           every served model, with its kind
+text-embeddings-inference's (huggingface_hub, LangChain's HuggingFaceEndpointEmbeddings, LlamaIndex,
+Haystack, Chroma), in tei.py:
+    POST /embed                        embeddings as a list of vectors
+    POST /                             /embed, or /rerank for a body with `query` and `texts`
+    POST /rerank                       documents scored against a query
+    GET  /info                         the default model and this server's limits
+Cohere's and Jina's rerank API, in rerank_api.py:
+    POST /v1/rerank, /v2/rerank        documents ordered by relevance
+and minie5's:
+    POST /tokenize                     token ids and counts (`input`), or TEI's tokens (`inputs`)
     GET  /health                       liveness: 200 while the process serves at all
     GET  /ready                        readiness: 200 once the kernels are ready, 503 while warming up and draining
     GET  /metrics                      Prometheus text
-    GET  /openapi.json                 this API as an OpenAPI 3.1 document
+    GET  /openapi.json                 this API as an OpenAPI 3.0 document
 
 `_endpoint` wraps every handler: the phase (warming up, ready, draining), the API key, the
-request's deadline, OpenAI's error shape for every failure, and the request metrics live there
-and nowhere else. `_HeaderLimits` sits in front of it all and answers 431 for oversized heads.
+request's deadline, the error shape of the route's protocol for every failure, and the request
+metrics live there and nowhere else. `_HeaderLimits` sits in front of it all and answers 431 for
+oversized heads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import time
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..errors import TextError, TextTooLong
-from .batcher import Batcher, ClientGone, QueueFull, Unavailable
+from . import rerank_api, tei
+from .batcher import ClientGone
 from .metrics import CLIENT_CLOSED, Metrics
 from .openapi import openapi_document
-from .protocol import (
-    ApiError,
-    embeddings_response,
-    parse_embeddings_request,
-    parse_json,
-    parse_prompt_name,
-    parse_texts,
-)
+from .protocol import ApiError, embeddings_response, parse_embeddings_request, parse_prompt_name, parse_texts
+from .service import Service, check_key, embed_texts, encode_settings, prepare, read_json
 from .settings import ServerSettings
 
 log = logging.getLogger("minie5.server")
 
 
-def create_app(model, settings: ServerSettings = ServerSettings(),  # noqa: B008 (frozen)
-               warm_up=None, on_ready=None) -> Starlette:
-    """An ASGI application serving `model` (a loaded minie5.Model) under `settings`.
+def create_app(models, settings: ServerSettings = ServerSettings(),  # noqa: B008 (frozen)
+               warm_up=None, on_ready=None, names: list[str] | None = None) -> Starlette:
+    """An ASGI application serving `models`: a loaded minie5.Model or minie5.CrossEncoder, or a
+    list of them (the first of each kind answers requests that name no model), under `settings`,
+    each under its name in `names` (default: `settings.served_name` for the first, else as loaded).
 
-    The server answers at once; `warm_up()` (default: embed one text, which compiles or loads the
-    engine's kernels) runs on a worker thread first, and until it is done /ready and every model
-    route answer 503 with Retry-After. `on_ready()` is called once it is. The application's
-    `state.minie5` is the `Service`: `drain(...)` starts a graceful shutdown."""
-    service = Service(model, settings)
-    warm_up = warm_up or (lambda: model.encode_tokens(model.tokenizer.tokenize(["warm up"])))
+    The server answers at once; `warm_up()` (default: one tiny pass of each model, which compiles
+    or loads the engine's kernels) runs on the engine's thread first, and until it is done /ready
+    and every model route answer 503 with Retry-After. `on_ready()` is called once it is. The
+    application's `state.minie5` is the `Service`: `drain(...)` starts a graceful shutdown."""
+    models = list(models) if isinstance(models, (list, tuple)) else [models]
+    names = list(names or [])
+    if len(names) > len(models):
+        raise ValueError(f"{len(names)} names for {len(models)} models")
+    defaults = [settings.served_name or models[0].name, *(m.name for m in models[1:])]
+    names = [str(n) for n in names] + [str(d) for d in defaults[len(names):]]
+    service = Service(models, names, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        await service.batcher.start()
+        await service.start()
         warming = asyncio.create_task(service.warm_up(warm_up, on_ready))
         try:
             yield
         finally:
             warming.cancel()
-            await service.batcher.stop()
+            await service.stop()
 
-    def endpoint(handler, route: str, needs_key: bool = True, needs_model: bool = True):
-        return _endpoint(service, handler, route, needs_key, needs_model)
+    def route(path: str, handler, methods=("POST",), shape: str = "openai", needs_key: bool = True,
+              needs_model: bool = True, name: str | None = None) -> Route:
+        return Route(path, _endpoint(service, handler, name or path, shape, needs_key, needs_model),
+                     methods=list(methods))
 
+    public = {"needs_key": False, "needs_model": False}
     routes = [
-        Route("/v1/embeddings", endpoint(_embeddings, "/v1/embeddings"), methods=["POST"]),
-        Route("/embeddings", endpoint(_embeddings, "/v1/embeddings"), methods=["POST"]),
-        Route("/v1/models", endpoint(_models, "/v1/models"), methods=["GET"]),
-        Route("/models", endpoint(_models, "/v1/models"), methods=["GET"]),
-        Route("/tokenize", endpoint(_tokenize, "/tokenize"), methods=["POST"]),
-        Route("/health", endpoint(_health, "/health", needs_key=False, needs_model=False), methods=["GET"]),
-        Route("/ready", endpoint(_ready, "/ready", needs_key=False, needs_model=False), methods=["GET"]),
-        Route("/metrics", endpoint(_metrics, "/metrics", needs_key=False, needs_model=False), methods=["GET"]),
-        Route("/openapi.json", endpoint(_openapi, "/openapi.json", needs_key=False, needs_model=False),
-              methods=["GET"]),
+        route("/v1/embeddings", _embeddings), route("/embeddings", _embeddings, name="/v1/embeddings"),
+        route("/v1/models", _models, ["GET"]), route("/models", _models, ["GET"], name="/v1/models"),
+        route("/tokenize", _tokenize),
+        route("/embed", tei.embed, shape="tei"), route("/", tei.root, shape="tei"),
+        route("/rerank", tei.rerank, shape="tei"), route("/info", tei.info, ["GET"], shape="tei"),
+        route("/v1/rerank", rerank_api.rerank_v1, shape="cohere"),
+        route("/v2/rerank", rerank_api.rerank_v2, shape="cohere"),
+        route("/health", _health, ["GET"], **public), route("/ready", _ready, ["GET"], **public),
+        route("/metrics", _metrics, ["GET"], **public), route("/openapi.json", _openapi, ["GET"], **public),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_exception})
     app.state.minie5 = service
@@ -88,50 +101,7 @@ def create_app(model, settings: ServerSettings = ServerSettings(),  # noqa: B008
     return app
 
 
-class Service:
-    """What the handlers share: the model, the settings, the batcher, the metrics, and the phase
-    of the server's life: "warming up" -> "ready" -> "draining" (or "failed" if warming up did)."""
-
-    def __init__(self, model, settings: ServerSettings):
-        self.model = model
-        self.settings = settings
-        self.name = settings.served_name or model.name
-        self.metrics = Metrics()
-        self.batcher = Batcher(model.embedder, max_batch_tokens=model.backend.max_batch_tokens,
-                               max_queued=settings.max_queued_texts, wait_s=settings.batch_wait_ms / 1000,
-                               metrics=self.metrics)
-        self.phase = "warming up"
-        self.failure = ""
-
-    async def warm_up(self, warm_up, on_ready) -> None:
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, warm_up)
-        except Exception as e:  # the process lives on, unready, and says why in /health and the log
-            log.exception("warming up the engine failed")
-            self.phase, self.failure = "failed", f"{type(e).__name__}: {e}"
-            return
-        if self.phase == "warming up":
-            self.phase = "ready"
-            if on_ready is not None:
-                on_ready()
-
-    def drain(self, timeout_s: float | None = None) -> None:
-        """Begin a graceful shutdown (call on the event loop's thread): /ready answers 503 at once,
-        requests already accepted are answered, and after `timeout_s` (default: the settings')
-        whatever is still queued is answered 503 with Retry-After. Stopping the listener and
-        waiting for the connections is the HTTP server's part."""
-        if self.phase == "draining":
-            return
-        self.phase = "draining"
-        timeout_s = self.settings.drain_timeout_s if timeout_s is None else timeout_s
-        asyncio.get_running_loop().call_later(timeout_s, self.batcher.expire, "draining")
-
-    def unavailable(self, message: str, code: str) -> ApiError:
-        return ApiError(503, message, type="server_error", code=code,
-                        headers={"Retry-After": str(self.batcher.retry_after())})
-
-
-def _endpoint(service: Service, handler, route: str, needs_key: bool, needs_model: bool):
+def _endpoint(service: Service, handler, route: str, shape: str, needs_key: bool, needs_model: bool):
     async def run(request: Request) -> Response:
         started = time.perf_counter()
         request.state.deadline = asyncio.get_running_loop().time() + service.settings.request_timeout_s
@@ -140,18 +110,18 @@ def _endpoint(service: Service, handler, route: str, needs_key: bool, needs_mode
             if needs_model and service.phase in ("warming up", "failed"):
                 raise service.unavailable(f"the model is not ready ({service.phase}); retry shortly", "not_ready")
             if needs_key:
-                _check_key(request, service.settings.api_key)
+                check_key(request, service.settings.api_key)
             response = await handler(service, request)
         except ApiError as e:
-            response = JSONResponse(e.body(), status_code=e.status, headers=e.headers)
+            response = JSONResponse(e.body(e.shape or shape), status_code=e.status, headers=e.headers)
         except ClientGone:  # nobody to answer: counted as nginx's 499, one line in the log
             log.warning("%s %s: the client closed the connection before the answer (counted as %d)",
                         request.method, request.url.path, CLIENT_CLOSED)
             response = Response(status_code=CLIENT_CLOSED)
-        except Exception:  # a bug, never the client's fault: logged, and a 500 in OpenAI's shape
+        except Exception:  # a bug, never the client's fault: logged, and a 500 in the route's shape
             log.exception("error handling %s", route)
-            response = JSONResponse(ApiError(500, "internal error (logged by the server)", type="server_error",
-                                             code="internal_error").body(), status_code=500)
+            error = ApiError(500, "internal error (logged by the server)", type="server_error", code="internal_error")
+            response = JSONResponse(error.body(shape), status_code=500)
         finally:
             service.metrics.in_flight -= 1
         service.metrics.request(route, response.status_code, time.perf_counter() - started)
@@ -182,138 +152,51 @@ class _HeaderLimits:
         await self.app(scope, receive, send)
 
 
-def _check_key(request: Request, key: str | None) -> None:
-    if key is None:
-        return
-    given = request.headers.get("authorization", "")
-    scheme, _, token = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
-        raise ApiError(401, "missing or wrong API key: send 'Authorization: Bearer KEY'" if given else
-                       "an API key is required: send 'Authorization: Bearer KEY'",
-                       type="invalid_request_error", code="invalid_api_key")
-
-
-def _remaining(request: Request) -> float:
-    return max(0.0, request.state.deadline - asyncio.get_running_loop().time())
-
-
-async def _read_json(request: Request, limit: int, timeout_s: float) -> dict:
-    """The body, refused with a 413 as soon as it passes `limit` bytes (never read whole first),
-    with a 408 when it has not all arrived by the request's deadline."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise ApiError(400, f"invalid Content-Length {declared!r}")
-        if int(declared) > limit:
-            raise ApiError(413, f"the request body has {int(declared)} bytes; the limit is {limit}",
-                           code="request_too_large")
-
-    async def read() -> bytes:
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, f"the request body is over the limit of {limit} bytes", code="request_too_large")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    try:
-        body = await asyncio.wait_for(read(), _remaining(request))
-    except asyncio.TimeoutError:
-        raise ApiError(408, f"the request body did not arrive within the server's request timeout of {timeout_s:g} s",
-                       code="request_timeout", headers={"Connection": "close"}) from None
-    except ClientDisconnect:
-        raise ClientGone() from None
-    return parse_json(body)
-
-
-async def _client_gone(request: Request) -> None:
-    """Returns when the client closes its connection (once the body is read, the next message the
-    HTTP server sends the application is the disconnect)."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _pool(service: Service, request: Request, sequences) -> list:
-    """The batcher's vectors for `sequences`, dropped from the queue if the client goes away or
-    the deadline passes first."""
-    watcher = asyncio.ensure_future(_client_gone(request))
-    try:
-        return await service.batcher.pool(sequences, client_gone=watcher, deadline=request.state.deadline)
-    except QueueFull as e:
-        raise ApiError(429, f"the server is busy: {e}; retry shortly", type="rate_limit_error", code="queue_full",
-                       headers={"Retry-After": str(service.batcher.retry_after())}) from None
-    except Unavailable as e:
-        raise service.unavailable(f"the server is busy: {e}; retry shortly", "timeout") from None
-    finally:
-        watcher.cancel()
-
-
-def _settings(service: Service, prompt_name: str | None, long: str = "truncate"):
-    """The text pipeline's settings for a request: its prompt (or the server's default), resolved as
-    every front end resolves it."""
-    try:
-        prompt_name = service.settings.default_prefix if prompt_name is None else prompt_name
-        return service.model.settings(prompt_name=prompt_name, long=long)
-    except ValueError as e:  # a prompt name the model does not know
-        raise ApiError(400, str(e), param="prompt_name") from None
-
-
-async def _prepare(service: Service, texts: list[str], settings):
-    """The request's texts made ready for the engine (tokenized, in a worker thread), or a 400
-    naming the text at fault."""
-    try:
-        return await asyncio.get_running_loop().run_in_executor(None, service.model.embedder.prepare, texts,
-                                                                settings)
-    except TextTooLong as e:
-        raise ApiError(400, f"input[{e.index}] {e.problem}; send long='truncate' or 'chunk'",
-                       param=f"input[{e.index}]", code="input_too_long") from None
-    except TextError as e:
-        raise ApiError(400, f"input[{e.index}] {e.problem}" + (f": {e.advice}" if e.advice else ""),
-                       param=f"input[{e.index}]", code="invalid_input") from None
-
-
 async def _embeddings(service: Service, request: Request) -> Response:
-    model, settings = service.model, service.settings
-    body = parse_embeddings_request(await _read_json(request, settings.max_body_bytes, settings.request_timeout_s),
-                                    model.dim, settings.max_inputs, model.max_length)
-    encode_settings = _settings(service, body.prompt_name, body.long)
-    prepared = await _prepare(service, body.texts, encode_settings)
-    if prepared.tokens > settings.max_request_tokens:
-        raise ApiError(400, f"the request holds {prepared.tokens} tokens; at most {settings.max_request_tokens} per "
-                       "request", param="input", code="too_many_tokens")
-    pooled = await _pool(service, request, prepared.sequences)
-    vectors = model.embedder.finish(prepared, pooled, encode_settings)
-    service.metrics.texts += len(body.texts)
-    service.metrics.tokens += prepared.tokens
-    return JSONResponse(embeddings_response(vectors, body.encoding_format, service.name, prepared.tokens))
+    data = await read_json(service, request)
+    served = service.find("embedding", data.get("model"))
+    model = served.model
+    body = parse_embeddings_request(data, model.dim, service.settings.max_inputs, model.max_length)
+    settings = encode_settings(served, body.prompt_name, service.settings.default_prefix, long=body.long)
+    vectors, tokens = await embed_texts(service, request, served, body.texts, settings)
+    return JSONResponse(embeddings_response(vectors, body.encoding_format, served.name, tokens))
 
 
 async def _models(service: Service, request: Request) -> Response:
-    model = service.model
-    return JSONResponse({"object": "list", "data": [{
-        "id": service.name, "object": "model", "created": 0, "owned_by": "minie5",
-        "dimensions": model.dim, "max_input_tokens": model.max_length, "max_model_len": model.max_length,
-        "pooling": model.pooling,
-        "normalized": model.pipeline.normalize, "default_prefix": service.settings.default_prefix,
-        "expects_prefixes": model.expects_prefixes}]})
+    return JSONResponse({"object": "list", "data": [_model_card(service, served) for served in service.models]})
+
+
+def _model_card(service: Service, served) -> dict:
+    model = served.model
+    card = {"id": served.name, "object": "model", "created": 0, "owned_by": "minie5", "kind": served.kind,
+            "max_input_tokens": model.max_length, "max_model_len": model.max_length}
+    if served.kind == "embedding":
+        card.update({"dimensions": model.dim, "pooling": model.pooling, "normalized": model.pipeline.normalize,
+                     "default_prefix": service.settings.default_prefix, "expects_prefixes": model.expects_prefixes})
+    else:
+        card.update({"labels": list(model.labels), "activation": model.head.activation})
+    return card
 
 
 async def _tokenize(service: Service, request: Request) -> Response:
-    """{"input": str | [str], "prefix"? | "prompt_name"?} -> per text: the ids embedded (first
-    window), whether the text was cut, and its whole length in tokens."""
-    settings = service.settings
-    data = await _read_json(request, settings.max_body_bytes, settings.request_timeout_s)
-    texts = parse_texts(data, settings.max_inputs)
-    prepared = await _prepare(service, texts, _settings(service, parse_prompt_name(data), long="chunk"))
+    """{"input": str | [str], "prefix"? | "prompt_name"?, "model"?} -> per text: the ids embedded
+    (first window), whether the text was cut, and its whole length in tokens. A body with TEI's
+    `inputs` instead gets TEI's answer (tei.tokenize)."""
+    data = await read_json(service, request)
+    if "inputs" in data and "input" not in data:
+        return await tei.tokenize(service, data)
+    served = service.find("embedding", data.get("model"))
+    texts = parse_texts(data, service.settings.max_inputs)
+    settings = encode_settings(served, parse_prompt_name(data), service.settings.default_prefix, long="chunk")
+    prepared = await prepare(served, texts, settings)
     data, start = [], 0
     for i, lengths in enumerate(prepared.window_lengths):
         first = prepared.sequences[start]
         data.append({"index": i, "ids": first.tolist(), "tokens": len(first), "truncated": len(lengths) > 1,
                      "whole_tokens": sum(n - 2 for n in lengths) + 2})
         start += len(lengths)
-    return JSONResponse({"object": "list", "data": data, "model": service.name,
-                         "max_input_tokens": service.model.max_length})
+    return JSONResponse({"object": "list", "data": data, "model": served.name,
+                         "max_input_tokens": served.model.max_length})
 
 
 async def _health(service: Service, request: Request) -> Response:
@@ -329,7 +212,7 @@ async def _ready(service: Service, request: Request) -> Response:
     if service.phase == "ready":
         return JSONResponse({"status": "ready", "model": service.name})
     return JSONResponse({"status": service.phase, "model": service.name}, status_code=503,
-                        headers={"Retry-After": str(service.batcher.retry_after())})
+                        headers={"Retry-After": str(service.retry_after())})
 
 
 async def _metrics(service: Service, request: Request) -> Response:
@@ -337,7 +220,7 @@ async def _metrics(service: Service, request: Request) -> Response:
 
 
 async def _openapi(service: Service, request: Request) -> Response:
-    document = openapi_document(service.model, service.settings, service.name)
+    document = openapi_document(service)
     return Response(json.dumps(document), media_type="application/json")
 
 

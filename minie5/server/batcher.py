@@ -1,11 +1,14 @@
 """Dynamic batching: the prepared token sequences of concurrent requests merged into engine passes.
 
-Contract: `await batcher.pool(ids)` returns the pooled vectors of those id sequences, in order,
-exactly as `Embedder.pool` gives them; what to do with them next (window means, unit length) is
-the text pipeline's `finish`, in the request's handler. Behind it, one task takes whatever is
-queued when the engine becomes free (waiting `wait_s` at most for company, and no longer once a
-token budget is full), runs `Embedder.pool` on a worker thread so the event loop never blocks, and
-hands each request its rows. While a pass runs, new requests queue up and join the next one: under
+Contract: `await batcher.pool(items)` returns `forward(items)`'s rows for those items, in order,
+exactly as one call would give them: for an embedder, `forward` is `Embedder.pool` and the items
+are token id sequences (what to do with the vectors next, window means and unit length, is the
+text pipeline's `finish`, in the request's handler); for a cross-encoder, the items are (ids,
+token types) pairs and the rows are logits. Behind it, one task takes whatever is queued when the
+engine becomes free (waiting `wait_s` at most for company, and no longer once a token budget is
+full), runs `forward` on a worker thread so the event loop never blocks, and hands each request
+its rows. Several batchers (one per served model) may share one worker thread: the cores then run
+one model's pass at a time. While a pass runs, new requests queue up and join the next one: under
 load, batches grow by themselves; alone, a request waits only `wait_s`.
 
 Work follows its client. A job is queued, then running, then done; while it is still queued it
@@ -26,12 +29,13 @@ import asyncio
 import collections
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .metrics import Metrics
+from .metrics import ModelMetrics
 
 
 class QueueFull(Exception):
@@ -48,20 +52,22 @@ class Unavailable(Exception):
 
 @dataclass(eq=False)
 class _Job:
-    ids: list[np.ndarray]
+    items: list
     tokens: int
     future: asyncio.Future = field(repr=False)
     state: str = "queued"  # queued -> running -> done; or queued -> dropped
 
 
 class Batcher:
-    def __init__(self, embedder, *, max_batch_tokens: int, max_queued: int, wait_s: float,
-                 metrics: Metrics | None = None):
-        self.embedder = embedder  # a minie5.encode.Embedder
+    def __init__(self, forward: Callable[[list], np.ndarray], *, max_batch_tokens: int, max_queued: int,
+                 wait_s: float, size: Callable[[object], int] = len, metrics: ModelMetrics | None = None,
+                 executor: ThreadPoolExecutor | None = None):
+        self.forward = forward  # items -> one row each, in order (Embedder.pool, for an embedder)
+        self.size = size  # an item's tokens
         self.max_batch_tokens = max_batch_tokens  # stop collecting once a batch holds this many tokens
         self.max_queued = max_queued  # sequences queued or in the engine; beyond it, QueueFull
         self.wait_s = wait_s
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics or ModelMetrics()
         self._pending: collections.deque[_Job] = collections.deque()  # queued (and dropped, skipped)
         self._arrived = asyncio.Event()
         self._queued = 0  # sequences queued or running
@@ -69,7 +75,8 @@ class Batcher:
         self._tokens_per_s: float | None = None  # the engine's measured rate, smoothed
         self._stopping = False
         self._task: asyncio.Task | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minie5-forward")
+        self._owns_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="minie5-forward")
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -81,17 +88,18 @@ class Batcher:
             self._arrived.set()
             await self._task
             self._task = None
-        self._executor.shutdown(wait=True)
+        if self._owns_executor:
+            self._executor.shutdown(wait=True)
 
-    async def pool(self, ids: list[np.ndarray], *, client_gone: asyncio.Future | None = None,
-                   deadline: float | None = None) -> np.ndarray:  # n ragged -> [n, H]
-        """The pooled vectors of `ids`. Raises QueueFull at once when the queue is full, ClientGone
+    async def pool(self, items: list, *, client_gone: asyncio.Future | None = None,
+                   deadline: float | None = None) -> np.ndarray:  # n items -> [n, ...]
+        """`forward`'s rows for `items`. Raises QueueFull at once when the queue is full, ClientGone
         when `client_gone` completes first, Unavailable when the job is still queued at `deadline`
         (the event loop's clock) or is expired."""
-        if self._queued + len(ids) > self.max_queued:
+        if self._queued + len(items) > self.max_queued:
             raise QueueFull(f"{self._queued} sequences are waiting (the limit is {self.max_queued})")
         loop = asyncio.get_running_loop()
-        job = _Job(ids, sum(len(s) for s in ids), loop.create_future())
+        job = _Job(items, sum(self.size(item) for item in items), loop.create_future())
         self._pending.append(job)
         self._count(job, +1)
         self._arrived.set()
@@ -126,7 +134,7 @@ class Batcher:
         return min(120, max(1, math.ceil(self._backlog_tokens / self._tokens_per_s)))
 
     def _count(self, job: _Job, sign: int) -> None:
-        self._queued += sign * len(job.ids)
+        self._queued += sign * len(job.items)
         self._backlog_tokens += sign * job.tokens
         self.metrics.queued_texts = self._queued
 
@@ -137,7 +145,7 @@ class Batcher:
             return
         job.state = "dropped"
         self._count(job, -1)
-        self.metrics.dropped[reason] += len(job.ids)
+        self.metrics.dropped[reason] += len(job.items)
 
     def _next_queued(self) -> _Job | None:
         while self._pending:
@@ -188,13 +196,13 @@ class Batcher:
         return jobs
 
     async def _forward(self, loop, jobs: list[_Job]) -> None:
-        ids = [seq for job in jobs for seq in job.ids]
+        items = [item for job in jobs for item in job.items]
         tokens = sum(job.tokens for job in jobs)
-        self.metrics.batch_texts.observe(len(ids))
+        self.metrics.batch_texts.observe(len(items))
         self.metrics.batch_tokens.observe(tokens)
         started = time.perf_counter()
         try:
-            vectors = await loop.run_in_executor(self._executor, self.embedder.pool, ids)
+            rows = await loop.run_in_executor(self._executor, self.forward, items)
         except Exception as e:  # reported to every request of the batch, never lost
             for job in jobs:
                 if not job.future.done():
@@ -205,5 +213,5 @@ class Batcher:
         start = 0
         for job in jobs:
             if not job.future.done():  # a request whose client went away is simply not answered
-                job.future.set_result(vectors[start:start + len(job.ids)])
-            start += len(job.ids)
+                job.future.set_result(rows[start:start + len(job.items)])
+            start += len(job.items)

@@ -39,19 +39,29 @@ class Histogram:
         return out
 
 
+class ModelMetrics:
+    """What one served model counts."""
+
+    def __init__(self):
+        self.texts = 0  # texts embedded, or pairs scored
+        self.tokens = 0  # their tokens (after truncation; every window with long="chunk")
+        self.batch_texts = Histogram(BATCH_TEXT_BUCKETS)  # sequences per engine call
+        self.batch_tokens = Histogram(BATCH_TOKEN_BUCKETS)  # tokens per engine call
+        self.queued_texts = 0  # sequences waiting for, or in, the engine
+        self.dropped: dict[str, int] = defaultdict(int)  # reason -> sequences dropped before the engine
+
+
 class Metrics:
-    """What the server counts; `render()` is the /metrics page."""
+    """What the server counts, by route and by model; `render()` is the /metrics page."""
 
     def __init__(self):
         self.requests: dict[tuple[str, int], int] = defaultdict(int)  # (route, status) -> count
         self.latency: dict[str, Histogram] = {}  # route -> request duration
-        self.texts = 0  # texts embedded
-        self.tokens = 0  # tokens embedded (after truncation; every window with long="chunk")
-        self.batch_texts = Histogram(BATCH_TEXT_BUCKETS)  # sequences per engine call
-        self.batch_tokens = Histogram(BATCH_TOKEN_BUCKETS)  # tokens per engine call
-        self.queued_texts = 0  # sequences waiting for, or in, the engine
         self.in_flight = 0  # requests being handled
-        self.dropped: dict[str, int] = defaultdict(int)  # reason -> sequences dropped before the engine
+        self.models: dict[str, ModelMetrics] = {}  # served name -> its counts
+
+    def model(self, name: str) -> ModelMetrics:
+        return self.models.setdefault(name, ModelMetrics())
 
     def request(self, route: str, status: int, seconds: float) -> None:
         self.requests[route, status] += 1
@@ -66,21 +76,28 @@ class Metrics:
                   "# TYPE minie5_request_duration_seconds histogram"]
         for route, histogram in sorted(self.latency.items()):
             lines += histogram.lines("minie5_request_duration_seconds", f'route="{route}"')
-        lines += ["# HELP minie5_texts_total Texts embedded.", "# TYPE minie5_texts_total counter",
-                  f"minie5_texts_total {self.texts}",
-                  "# HELP minie5_tokens_total Tokens embedded, special tokens included.",
-                  "# TYPE minie5_tokens_total counter", f"minie5_tokens_total {self.tokens}",
-                  "# HELP minie5_batch_sequences Sequences per engine call (requests merged).",
-                  "# TYPE minie5_batch_sequences histogram", *self.batch_texts.lines("minie5_batch_sequences"),
-                  "# HELP minie5_batch_tokens Tokens per engine call.",
-                  "# TYPE minie5_batch_tokens histogram", *self.batch_tokens.lines("minie5_batch_tokens"),
-                  "# HELP minie5_queue_sequences Sequences waiting for or in the engine.",
-                  "# TYPE minie5_queue_sequences gauge", f"minie5_queue_sequences {self.queued_texts}",
-                  "# HELP minie5_dropped_sequences_total Sequences dropped before they reached the engine: "
-                  "client_gone (the client closed its connection), deadline (--request-timeout), draining.",
-                  "# TYPE minie5_dropped_sequences_total counter",
-                  *(f'minie5_dropped_sequences_total{{reason="{reason}"}} {self.dropped[reason]}'
-                    for reason in DROP_REASONS),
-                  "# HELP minie5_requests_in_flight Requests being handled.",
-                  "# TYPE minie5_requests_in_flight gauge", f"minie5_requests_in_flight {self.in_flight}"]
+        models = sorted(self.models.items())
+
+        def family(name: str, kind: str, help: str, values) -> list[str]:
+            return [f"# HELP {name} {help}", f"# TYPE {name} {kind}", *values]
+
+        lines += family("minie5_texts_total", "counter", "Texts embedded, or pairs scored, by model.",
+                        (f'minie5_texts_total{{model="{m}"}} {c.texts}' for m, c in models))
+        lines += family("minie5_tokens_total", "counter", "Tokens run through the engine, special tokens included.",
+                        (f'minie5_tokens_total{{model="{m}"}} {c.tokens}' for m, c in models))
+        lines += family("minie5_batch_sequences", "histogram", "Sequences per engine call (requests merged).",
+                        (line for m, c in models for line in c.batch_texts.lines("minie5_batch_sequences",
+                                                                                 f'model="{m}"')))
+        lines += family("minie5_batch_tokens", "histogram", "Tokens per engine call.",
+                        (line for m, c in models for line in c.batch_tokens.lines("minie5_batch_tokens",
+                                                                                  f'model="{m}"')))
+        lines += family("minie5_queue_sequences", "gauge", "Sequences waiting for or in the engine.",
+                        (f'minie5_queue_sequences{{model="{m}"}} {c.queued_texts}' for m, c in models))
+        lines += family("minie5_dropped_sequences_total", "counter",
+                        "Sequences dropped before they reached the engine: client_gone (the client closed its "
+                        "connection), deadline (--request-timeout), draining.",
+                        (f'minie5_dropped_sequences_total{{model="{m}",reason="{reason}"}} {c.dropped[reason]}'
+                         for m, c in models for reason in DROP_REASONS))
+        lines += family("minie5_requests_in_flight", "gauge", "Requests being handled.",
+                        [f"minie5_requests_in_flight {self.in_flight}"])
         return "\n".join(lines) + "\n"

@@ -28,14 +28,25 @@ class ApiError(Exception):
     """A request the server refuses: HTTP status, and OpenAI's error fields."""
 
     def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
-                 type: str = "invalid_request_error", headers: dict | None = None):
+                 type: str = "invalid_request_error", headers: dict | None = None, shape: str | None = None):
         message, param = _writable(message), _writable(param)  # a lone surrogate from the request, escaped
         super().__init__(message)
         self.status, self.message, self.param, self.code, self.type = status, message, param, code, type
         self.headers = headers or {}
+        self.shape = shape  # the protocol whose error shape to answer in; None: the route's
 
-    def body(self) -> dict:
+    def body(self, shape: str = "openai") -> dict:
+        """The error in a protocol's shape: OpenAI's {"error": {message, type, param, code}},
+        text-embeddings-inference's {"error": message, "error_type"}, or Cohere's {"message"}."""
+        if shape == "tei":
+            return {"error": self.message, "error_type": TEI_ERROR_TYPES.get(self.status, "Validation")}
+        if shape == "cohere":
+            return {"message": self.message}
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+# text-embeddings-inference's error_type for each status it answers with.
+TEI_ERROR_TYPES = {408: "Unhealthy", 429: "Overloaded", 499: "Unhealthy", 500: "Backend", 503: "Unhealthy"}
 
 
 def _writable(text: str | None) -> str | None:
@@ -90,47 +101,68 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON value")
 
 
-def parse_texts(data: dict, max_inputs: int) -> list[str]:
-    """`input`: a string, or a list of 1 to max_inputs non-empty strings. Token ids (int[] or
-    int[][]) are refused: they are some other tokenizer's ids, and minie5's vocabulary differs."""
-    if "input" not in data:
-        raise ApiError(400, "'input' is required: a string or a list of strings", param="input")
-    value = data["input"]
+def parse_texts(data: dict, max_inputs: int, field: str = "input") -> list[str]:
+    """`input` (or text-embeddings-inference's `inputs`: `field`): a string, or a list of 1 to
+    max_inputs non-empty strings. Token ids (int[] or int[][]) are refused: they are some other
+    tokenizer's ids, and minie5's vocabulary differs."""
+    if field not in data:
+        raise ApiError(400, f"'{field}' is required: a string or a list of strings", param=field)
+    value = data[field]
     texts = [value] if isinstance(value, str) else value
     if not isinstance(texts, list):
-        raise ApiError(400, f"'input' must be a string or a list of strings, got {type(value).__name__}",
-                       param="input")
+        raise ApiError(400, f"'{field}' must be a string or a list of strings, got {type(value).__name__}",
+                       param=field)
     if not texts:
-        raise ApiError(400, "'input' is an empty list: send at least one text", param="input")
+        raise ApiError(400, f"'{field}' is an empty list: send at least one text", param=field)
     if any(_is_token_ids(item) for item in (texts, *texts)):
-        raise ApiError(400, "'input' holds token ids; minie5 embeds text only, with its own tokenizer "
+        raise ApiError(400, f"'{field}' holds token ids; minie5 embeds text only, with its own tokenizer "
                        "(ids from another tokenizer would be misread). Send strings; LangChain's "
                        "OpenAIEmbeddings does so with check_embedding_ctx_length=False.",
-                       param="input", code="token_ids_not_supported")
+                       param=field, code="token_ids_not_supported")
     if len(texts) > max_inputs:
-        raise ApiError(400, f"'input' has {len(texts)} texts; at most {max_inputs} per request",
-                       param="input", code="too_many_inputs")
+        raise ApiError(400, f"'{field}' has {len(texts)} texts; at most {max_inputs} per request",
+                       param=field, code="too_many_inputs")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise ApiError(400, f"input[{i}] is {_json_type(text)}, expected a string", param=f"input[{i}]")
+            raise ApiError(400, f"{field}[{i}] is {json_type(text)}, expected a string", param=f"{field}[{i}]")
         if not text:
-            raise ApiError(400, f"input[{i}] is an empty string; OpenAI's API refuses those too",
-                           param=f"input[{i}]", code="empty_input")
+            raise ApiError(400, f"{field}[{i}] is an empty string; OpenAI's API refuses those too",
+                           param=f"{field}[{i}]", code="empty_input")
     return texts
 
 
-def parse_embeddings_request(data: dict, dim: int, max_inputs: int, max_length: int = 512) -> EmbeddingsRequest:
-    unknown = sorted(set(data) - KNOWN_FIELDS)
+def check_fields(data: dict, known: set[str]) -> None:
+    """A 400 naming the first field of `data` that is not in `known`: a misspelt option must not be
+    silently ignored."""
+    unknown = sorted(set(data) - known)
     if unknown:
         raise ApiError(400, f"unrecognized request argument: {', '.join(map(repr, unknown))} (minie5 takes "
-                       f"{', '.join(sorted(KNOWN_FIELDS))})", param=unknown[0])
+                       f"{', '.join(sorted(known))})", param=unknown[0])
+
+
+def optional(data: dict, name: str, kind: type, default=None, what: str = ""):
+    """Field `name` of type `kind` (exactly: a boolean is not an integer), or `default` when it
+    is absent or null; anything else is a 400 naming it."""
+    value = data.get(name)
+    if value is None:
+        return default
+    if type(value) is not kind:
+        raise ApiError(400, f"'{name}' must be {what or _KIND_NAMES[kind]}, got {json_type(value)}", param=name)
+    return value
+
+
+_KIND_NAMES = {bool: "true or false", int: "an integer", str: "a string", list: "an array"}
+
+
+def parse_embeddings_request(data: dict, dim: int, max_inputs: int, max_length: int = 512) -> EmbeddingsRequest:
+    check_fields(data, KNOWN_FIELDS)
     texts = parse_texts(data, max_inputs)
     model = data.get("model")
     if model is not None and not isinstance(model, str):
-        raise ApiError(400, f"'model' must be a string, got {_json_type(model)}", param="model")
+        raise ApiError(400, f"'model' must be a string, got {json_type(model)}", param="model")
     user = data.get("user")
     if user is not None and not isinstance(user, str):
-        raise ApiError(400, f"'user' must be a string, got {_json_type(user)}", param="user")
+        raise ApiError(400, f"'user' must be a string, got {json_type(user)}", param="user")
     encoding_format = data.get("encoding_format")
     encoding_format = "float" if encoding_format is None else encoding_format
     if encoding_format not in ENCODING_FORMATS:
@@ -139,7 +171,7 @@ def parse_embeddings_request(data: dict, dim: int, max_inputs: int, max_length: 
     dimensions = data.get("dimensions")
     if dimensions is not None:
         if type(dimensions) is not int:
-            raise ApiError(400, f"'dimensions' must be an integer, got {_json_type(dimensions)}",
+            raise ApiError(400, f"'dimensions' must be an integer, got {json_type(dimensions)}",
                            param="dimensions")
         if dimensions != dim:
             raise ApiError(400, f"'dimensions' {dimensions} is not available: this model gives {dim}-dimensional "
@@ -156,7 +188,7 @@ def parse_prompt_name(data: dict) -> str | None:
         raise ApiError(400, f"'prefix' must be one of {', '.join(map(repr, PREFIX_CHOICES))}, got {prefix!r}",
                        param="prefix")
     if prompt_name is not None and not isinstance(prompt_name, str):
-        raise ApiError(400, f"'prompt_name' must be a string, got {_json_type(prompt_name)}", param="prompt_name")
+        raise ApiError(400, f"'prompt_name' must be a string, got {json_type(prompt_name)}", param="prompt_name")
     if prefix is not None and prompt_name is not None:
         raise ApiError(400, "send 'prefix' or 'prompt_name', not both", param="prompt_name")
     return prefix if prefix is not None else prompt_name
@@ -171,7 +203,7 @@ def _long_mode(data: dict, max_length: int) -> str:
     if tokens is not None:
         if type(tokens) is not int or (tokens < max_length and tokens != -1):
             raise ApiError(400, f"'truncate_prompt_tokens' must be -1 or at least this model's limit of {max_length} "
-                           f"tokens (minie5 truncates at the model's limit only), got {_json_type(tokens)} "
+                           f"tokens (minie5 truncates at the model's limit only), got {json_type(tokens)} "
                            f"{json.dumps(tokens)}", param="truncate_prompt_tokens")
         if data.get("long") not in (None, "truncate"):
             raise ApiError(400, f"'truncate_prompt_tokens' contradicts 'long' {data['long']!r}",
@@ -180,7 +212,7 @@ def _long_mode(data: dict, max_length: int) -> str:
     if long is not None and long not in LONG_MODES:
         raise ApiError(400, f"'long' must be one of {', '.join(map(repr, LONG_MODES))}, got {long!r}", param="long")
     if truncate is not None and not isinstance(truncate, bool):
-        raise ApiError(400, f"'truncate' must be true or false, got {_json_type(truncate)}", param="truncate")
+        raise ApiError(400, f"'truncate' must be true or false, got {json_type(truncate)}", param="truncate")
     from_truncate = None if truncate is None else ("truncate" if truncate else "error")
     if long is not None and from_truncate is not None and long != from_truncate and not (long == "chunk" and truncate):
         raise ApiError(400, f"'long' {long!r} contradicts 'truncate' {json.dumps(truncate)}", param="truncate")
@@ -209,6 +241,6 @@ def _is_token_ids(value) -> bool:
     return all(isinstance(x, list) and x and all(type(y) is int for y in x) for x in value)
 
 
-def _json_type(value) -> str:
+def json_type(value) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
             float: "a number", type(None): "null"}.get(type(value), type(value).__name__)

@@ -22,10 +22,11 @@ FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
 
 
 @pytest.fixture(scope="module")
-def fuzzed(minilm_dir):
-    """Small limits, so that examples reach them cheaply."""
-    with running_server("--model", minilm_dir, "--max-inputs", "8", "--max-body-bytes", "20000",
-                        "--max-request-tokens", "2000") as (process, url):
+def fuzzed(minilm_dir, random_model_dir):
+    """An embedder and a reranker (every route has a model to reach), with small limits, so that
+    examples reach them cheaply."""
+    with running_server("--model", minilm_dir, "--model", random_model_dir("reranker-random"), "--max-inputs", "8",
+                        "--max-body-bytes", "20000", "--max-request-tokens", "2000") as (process, url):
         yield process, url
 
 
@@ -34,7 +35,7 @@ def test_the_openapi_document_describes_the_running_server(fuzzed):
     document = httpx.get(url + "/openapi.json").json()
     assert document["openapi"].startswith("3.")
     for path in ("/v1/embeddings", "/embeddings", "/v1/models", "/models", "/tokenize", "/health", "/ready",
-                 "/metrics", "/openapi.json"):
+                 "/metrics", "/openapi.json", "/embed", "/", "/rerank", "/info", "/v1/rerank", "/v2/rerank"):
         assert path in document["paths"], path
         for operation in document["paths"][path].values():  # every route answers its documented statuses
             assert "200" in operation["responses"] and "431" in operation["responses"]
@@ -60,7 +61,8 @@ def test_schemathesis_finds_no_5xx_and_no_response_off_the_schema(schema, fuzzed
     document says, and data the document calls invalid refused with a 4xx."""
     process, url = fuzzed
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.label for op in operations} >= {"POST /v1/embeddings", "POST /tokenize", "GET /ready"}, operations
+    assert {op.label for op in operations} >= {"POST /v1/embeddings", "POST /tokenize", "GET /ready", "POST /embed",
+                                               "POST /", "POST /rerank", "POST /v2/rerank"}, operations
     for operation in operations:
         for mode in schemathesis.GenerationMode:
             if mode is schemathesis.GenerationMode.NEGATIVE and operation.method.upper() != "POST":
@@ -80,12 +82,20 @@ def raw(url: str, body: bytes, content_type: str | None = "application/json", pa
 
 
 def assert_answered(response, *allowed):
+    """A 200 or a 4xx, the error in the shape of the route's protocol."""
     assert response.status_code < 500, (response.status_code, response.text[:500])
     if allowed:
         assert response.status_code in allowed, (response.status_code, response.text[:500])
     if response.status_code != 200:
-        error = response.json()["error"]
-        assert error["message"] and "type" in error and "param" in error
+        path = response.request.url.path
+        body = response.json()
+        if path in TEI_ROUTES or (path == "/tokenize" and isinstance(body.get("error"), str)):  # TEI's `inputs`
+            assert set(body) == {"error", "error_type"} and body["error"], body
+        elif path in COHERE_ROUTES:
+            assert set(body) == {"message"} and body["message"], body
+        else:
+            error = body["error"]
+            assert error["message"] and "type" in error and "param" in error
 
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
@@ -93,15 +103,30 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
                            | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
 FIELDS = ["input", "model", "encoding_format", "dimensions", "user", "prefix", "prompt_name", "long", "truncate",
           "truncate_prompt_tokens"]
+TEI_ROUTES = ("/embed", "/", "/rerank")
+COHERE_ROUTES = ("/v1/rerank", "/v2/rerank")
+# Each route's fields, and a body it accepts (the base every fuzzed field is put into).
+ROUTE_FIELDS = {
+    "/v1/embeddings": (FIELDS, {"input": "a"}),
+    "/tokenize": (["input", "inputs", "add_special_tokens", "prefix", "prompt_name", "model"], {"input": "a"}),
+    "/embed": (["inputs", "normalize", "truncate", "truncation_direction", "prompt_name", "dimensions", "model"],
+               {"inputs": "a"}),
+    "/rerank": (["query", "texts", "truncate", "truncation_direction", "raw_scores", "return_text", "model"],
+                {"query": "q", "texts": ["a"]}),
+    "/v2/rerank": (["model", "query", "documents", "top_n", "return_documents", "max_tokens_per_doc",
+                    "max_chunks_per_doc", "rank_fields", "priority", "relevant_spans"],
+                   {"query": "q", "documents": ["a"]}),
+}
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=6), json_values, max_size=5))
-def test_any_json_in_any_field_is_a_200_or_a_4xx(fuzzed, body):
+@given(st.sampled_from(sorted(ROUTE_FIELDS)), st.data())
+def test_any_json_in_any_field_is_a_200_or_a_4xx(fuzzed, path, data):
     process, url = fuzzed
-    for path in ("/v1/embeddings", "/tokenize"):
-        response = raw(url, json.dumps(body).encode(), path=path)
-        assert_answered(response, 200, 400, 413)
+    fields, base = ROUTE_FIELDS[path]
+    body = data.draw(st.dictionaries(st.sampled_from(fields) | st.text(max_size=6), json_values, max_size=5))
+    for sent in (body, {**base, **body}):
+        assert_answered(raw(url, json.dumps(sent).encode(), path=path), 200, 400, 404, 413)
 
 
 # A JSON string as a client might write it: any characters, and escapes of any code unit,
@@ -126,6 +151,20 @@ def test_any_escapes_in_any_string_field(fuzzed, texts, field):
             assert response.json()["error"]["param"].startswith("input")
 
 
+@FUZZ
+@given(st.lists(escaped, min_size=1, max_size=4), st.sampled_from(["query", "documents", "texts", "inputs"]))
+def test_any_escapes_in_the_text_fields_of_the_tei_and_rerank_routes(fuzzed, texts, field):
+    process, url = fuzzed
+    strings = "[" + ", ".join(f'"{t}"' for t in texts) + "]"
+    path, body = {
+        "query": ("/v2/rerank", f'{{"query": "{texts[0]}", "documents": ["a"]}}'),
+        "documents": ("/v1/rerank", f'{{"query": "q", "documents": {strings}}}'),
+        "texts": ("/rerank", f'{{"query": "q", "texts": {strings}}}'),
+        "inputs": ("/embed", f'{{"inputs": {strings}}}'),
+    }[field]
+    assert_answered(raw(url, body.encode(), path=path), 200, 400)
+
+
 @pytest.mark.parametrize("body", [
     b'{"input": "a", "input": "b"}',  # duplicate keys: 400 (parsers disagree on which wins)
     b'{"input": "a", "dimensions": ' + b"9" * 5000 + b"}",  # an integer past Python's 4,300 digits
@@ -141,7 +180,7 @@ def test_any_escapes_in_any_string_field(fuzzed, texts, field):
 ])
 def test_odd_bodies_are_answered_with_a_4xx_or_a_200(fuzzed, body):
     process, url = fuzzed
-    for path in ("/v1/embeddings", "/tokenize"):
+    for path in ("/v1/embeddings", "/tokenize", "/embed", "/v2/rerank"):
         assert_answered(raw(url, body, path=path), 200, 400, 413)
 
 

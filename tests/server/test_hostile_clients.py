@@ -61,9 +61,16 @@ def read_responses(stream, n: int) -> list[dict]:
 
 
 def metric(url: str, name: str) -> float:
-    text = httpx.get(url + "/metrics", timeout=30).text
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
+    """The sum of the series of `name` (`family` or `family{label="value",...}`) whose labels
+    include the ones given: minie5_texts_total counts every model's texts."""
+    family, _, wanted = name.partition("{")
+    wanted = set(re.findall(r'\w+="[^"]*"', wanted))
+    total = 0.0
+    for labels, value in re.findall(rf"^{re.escape(family)}(?:{{(.*)}})? (\S+)$",
+                                    httpx.get(url + "/metrics", timeout=30).text, re.M):
+        if wanted <= set(re.findall(r'\w+="[^"]*"', labels)):
+            total += float(value)
+    return total
 
 
 def test_abandoned_requests_are_dropped_before_the_engine(hostile):
