@@ -86,6 +86,20 @@ class Differences:
     hidden_max_rel: list[float]  # per hidden state: max |diff| / max |reference|
 
 
+BATCH = 4  # texts per batch when measuring
+
+
+def _embed_in_batches(model, ids: list[np.ndarray], pooling: str) -> np.ndarray:
+    """backend.embed over batches of BATCH sequences of like length, rows in the order of `ids`."""
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = [None] * len(ids)
+    for start in range(0, len(order), BATCH):
+        rows = order[start:start + BATCH]
+        for i, row in zip(rows, model.backend.embed([ids[i] for i in rows], pooling)):
+            out[i] = row
+    return np.stack(out)
+
+
 def measure(model, fixture: Fixture) -> Differences:
     """Run `model` (a minie5.Model) on the fixture's texts and compare with transformers' outputs."""
     ref = fixture.arrays
@@ -93,13 +107,15 @@ def measure(model, fixture: Fixture) -> Differences:
     ids_equal = len(ids) == len(fixture.ids) and all(
         np.array_equal(a, b) for a, b in zip(ids, fixture.ids))
 
-    emb = model.encode(fixture.texts)
+    # Batches of a few texts of like length: the reference pads a batch to its longest text, and a
+    # batch of every text padded to the 512-token one cost the numpy backend a minute per fixture.
+    emb = model.encode(fixture.texts, batch_size=BATCH)
     cos = np.sum(emb.astype(np.float64) * ref["embeddings"], axis=1) / (
         np.linalg.norm(emb.astype(np.float64), axis=1) * np.linalg.norm(ref["embeddings"], axis=1))
-    pooled = model.encode(fixture.texts, normalize=False)
+    pooled = model.encode(fixture.texts, normalize=False, batch_size=BATCH)
     other_pooling = {}
     for mode in ("cls", "max"):
-        ours = model.backend.embed(model.tokenizer.tokenize(fixture.texts), mode)
+        ours = _embed_in_batches(model, model.tokenizer.tokenize(fixture.texts), mode)
         theirs = ref[f"{mode}_pooled"]
         other_pooling[mode] = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
 
