@@ -10,6 +10,13 @@ For each tensor both sides have: the largest absolute difference, and that divid
 magnitude of minie5's tensor (the "relative" error: scale-free, so one tolerance serves the
 embeddings' sums and the attention probabilities alike). The first tensor, in forward order, whose
 relative error exceeds `rtol` is the first divergence: everything after it inherits the error.
+
+The first divergence is where an error became too large, which can be a step after the one that
+made it: a port with the tanh approximation of GELU stays within tolerance at `intermediate`
+and crosses it at the LayerNorm after. So each tensor's `growth` is also reported, its relative
+error over the largest of its inputs' (`inputs_of`: the tensors the forward pass computes it
+from), and the tensor whose error grows most is named beside the first divergence: a faithful
+step passes its inputs' error on (growth about 1), a wrong one adds its own.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from .trace import tensor_names
 
 DEFAULT_RTOL = 1e-4  # per tensor, relative to its largest magnitude: the golden tests' hidden-state bound
 DEFAULT_EMBEDDING_ATOL = 1e-5  # on the final unit vectors: the golden tests' embedding bound
+# An input's error is counted as at least float32's unit roundoff when a growth is computed, so
+# that a step whose inputs agree exactly is not credited with an infinite growth for rounding.
+ERROR_FLOOR = 2.0 ** -24
 
 
 @dataclass
@@ -33,6 +43,58 @@ class Row:
     max_abs: float
     max_rel: float
     ok: bool
+    growth: float | None = None  # max_rel over the largest of its inputs' (None: no inputs in the comparison)
+
+
+def inputs_of(name: str, layers: int) -> list[str]:
+    """The traced tensors the forward pass of a `layers`-layer encoder computes `name` from (the
+    residual's included)."""
+    last = "embeddings.LayerNorm" if layers == 0 else f"encoder.layer.{layers - 1}.output.LayerNorm"
+    top = {"input_ids": [], "attention_mask": [], "embeddings.sum": ["input_ids"],
+           "embeddings.LayerNorm": ["embeddings.sum"], "pooled": [last], "embedding": ["pooled"]}
+    if name in top:
+        return top[name]
+    _, _, i, step = name.split(".", 3)
+    here = f"encoder.layer.{i}."
+    layer_input = "embeddings.LayerNorm" if i == "0" else f"encoder.layer.{int(i) - 1}.output.LayerNorm"
+    return {
+        "attention.self.query": [layer_input], "attention.self.key": [layer_input],
+        "attention.self.value": [layer_input],
+        "attention.self.probs": [here + "attention.self.query", here + "attention.self.key"],
+        "attention.self": [here + "attention.self.probs", here + "attention.self.value"],
+        "attention.output.dense": [here + "attention.self"],
+        "attention.output.LayerNorm": [here + "attention.output.dense", layer_input],
+        "intermediate": [here + "attention.output.LayerNorm"],
+        "output.dense": [here + "intermediate"],
+        "output.LayerNorm": [here + "output.dense", here + "attention.output.LayerNorm"],
+    }[step]
+
+
+def with_growth(rows: list[Row]) -> list[Row]:
+    """`rows` with each tensor's growth: its relative error over the largest of its inputs'."""
+    rel = {r.name: r.max_rel for r in rows}
+    layers = len(layer_curve(rows)) - ("embeddings.LayerNorm" in rel)
+    for r in rows:
+        known = [rel[n] for n in inputs_of(r.name, layers) if n in rel]
+        if known:
+            r.growth = r.max_rel / max(max(known), ERROR_FLOOR)
+    return rows
+
+
+def largest_growth(rows: list[Row], at_least: float = 2.0) -> Row | None:
+    """The tensor whose error grows most over its inputs', if that growth is over `at_least`."""
+    grown = [r for r in rows if r.growth is not None and r.name != "embedding"]
+    best = max(grown, key=lambda r: r.growth, default=None)
+    return best if best is not None and best.growth > at_least else None
+
+
+GROWTH_NOTE = 100  # a growth named even when every tensor is within tolerance
+
+
+def suspect(rows: list[Row]) -> Row | None:
+    """The tensor to name as the likely bug: the largest growth, once some tensor is beyond its
+    tolerance, or any growth over GROWTH_NOTE (rounding alone grows an error a few times at most)."""
+    return largest_growth(rows, 2.0 if any(not r.ok for r in rows) else GROWTH_NOTE)
 
 
 def real_tokens(name: str, tensor: np.ndarray, lengths: list[int]) -> np.ndarray:
@@ -76,19 +138,25 @@ def compare(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray], rtol: fl
         else:
             ok = rel <= rtol
         rows.append(Row(name, tuple(np.shape(ours[name])), diff, rel, ok))
-    return rows, missing
+    return with_growth(rows), missing
 
 
 def report(rows: list[Row], missing: list[str], rtol: float, embedding_atol: float, label: str) -> str:
     """The table `minie5 verify` prints, with the first divergence marked, and an error curve."""
     first = next((r.name for r in rows if not r.ok), None)
+    grown = suspect(rows)
     width = max(len(r.name) for r in rows) if rows else 10
     lines = [f"minie5 against {label}: max |difference| per tensor at real tokens; relative = "
-             f"that / the largest |value| (tolerance {rtol:g}; embedding: absolute {embedding_atol:g})",
-             f"{'tensor':<{width}}  {'shape':<18} {'max abs':>10} {'relative':>10}"]
+             f"that / the largest |value| (tolerance {rtol:g}; embedding: absolute {embedding_atol:g}); "
+             "growth = relative / its inputs' relative",
+             f"{'tensor':<{width}}  {'shape':<18} {'max abs':>10} {'relative':>10} {'growth':>9}"]
     for r in rows:
-        mark = "  <-- first divergence" if r.name == first else ("" if r.ok else "  beyond tolerance")
-        lines.append(f"{r.name:<{width}}  {str(list(r.shape)):<18} {r.max_abs:>10.3e} {r.max_rel:>10.3e}{mark}")
+        marks = ["<-- first divergence" if r.name == first else "" if r.ok else "beyond tolerance"]
+        if grown is not None and r.name == grown.name:
+            marks.append("<-- largest growth: the likely bug")
+        growth = "" if r.growth is None else f"{r.growth:.1f}x"
+        lines.append(f"{r.name:<{width}}  {str(list(r.shape)):<18} {r.max_abs:>10.3e} {r.max_rel:>10.3e} "
+                     f"{growth:>9}  {'  '.join(m for m in marks if m)}".rstrip())
     if missing:
         lines.append(f"not in the other trace ({len(missing)}): " + ", ".join(missing[:6]) +
                      (" ..." if len(missing) > 6 else ""))
@@ -104,7 +172,8 @@ def report(rows: list[Row], missing: list[str], rtol: float, embedding_atol: flo
     else:
         verdict = "AGREE" if embedding.ok else "DIFFER"
         lines.append(f"\nRESULT: embeddings {verdict} (max |difference| {embedding.max_abs:.2e}, tolerance "
-                     f"{embedding_atol:g})" + (f"; first divergence: {first}" if first else ""))
+                     f"{embedding_atol:g})" + (f"; first divergence: {first}" if first else "")
+                     + (f"; largest growth: {grown.name} ({grown.growth:.0f}x its inputs' error)" if grown else ""))
     return "\n".join(lines)
 
 
@@ -130,7 +199,15 @@ def plot(rows: list[Row], path, label: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.semilogy([c[0] for c in curve], [max(c[1], 1e-12) for c in curve], marker="o")
     ax.set_ylabel("max |diff| / max |value|")
-    ax.set_title(f"minie5 against {label}: error by layer")
+    grown = suspect(rows)
+    title = f"minie5 against {label}: error by layer"
+    if grown is not None:
+        layer = "embeddings" if not grown.name.startswith("encoder.") else f"layer {grown.name.split('.')[2]}"
+        where = [c[0] for c in curve].index(layer) if layer in [c[0] for c in curve] else None
+        if where is not None:
+            ax.axvline(where, color="tab:red", linestyle="--", linewidth=1)
+        title += f"\nlargest growth: {grown.name} ({grown.growth:.0f}x)"
+    ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

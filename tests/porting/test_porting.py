@@ -158,3 +158,28 @@ def test_a_plot_without_matplotlib_fails_before_the_work(tmp_path):
                  ("attention", "-m", MODEL, "--out", tmp_path / "a.png", "x")):
         result = run_cli(*args)
         assert result.returncode == 2 and install_hint("plot") in result.stderr and not result.stdout
+
+
+def test_verify_pins_a_tanh_gelu_port_to_intermediate(tmp_path, minilm, monkeypatch):
+    """A port with the tanh approximation of GELU: its error first passes the tolerance a step
+    later, but verify names `intermediate`, where the error jumped, in the table and the summary."""
+    import minie5.reference
+
+    def tanh_gelu(x):
+        return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+
+    monkeypatch.setattr(minie5.reference, "gelu", tanh_gelu)
+    port = minilm.trace(TEXTS)
+    monkeypatch.undo()
+    rows, missing = compare.compare(minilm.trace(TEXTS), port)
+    assert compare.largest_growth(rows).name == "encoder.layer.0.intermediate"
+    by_name = {r.name: r for r in rows}
+    assert by_name["encoder.layer.0.attention.output.LayerNorm"].max_rel == 0  # the same code up to there
+    assert by_name["encoder.layer.0.output.dense"].growth < 10  # a faithful step passes the error on
+
+    path = tmp_path / "port.npz"
+    trace.save(path, port, trace.metadata(minilm, TEXTS))
+    result = run_cli("verify", "-m", MODEL, "--against", path)
+    (marked,) = [line for line in result.stdout.splitlines() if "<-- largest growth" in line]
+    assert marked.startswith("encoder.layer.0.intermediate ")
+    assert "largest growth: encoder.layer.0.intermediate" in result.stdout.splitlines()[-1]
