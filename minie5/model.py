@@ -291,6 +291,20 @@ class Model:
         texts = check_texts(as_text_list(texts))
         return np.array([len(w) > 1 for w in self.tokenizer.tokenize_windows(texts)], dtype=bool)
 
+    def parameters(self, dtype: str | None = None) -> dict:
+        """The weights as the NumPy reference takes them: nested dicts of arrays by transformers'
+        module names (`params["encoder"]["layer"][0]["attention"]["self"]["query"]["weight"]`), in
+        `dtype` ("float32" or "float64"; default: this model's), read from the weights file again
+        unless this model's backend already holds them. With `minie5.reference`, the forward pass
+        step by step from a REPL (docs/reading-guide.md)."""
+        from .loading.weights import load_weights
+        from .reference.numpy_backend import NumpyBackend
+
+        dtype = np.dtype(dtype or self.backend.dtype)
+        if isinstance(self.backend, NumpyBackend) and self.backend.dtype == dtype:
+            return self.backend.params
+        return load_weights(self.files.weights, self.config, dtype)
+
     def trace(self, texts: str | Iterable[str], dtype: str | None = None) -> dict[str, np.ndarray]:
         """Every intermediate tensor of the forward pass for `texts` (one padded batch), computed by
         the NumPy reference in `dtype` ("float32", or "float64" for a ground truth; default: this

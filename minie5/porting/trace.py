@@ -92,16 +92,9 @@ def run(ids: list[np.ndarray], params: dict, config: BertConfig, pooling: str,
 def trace_model(model, texts: list[str], dtype: str | None = None) -> dict[str, np.ndarray]:
     """`Model.trace`: the trace of `texts` through `model`'s reference, in `dtype` (default: the
     model's). The weights are read again in that dtype unless the model already holds them."""
-    from ..loading.weights import load_weights
-    from ..reference.numpy_backend import NumpyBackend
-
     if not texts:
         raise ValueError("trace needs at least one text")
-    dtype = np.dtype(dtype or model.backend.dtype)
-    if isinstance(model.backend, NumpyBackend) and model.backend.dtype == dtype:
-        params = model.backend.params
-    else:
-        params = load_weights(model.files.weights, model.config, dtype)
+    params = model.parameters(dtype)
     return run(model.tokenizer.tokenize(texts), params, model.config, model.pooling, model.pipeline.normalize)
 
 

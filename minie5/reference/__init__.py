@@ -12,6 +12,10 @@ This package is minie5's specification. Each file holds one idea, in the order a
     classifier.py    a cross-encoder's head: [CLS] -> dense, tanh -> one logit per label
     padding.py       a batch as one rectangle: right padding and the attention mask
     numpy_backend.py the above run as a minie5 backend: pad a batch, encode, pool
+    wordpiece.py     BERT's tokenizer, readable (the engine runs the tokenizers library, tested equal)
+
+docs/bert_one_page.py is the whole of it for one BERT text on one page, without the annotations.
+`Model.parameters()` gives a loaded model's weights in the nested form these functions take.
 
 Dimension legend used in the shape comments:
     B  batch: texts encoded together          T  tokens per text, padded to the longest
@@ -33,8 +37,9 @@ from .layer_norm import layer_norm
 from .linear import linear
 from .padding import pad_batch
 from .pooling import cls_pool, l2_normalize, max_pool, mean_pool, pool
+from .wordpiece import WordPiece
 
 __all__ = ["attention", "attention_context", "attention_probs", "bert", "cls_pool", "embedding_sum",
            "embeddings", "encoder", "encoder_layer", "feed_forward", "gelu", "l2_normalize", "layer_norm",
            "linear", "max_pool", "mean_pool", "merge_heads", "pad_batch", "pool", "position_ids", "self_attention",
-           "softmax", "split_heads", "token_type_ids"]
+           "softmax", "split_heads", "token_type_ids", "WordPiece"]
