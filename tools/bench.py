@@ -218,29 +218,32 @@ def quantize_onnx(onnx_path: Path, int8_path: Path, per_channel: bool = False) -
     quantize_dynamic(str(onnx_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=per_channel)
 
 
-def export_onnx(model_dir: Path, onnx_path: Path) -> None:
-    """Export the same weights to ONNX (opset 17), with dynamic batch and sequence axes."""
+def export_onnx(model_dir: Path, onnx_path: Path, classifier: bool = False) -> None:
+    """Export the same weights to ONNX (opset 17), with dynamic batch and sequence axes: the
+    encoder's last hidden state, or with `classifier` a sequence classifier's logits."""
     import torch
-    from transformers import AutoModel
+    from transformers import AutoModel, AutoModelForSequenceClassification
 
-    model = AutoModel.from_pretrained(str(model_dir)).eval()
+    auto = AutoModelForSequenceClassification if classifier else AutoModel
+    model = auto.from_pretrained(str(model_dir)).eval()
+    output = "logits" if classifier else "last_hidden_state"
 
-    class Encoder(torch.nn.Module):  # positional arguments, as torch.onnx.export passes them
-        def __init__(self, bert):
+    class Wrapped(torch.nn.Module):  # positional arguments, as torch.onnx.export passes them
+        def __init__(self, inner):
             super().__init__()
-            self.bert = bert
+            self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                             token_type_ids=token_type_ids).last_hidden_state
+            result = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return getattr(result, output)
 
     ids = torch.ones((2, 16), dtype=torch.int64)
     axes = {0: "batch", 1: "sequence"}
-    torch.onnx.export(Encoder(model), (ids, ids, torch.zeros_like(ids)), str(onnx_path), dynamo=False,
+    torch.onnx.export(Wrapped(model), (ids, ids, torch.zeros_like(ids)), str(onnx_path), dynamo=False,
                       input_names=["input_ids", "attention_mask", "token_type_ids"],
-                      output_names=["last_hidden_state"], opset_version=17,
+                      output_names=[output], opset_version=17,
                       dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                    "last_hidden_state": axes})
+                                    output: {0: "batch"} if classifier else axes})
 
 
 def worker(args) -> None:

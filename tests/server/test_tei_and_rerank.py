@@ -264,3 +264,12 @@ def test_each_model_has_its_own_metrics(server):
     assert count(after, "copy") - count(before, "copy") == 2
     assert count(after, "reranker") - count(before, "reranker") == 3
     assert 'minie5_batch_tokens_count{model="reranker"}' in after
+
+
+def test_served_names_are_checked_before_anything_loads(minilm_dir):
+    from tests.support.cli import run_cli
+
+    result = run_cli("serve", "--model", minilm_dir, "--served-name", "a", "--served-name", "b")
+    assert result.returncode == 2 and "2 --served-name for 1 --model" in result.stderr
+    result = run_cli("serve", "--model", minilm_dir, "--model", minilm_dir)
+    assert result.returncode == 2 and "the same name" in result.stderr and "--served-name" in result.stderr
