@@ -1,4 +1,5 @@
-"""The porters' commands: `minie5 trace`, `minie5 verify` and `minie5 attention`."""
+"""The porters' and learners' commands: `minie5 trace`, `minie5 verify`, `minie5 attention` and
+`minie5 explain`."""
 
 from __future__ import annotations
 
@@ -59,6 +60,19 @@ def add_parsers(commands) -> None:
     attention.add_argument("--out", "-o", type=Path, metavar="FILE.png", help="draw a PNG instead")
     add_model_arguments(attention)
     attention.set_defaults(run=run_attention)
+
+    explain = commands.add_parser(
+        "explain", help="follow one text through the model, step by step",
+        description="Run TEXT through the model's NumPy reference and show every step: each tensor's "
+                    "name, shape, first values and statistics, the tokens each attention head of one layer "
+                    "looks at most, the pooled and the final vector. --html FILE also writes one "
+                    "self-contained page with the figures drawn for TEXT (docs/reading-guide.md explains them).")
+    explain.add_argument("text", metavar="TEXT")
+    explain.add_argument("--layer", "-l", type=int, metavar="L", help="the layer whose attention to show "
+                         "(default: the last)")
+    explain.add_argument("--html", type=Path, metavar="FILE", help="also write the page here")
+    add_model_arguments(explain)
+    explain.set_defaults(run=run_explain)
 
 
 def run_trace(args) -> None:
@@ -134,6 +148,24 @@ def run_attention(args) -> None:
         raise UsageError(f"--out needs matplotlib: {install_hint('plot')} "
                          '(without --out: a text heat map)') from None
     print(f"wrote {args.out}", file=sys.stderr)
+
+
+def run_explain(args) -> None:
+    from ..porting import explain
+
+    if args.html is not None and not args.html.parent.is_dir():
+        raise UsageError(f"--html {args.html}: no such folder {str(args.html.parent)!r}")
+    if not args.text:
+        raise UsageError("TEXT is empty: give a text to explain")
+    model = load_reference(args)
+    layers = model.config.num_hidden_layers
+    if args.layer is not None and not 0 <= args.layer < layers:
+        raise UsageError(f"--layer must be from 0 to {layers - 1}, got {args.layer}")
+    print(explain.report(model, args.text, args.layer))
+    if args.html is not None:
+        page = explain.page(model, args.text, args.layer)
+        write_atomically(args.html, lambda f: f.write(page.encode("utf-8")))
+        print(f"wrote {args.html}", file=sys.stderr)
 
 
 def load_reference(args):

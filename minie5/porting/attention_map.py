@@ -36,14 +36,18 @@ def png(probs: np.ndarray, tokens: list[str], heads: list[int], path, title: str
     rows = -(-len(heads) // cols)
     size = max(2.5, 0.18 * len(tokens) + 1)
     fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size), squeeze=False)
+    image = None
     for ax, h in zip(axes.flat, heads):
-        ax.imshow(probs[h], vmin=0, vmax=1, cmap="viridis")
+        image = ax.imshow(probs[h], vmin=0, vmax=1, cmap="viridis")
         ax.set_title(f"head {h}", fontsize=9)
         ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=6)
         ax.set_yticks(range(len(tokens)), tokens, fontsize=6)
+        ax.set_xlabel("key token (attended to)", fontsize=7)
+        ax.set_ylabel("query token (attending)", fontsize=7)
     for ax in list(axes.flat)[len(heads):]:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    fig.colorbar(image, ax=list(axes.flat), shrink=0.8, label="attention probability")
     fig.savefig(path, dpi=110)
     plt.close(fig)

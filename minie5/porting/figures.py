@@ -1,0 +1,247 @@
+"""Figures of the forward pass, drawn from a real trace as self-contained SVG (no plotting library,
+no network): every number in a figure is one minie5 computed. `tools/figures.py` draws them for
+the reading guide's text into docs/figures/; `minie5 explain --html` draws them for any text.
+
+    pipeline        string -> word pieces -> ids -> vectors -> layers -> pooled -> unit vector, real shapes
+    embedding_sum   the three look-ups (word, position, token type) summed, then LayerNorm
+    attention_head  one head: its softmax(QK^T / sqrt(D)) over the text's tokens, with a colour bar
+    padding_mask    a padded batch: the mask, and the shorter text's probabilities at its pads
+    heads           the heads of one layer side by side
+    mean_pooling    the last hidden states, the masked mean over the real tokens, the unit vector
+    packing         padding against packing for a batch of real lengths: the wasted positions
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+SHORT = "passage: summit"  # the second, shorter text of a padded batch
+FONT = "font-family='DejaVu Sans, Arial, sans-serif'"
+
+
+class Svg:
+    """A few shapes and texts, written out as one SVG document."""
+
+    def __init__(self, width: int, height: int):
+        self.width, self.height, self.parts = width, height, []
+
+    def rect(self, x, y, w, h, fill, stroke="none", title: str | None = None):
+        tip = f"<title>{html.escape(title)}</title>" if title else ""
+        self.parts.append(f"<rect x='{x:.1f}' y='{y:.1f}' width='{w:.1f}' height='{h:.1f}' fill='{fill}' "
+                          f"stroke='{stroke}'>{tip}</rect>")
+
+    def text(self, x, y, s, size=12, anchor="start", rotate: float | None = None, weight="normal"):
+        turn = f" transform='rotate({rotate} {x:.1f} {y:.1f})'" if rotate is not None else ""
+        self.parts.append(f"<text x='{x:.1f}' y='{y:.1f}' font-size='{size}' text-anchor='{anchor}' "
+                          f"font-weight='{weight}' {FONT}{turn}>{html.escape(str(s))}</text>")
+
+    def line(self, x1, y1, x2, y2, stroke="#444", width=1.5, arrow=False):
+        end = " marker-end='url(#arrow)'" if arrow else ""
+        self.parts.append(f"<line x1='{x1:.1f}' y1='{y1:.1f}' x2='{x2:.1f}' y2='{y2:.1f}' stroke='{stroke}' "
+                          f"stroke-width='{width}'{end}/>")
+
+    def heatmap(self, x, y, values: np.ndarray, cell: float, vmin: float, vmax: float, cmap="blues",
+                titles: np.ndarray | None = None, grid: bool = False, numbers: bool = False):
+        for i, row in enumerate(values):
+            for j, v in enumerate(row):
+                self.rect(x + j * cell, y + i * cell, cell, cell, colour(v, vmin, vmax, cmap),
+                          stroke="#d0d0d0" if grid else "none", title=None if titles is None else str(titles[i][j]))
+                if numbers:
+                    dark = (v - vmin) > 0.6 * (vmax - vmin)
+                    self.parts.append(f"<text x='{x + (j + 0.5) * cell:.1f}' y='{y + (i + 0.7) * cell:.1f}' "
+                                      f"font-size='{cell * 0.5:.0f}' text-anchor='middle' {FONT} "
+                                      f"fill='{'white' if dark else '#333'}'>{v:g}</text>")
+
+    def colour_bar(self, x, y, height, vmin, vmax, label, cmap="blues"):
+        steps = 40
+        for k in range(steps):
+            v = vmax - (vmax - vmin) * k / (steps - 1)
+            self.rect(x, y + k * height / steps, 14, height / steps + 0.5, colour(v, vmin, vmax, cmap))
+        self.rect(x, y, 14, height, "none", stroke="#666")
+        self.text(x + 18, y + 10, f"{vmax:.2g}", 10)
+        self.text(x + 18, y + height, f"{vmin:.2g}", 10)
+        self.text(x + 44, y + height / 2, label, 11, anchor="middle", rotate=90)
+
+    def render(self) -> str:
+        marker = ("<defs><marker id='arrow' markerWidth='8' markerHeight='8' refX='7' refY='4' orient='auto'>"
+                  "<path d='M0,0 L8,4 L0,8 z' fill='#444'/></marker></defs>")
+        body = "\n".join(self.parts)
+        return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{self.width}' height='{self.height}' "
+                f"viewBox='0 0 {self.width} {self.height}'>\n<rect width='100%' height='100%' fill='white'/>"
+                f"\n{marker}\n{body}\n</svg>\n")
+
+
+def colour(v: float, vmin: float, vmax: float, cmap: str) -> str:
+    """White to dark blue ("blues"), or blue - white - red around zero ("diverging")."""
+    t = 0.0 if vmax == vmin else min(1.0, max(0.0, (v - vmin) / (vmax - vmin)))
+    if cmap == "diverging":
+        s = 2 * t - 1  # -1 .. 1
+        r, g, b = (255, int(255 * (1 - s)), int(255 * (1 - s))) if s > 0 else (int(255 * (1 + s)), int(255 * (1 + s)),
+                                                                              255)
+        return f"#{r:02x}{g:02x}{b:02x}"
+    r, g, b = (int(255 - t * (255 - 8)), int(255 - t * (255 - 48)), int(255 - t * (255 - 107)))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def token_labels(svg: Svg, tokens, x, y, cell, vertical=False, size=11):
+    for i, token in enumerate(tokens):
+        if vertical:
+            svg.text(x + i * cell + cell / 2 + 4, y, token, size, anchor="end", rotate=-60)
+        else:
+            svg.text(x, y + i * cell + cell * 0.7, token, size, anchor="end")
+
+
+def pipeline(model, trace, tokens, text: str) -> Svg:
+    B, T = trace["input_ids"].shape
+    H = trace["embeddings.LayerNorm"].shape[-1]
+    layers = sum(1 for k in trace if k.endswith(".output.LayerNorm") and ".attention." not in k)
+    shown = text if len(text) <= 90 else text[:87] + "..."
+    steps = [("text", f'"{shown}"', "a string"), ("word pieces", " ".join(tokens[:6]) + " ...", f"{T} tokens"),
+             ("input_ids", " ".join(map(str, trace["input_ids"][0][:5])) + " ...", f"[B, T] = [{B}, {T}]"),
+             ("embeddings", "word + position + type, LayerNorm", f"[B, T, H] = [{B}, {T}, {H}]"),
+             (f"{layers} encoder layers", "attention, feed-forward, each + residual, LayerNorm",
+              f"[{B}, {T}, {H}] in, the same out"),
+             ("mean pooling", "the average over the real tokens", f"[B, H] = [{B}, {H}]"),
+             ("unit vector", "divided by its length: " + f"{np.linalg.norm(trace['pooled'][0]):.2f}", f"[{B}, {H}]")]
+    svg = Svg(900, 70 * len(steps) + 20)
+    for i, (name, detail, shape) in enumerate(steps):
+        y = 15 + 70 * i
+        svg.rect(20, y, 860, 46, "#eef3fb", stroke="#6b8cc7")
+        svg.text(35, y + 20, name, 14, weight="bold")
+        svg.text(35, y + 38, detail, 12)
+        svg.text(865, y + 29, shape, 13, anchor="end")
+        if i + 1 < len(steps):
+            svg.line(450, y + 46, 450, y + 68, arrow=True)
+    return svg
+
+
+def embedding_sum(model, trace, tokens) -> Svg:
+    params = model.parameters()["embeddings"]
+    ids = trace["input_ids"][0]
+    dims, shown = 24, min(len(ids), 8)
+    parts = [("word_embeddings[id]", params["word_embeddings"]["weight"][ids[:shown], :dims]),
+             ("position_embeddings[i]", params["position_embeddings"]["weight"][:shown, :dims]),
+             ("token_type_embeddings[0]", np.repeat(params["token_type_embeddings"]["weight"][:1, :dims], shown, 0)),
+             ("sum (embeddings.sum)", trace["embeddings.sum"][0, :shown, :dims]),
+             ("LayerNorm (embeddings.LayerNorm)", trace["embeddings.LayerNorm"][0, :shown, :dims])]
+    cell, gap = 9, 40
+    svg = Svg(130 + len(parts) * (dims * cell + gap), shown * cell + 110)
+    token_labels(svg, tokens[:shown], 120, 50, cell, size=9)
+    for k, (name, values) in enumerate(parts):
+        x = 130 + k * (dims * cell + gap)
+        limit = float(np.abs(values).max())
+        svg.heatmap(x, 50, values, cell, -limit, limit, "diverging", titles=np.round(values, 4))
+        svg.text(x + dims * cell / 2, 40, name, 11, anchor="middle")
+        if k < len(parts) - 1:
+            svg.text(x + dims * cell + gap / 2, 50 + shown * cell / 2, ["+", "+", "=", "->"][k], 16, anchor="middle")
+    hidden = trace["embeddings.sum"].shape[-1]
+    svg.text(130, shown * cell + 80, f"the first {shown} tokens, the first {dims} of {hidden} dimensions; red "
+             "positive, blue negative, each panel scaled to its own largest |value|", 11)
+    return svg
+
+
+def attention_head(trace, tokens, layer=0, head=0) -> Svg:
+    probs = trace[f"encoder.layer.{layer}.attention.self.probs"][0, head]
+    T, cell = len(tokens), 28
+    svg = Svg(170 + T * cell + 90, 150 + T * cell + 40)
+    svg.heatmap(140, 110, probs, cell, 0.0, float(probs.max()), titles=np.round(probs, 3), grid=True)
+    token_labels(svg, tokens, 132, 110, cell)
+    token_labels(svg, tokens, 140, 104, cell, vertical=True)
+    svg.text(140 + T * cell / 2, 20, f"layer {layer}, head {head}: softmax(q k^T / sqrt(32)), each row sums to 1", 13,
+             anchor="middle")
+    svg.text(140 + T * cell / 2, 110 + T * cell + 28, "key token (attended to)", 12, anchor="middle")
+    svg.text(20, 110 + T * cell / 2, "query token (attending)", 12, anchor="middle", rotate=-90)
+    svg.colour_bar(150 + T * cell, 110, T * cell, 0.0, float(probs.max()), "attention probability")
+    return svg
+
+
+def padding_mask(model, text: str, short: str = SHORT) -> Svg:
+    batch = model.trace([text, short])
+    mask = batch["attention_mask"]
+    lengths = mask.sum(1)
+    T, cell = mask.shape[1], 22
+    short_tokens = model.tokenizer.tokens(short) + ["[PAD]"] * (T - int(lengths[1]))
+    probs = batch["encoder.layer.0.attention.self.probs"][1, 0]
+    svg = Svg(T * cell + 620, T * cell + 240)
+    svg.text(20, 20, f"a batch of two texts, padded to T = {T} tokens: the attention mask (1: real token, 0: padding)",
+             13)
+    svg.heatmap(110, 34, mask, cell, 0, 1, grid=True, numbers=True)
+    for b in range(2):
+        svg.text(102, 34 + b * cell + cell * 0.7, f"text {b} ({int(lengths[b])})", 11, anchor="end")
+    y = 130
+    svg.text(20, y - 24, f"text 1, layer 0, head 0: the keys past token {int(lengths[1])} are padding and get "
+             "probability 0 (white), so no real token reads a pad;", 12)
+    svg.text(20, y - 8, "the pads' own rows are computed too, and thrown away by the masked mean at the end", 12)
+    svg.heatmap(110, y + 70, probs, cell, 0.0, float(probs.max()), titles=np.round(probs, 3), grid=True)
+    token_labels(svg, short_tokens, 104, y + 70, cell, size=10)
+    token_labels(svg, short_tokens, 110, y + 62, cell, vertical=True, size=10)
+    svg.text(110 + T * cell / 2, y + 70 + T * cell + 20, "key token", 11, anchor="middle")
+    svg.colour_bar(120 + T * cell, y + 70, T * cell, 0.0, float(probs.max()), "probability")
+    return svg
+
+
+def heads(trace, tokens, layer=0) -> Svg:
+    probs = trace[f"encoder.layer.{layer}.attention.self.probs"][0]
+    N, T = probs.shape[:2]
+    cell, cols = 9, 6
+    panel = T * cell + 24
+    svg = Svg(max(cols * panel + 40, 720), -(-N // cols) * (panel + 16) + 50)
+    svg.text(20, 20, f"the {N} heads of layer {layer} on this text (rows: query tokens, columns: keys; "
+             "darker: more attention)", 12)
+    for h in range(N):
+        x, y = 20 + (h % cols) * panel, 45 + (h // cols) * (panel + 16)
+        svg.heatmap(x, y + 12, probs[h], cell, 0.0, float(probs[h].max()), titles=np.round(probs[h], 3))
+        svg.text(x, y + 8, f"head {h}", 10)
+    return svg
+
+
+def mean_pooling(trace, tokens) -> Svg:
+    layers = sum(1 for k in trace if k.endswith(".output.LayerNorm") and ".attention." not in k)
+    last = trace[f"encoder.layer.{layers - 1}.output.LayerNorm"][0]
+    dims, cell = 32, 12
+    rows = np.vstack([last[:, :dims], trace["pooled"][:, :dims], trace["embedding"][:, :dims] * 10])
+    labels = [*tokens, "mean (pooled)", "unit vector x 10"]
+    limit = float(np.abs(rows).max())
+    svg = Svg(170 + dims * cell + 90, len(labels) * cell + 120)
+    svg.text(20, 20, f"the last hidden states (the first {dims} of {last.shape[-1]} dimensions),", 12)
+    svg.text(20, 36, f"their mean over the {len(tokens)} real tokens, and that divided by its length", 12)
+    svg.heatmap(150, 48, rows[:len(tokens)], cell, -limit, limit, "diverging", titles=np.round(rows, 4))
+    svg.heatmap(150, 60 + len(tokens) * cell, rows[len(tokens):], cell, -limit, limit, "diverging",
+                titles=np.round(rows[len(tokens):], 4))
+    token_labels(svg, labels[:len(tokens)], 142, 48, cell, size=9)
+    token_labels(svg, labels[len(tokens):], 142, 60 + len(tokens) * cell, cell, size=9)
+    svg.colour_bar(160 + dims * cell, 48, len(labels) * cell + 12, -limit, limit, "value", "diverging")
+    return svg
+
+
+def packing(model, text: str) -> Svg:
+    texts = [text, SHORT, "passage: The Rhine flows from the Alps through six countries to the North Sea.",
+             "query: capital of france", "passage: Photosynthesis turns light into chemical energy in plants."]
+    lengths = [len(ids) for ids in model.tokenizer.tokenize(texts)]
+    longest, total, unit = max(lengths), sum(lengths), 14
+    svg = Svg(int(max(760, 40 + longest * unit, 40 + total * unit / 2)), 90 + len(texts) * unit + 30)
+    svg.text(20, 20, f"padding: {len(texts)} texts x {longest} tokens = {len(texts) * longest} positions, "
+             f"{len(texts) * longest - total} of them pads", 12)
+    for b, n in enumerate(lengths):
+        for t in range(longest):
+            svg.rect(20 + t * unit, 30 + b * unit, unit - 1, unit - 1, "#6b8cc7" if t < n else "#e6e6e6")
+    y = 50 + len(texts) * unit
+    svg.text(20, y, f"packing (minie5's engine): the {total} real tokens in one row, attention kept within each text",
+             12)
+    x = 20
+    for b, n in enumerate(lengths):
+        for _ in range(n):
+            svg.rect(x, y + 10, unit / 2 - 0.5, unit, ["#6b8cc7", "#8fb0e0"][b % 2])
+            x += unit / 2
+    return svg
+
+
+def all_figures(model, text: str) -> dict[str, Svg]:
+    """Every figure for `text` (through `model`'s NumPy reference), by name."""
+    trace = model.trace([text])
+    tokens = model.tokenizer.tokens(text)[:model.max_length]
+    return {"pipeline": pipeline(model, trace, tokens, text), "embedding_sum": embedding_sum(model, trace, tokens),
+            "attention_head": attention_head(trace, tokens), "padding_mask": padding_mask(model, text),
+            "heads": heads(trace, tokens), "mean_pooling": mean_pooling(trace, tokens), "packing": packing(model, text)}
