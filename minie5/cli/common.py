@@ -29,12 +29,15 @@ class SilentFailure(Exception):
     """The command said what went wrong on stdout (verify's verdict): exit status 1, nothing more."""
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", metavar="MODEL",
-                        help="a Hugging Face model name (from an installed package, the Hugging Face "
-                             "cache, or downloaded; a short name such as all-MiniLM-L6-v2 as "
-                             "sentence-transformers takes it) or a folder with config.json, "
-                             f"model.safetensors and tokenizer.json (default: ${MODEL_ENV}, else {DEFAULT_MODEL})")
+def add_model_arguments(parser: argparse.ArgumentParser, model_help: str | None = None,
+                        repeatable: bool = False) -> None:
+    """--model (repeatable: a list of them), --revision and --pooling."""
+    parser.add_argument("--model", "-m", metavar="MODEL", action="append" if repeatable else "store",
+                        help=(model_help or "a Hugging Face model name (from an installed package, the Hugging "
+                              "Face cache, or downloaded; a short name such as all-MiniLM-L6-v2 as "
+                              "sentence-transformers takes it) or a folder with config.json, "
+                              "model.safetensors and tokenizer.json")
+                        + f" (default: ${MODEL_ENV}, else {DEFAULT_MODEL})")
     parser.add_argument("--revision", metavar="REV", help="branch, tag or commit of a hub model (default: main)")
     parser.add_argument("--pooling", choices=POOLING_MODES,
                         help="pool token vectors this way instead of as the model's modules.json says")

@@ -161,9 +161,10 @@ def run_explain(args) -> None:
     layers = model.config.num_hidden_layers
     if args.layer is not None and not 0 <= args.layer < layers:
         raise UsageError(f"--layer must be from 0 to {layers - 1}, got {args.layer}")
-    print(explain.report(model, args.text, args.layer))
+    trace = model.trace([args.text])
+    print(explain.report(model, args.text, args.layer, trace))
     if args.html is not None:
-        page = explain.page(model, args.text, args.layer)
+        page = explain.page(model, args.text, args.layer, trace)
         write_atomically(args.html, lambda f: f.write(page.encode("utf-8")))
         print(f"wrote {args.html}", file=sys.stderr)
 

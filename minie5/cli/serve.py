@@ -7,10 +7,8 @@ import os
 import sys
 
 from ..errors import install_hint
-from ..loading.model_files import DEFAULT_MODEL, MODEL_ENV
-from ..loading.sentence_transformers import POOLING_MODES
 from ..server.settings import PREFIX_CHOICES, ServerSettings
-from .common import UsageError, add_deterministic_argument
+from .common import UsageError, add_deterministic_argument, add_model_arguments
 
 DEFAULTS = ServerSettings()
 API_KEY_ENV = "MINIE5_API_KEY"
@@ -27,14 +25,11 @@ def add_parsers(commands) -> None:
                     f"{install_hint('server')}. On Ctrl-C or SIGTERM it drains: /ready answers 503, the "
                     "listener closes, accepted requests are answered (queued ones past --drain-timeout get 503), "
                     "then it exits. The API is described at /openapi.json.")
-    serve.add_argument("--model", "-m", metavar="MODEL", action="append",
-                       help="a model to serve: a Hugging Face name or a folder, an embedder or a cross-encoder "
-                            "(a ...ForSequenceClassification reranker; told apart by its config.json). Repeat it to "
-                            "serve several: requests choose by their 'model' field, the first of each kind by default "
-                            f"(default: ${MODEL_ENV}, else {DEFAULT_MODEL})")
-    serve.add_argument("--revision", metavar="REV", help="branch, tag or commit of hub models (default: main)")
-    serve.add_argument("--pooling", choices=POOLING_MODES,
-                       help="pool the embedders' token vectors this way instead of as their modules.json says")
+    add_model_arguments(serve, repeatable=True,
+                        model_help="a model to serve: a Hugging Face name or a folder, an embedder or a "
+                                   "cross-encoder (a ...ForSequenceClassification reranker; told apart by its "
+                                   "config.json). Repeat it to serve several: requests choose by their 'model' "
+                                   "field, the first of each kind by default")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
                        "machine only; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")

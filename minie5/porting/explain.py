@@ -45,9 +45,10 @@ def _stats(x: np.ndarray) -> str:
     return f"mean {x.mean():+.3f}  std {x.std():.3f}  min {x.min():+.3f}  max {x.max():+.3f}"
 
 
-def report(model, text: str, layer: int | None = None) -> str:
-    """The text explanation of `text`: every step, the attention of `layer` (default: the last)."""
-    trace = model.trace([text])
+def report(model, text: str, layer: int | None = None, trace: dict | None = None) -> str:
+    """The text explanation of `text`: every step, the attention of `layer` (default: the last).
+    `trace`: `model.trace([text])`, when the caller has it already."""
+    trace = model.trace([text]) if trace is None else trace
     tokens = model.tokenizer.tokens(text)[:model.max_length]
     layer = model.config.num_hidden_layers - 1 if layer is None else layer
     lines = [f"minie5 explain: {text!r} through {model.name} (its NumPy reference, float32)", "",
@@ -69,12 +70,12 @@ def report(model, text: str, layer: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def page(model, text: str, layer: int | None = None) -> str:
+def page(model, text: str, layer: int | None = None, trace: dict | None = None) -> str:
     """The explanation as one self-contained HTML page: the figures for `text`, then every step."""
-    trace = model.trace([text])
+    trace = model.trace([text]) if trace is None else trace
     tokens = model.tokenizer.tokens(text)[:model.max_length]
     layer = model.config.num_hidden_layers - 1 if layer is None else layer
-    figures = all_figures(model, text)
+    figures = all_figures(model, text, trace)
     captions = {
         "pipeline": "From the string to the unit vector, with this text's shapes.",
         "embedding_sum": "The embeddings: three look-ups summed, then LayerNorm (the first tokens and dimensions).",

@@ -238,9 +238,9 @@ def packing(model, text: str) -> Svg:
     return svg
 
 
-def all_figures(model, text: str) -> dict[str, Svg]:
-    """Every figure for `text` (through `model`'s NumPy reference), by name."""
-    trace = model.trace([text])
+def all_figures(model, text: str, trace: dict | None = None) -> dict[str, Svg]:
+    """Every figure for `text` (through `model`'s NumPy reference; `trace`: its trace, if at hand), by name."""
+    trace = model.trace([text]) if trace is None else trace
     tokens = model.tokenizer.tokens(text)[:model.max_length]
     return {"pipeline": pipeline(model, trace, tokens, text), "embedding_sum": embedding_sum(model, trace, tokens),
             "attention_head": attention_head(trace, tokens), "padding_mask": padding_mask(model, text),
