@@ -249,6 +249,7 @@ def export_onnx(model_dir: Path, onnx_path: Path, classifier: bool = False) -> N
 def worker(args) -> None:
     """Load one engine, run the workloads, print one JSON line of results."""
     t0 = time.perf_counter()
+    PaddedEngine.max_length = args.max_length
     if args.worker == "minie5-deterministic":
         engine = Minie5Engine(args.model, args.threads, "numba", deterministic=True)
     elif args.worker == "minie5-baseline":  # the numba engine of another checkout (--baseline)
@@ -403,6 +404,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--baseline", type=Path, help="a checkout of another version of minie5: engine "
                         "minie5-baseline runs its numba engine (before and after a change, in one run)")
+    parser.add_argument("--max-length", type=int, default=PaddedEngine.max_length,
+                        help="tokens per text for the peers (default 512; minie5 uses the model's own limit, "
+                             "so give a model's limit when it is less, e.g. 256 for all-MiniLM-L6-v2)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--onnx", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--vectors-out", type=Path, help=argparse.SUPPRESS)
@@ -438,7 +442,7 @@ def main() -> int:
             vectors = args.cache / f"vectors-{engine}.npy"
             cmd = [sys.executable, __file__, "--worker", engine, "--model", str(model), "--onnx", str(onnx_path),
                    "--threads", str(args.threads), "--corpus-texts", str(args.corpus_texts),
-                   "--vectors-out", str(vectors), "--workloads", *args.workloads]
+                   "--vectors-out", str(vectors), "--max-length", str(args.max_length), "--workloads", *args.workloads]
             if engine == "minie5-baseline":
                 cmd += ["--baseline", str(args.baseline.resolve())]
             result = subprocess.run(cmd, env=env, capture_output=True, text=True)
