@@ -21,7 +21,7 @@ from .encode.prompts import NO_PROMPT, ROLES
 from .encode.quantize import PRECISIONS
 from .errors import TextError, check_choice
 from .loading.model_files import default_model
-from .model import load
+from .model import check_engine_options, load
 
 BAD_ROW_POLICIES = ("error", "skip", "empty")
 _MODELS: dict[tuple, object] = {}  # one loaded model per settings, per process
@@ -43,12 +43,14 @@ class BatchEmbedder:
     on_bad_row: a null or non-string text raises BadRowError ("error", naming the row), is dropped
       from the batch ("skip"), or keeps its row with a null embedding ("empty").
     long: texts over the model's limit, as Model.encode takes it ("truncate", "chunk", "error").
+    dtype: "float32", or "int8" for the engine's int8 products (minie5.load's dtype).
     """
 
     def __init__(self, model: str | Path | None = None, column: str = "text", *, prefix: str | None = None,
                  threads: int | None = None, precision: str = "float32", ranges: np.ndarray | None = None,
                  batch_size: int = 32, output_column: str = "embedding", on_bad_row: str = "error",
-                 revision: str | None = None, backend: str = "numba", long: str = "truncate"):
+                 revision: str | None = None, backend: str = "numba", long: str = "truncate",
+                 dtype: str = "float32"):
         check_choice("prefix", prefix, (None, NO_PROMPT, *ROLES))
         check_choice("precision", precision, PRECISIONS)
         if precision in ("int8", "uint8") and ranges is None:
@@ -56,19 +58,22 @@ class BatchEmbedder:
                              "corpus): each batch calibrating itself would quantise batches differently")
         check_choice("on_bad_row", on_bad_row, BAD_ROW_POLICIES)
         check_choice("long", long, LONG_MODES)
+        check_engine_options(backend, dtype, False)
         self.model_name, self.revision, self.backend = str(model or default_model()), revision, backend
         self.column, self.prefix, self.threads, self.precision = column, prefix, threads, precision
         self.ranges = None if ranges is None else np.asarray(ranges, dtype=np.float32)
         self.batch_size, self.output_column, self.on_bad_row, self.long = batch_size, output_column, on_bad_row, long
+        self.dtype = dtype
 
     @property
     def model(self):
         """The model, loaded on first use and shared by every BatchEmbedder of this process with
         the same settings."""
-        key = (self.model_name, self.revision, self.backend, self._threads())
+        key = (self.model_name, self.revision, self.backend, self._threads(), self.dtype)
         with _MODELS_LOCK:
             if key not in _MODELS:
-                _MODELS[key] = load(self.model_name, revision=self.revision, backend=self.backend, threads=key[3])
+                _MODELS[key] = load(self.model_name, revision=self.revision, backend=self.backend, threads=key[3],
+                                    dtype=self.dtype)
             return _MODELS[key]
 
     def _threads(self) -> int | None:

@@ -28,16 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from .encode.batching import check_ids, plan_batches
-from .engine import NumbaBackend
-from .engine.threads import ThreadLimits, resolve_threads
 from .errors import TextError, check_choice, check_int
 from .loading.heads import HeadConfig, head_config, load_head
 from .loading.model_files import ModelFiles, open_model
 from .loading.tokenizer import Tokenizer
 from .loading.weights import load_weights
-from .model import BACKENDS, check_vocabulary
+from .model import check_engine_options, check_vocabulary, make_backend
 from .reference.classifier import classification_head, sigmoid, softmax
-from .reference.numpy_backend import NumpyBackend
 
 ACTIVATIONS = ("default", "sigmoid", "softmax", "none")
 
@@ -48,22 +45,15 @@ def load_reranker(model: str | Path, *, backend: str = "numba", threads: int | N
     """Load a cross-encoder: a BertForSequenceClassification or XLMRobertaForSequenceClassification
     in Hugging Face layout (a folder or a hub name, found as `minie5.load` finds models). The options
     are `minie5.load`'s; `max_length` defaults to the model's limit (512 tokens for BERT)."""
-    check_choice("dtype", dtype, ("float32", "float64"))
-    check_choice("backend", backend, BACKENDS)
-    if deterministic and backend != "numba":
-        raise ValueError("deterministic=True needs backend='numba'")
-    if dtype == "float64" and backend != "numpy":
-        raise ValueError("dtype='float64' needs backend='numpy': the numba engine computes in float32")
+    check_engine_options(backend, dtype, deterministic)
     files = open_model(model, revision, None, max_length)
     head = head_config(files.path / "config.json")
     tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
     check_vocabulary(tokenizer, files.config)
-    params = load_weights(files.weights, files.config, np.dtype(dtype))
-    head_params = load_head(files.weights, files.config, head, np.dtype(dtype))
-    if backend == "numpy":
-        engine = NumpyBackend(params, files.config)
-    else:
-        engine = NumbaBackend(params, files.config, ThreadLimits(resolve_threads(threads)), deterministic=deterministic)
+    floats = np.dtype("float64" if dtype == "float64" else "float32")  # int8: rounded from float32 by the engine
+    params = load_weights(files.weights, files.config, floats)
+    head_params = load_head(files.weights, files.config, head, floats)  # the head stays in floating point
+    engine = make_backend(params, files.config, backend, threads, dtype, deterministic)
     return CrossEncoder(files, tokenizer, engine, head, head_params)
 
 

@@ -43,8 +43,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from tools.measure import attention_flops, linear_flops_per_token, peak_rss_mb  # noqa: E402
 
-ENGINES = ["minie5-numba", "minie5-deterministic", "minie5-numpy", "minie5-baseline", "torch", "onnxruntime",
-           "onnxruntime-int8", "openvino"]
+ENGINES = ["minie5-numba", "minie5-deterministic", "minie5-int8", "minie5-numpy", "minie5-baseline", "torch",
+           "onnxruntime", "onnxruntime-int8", "onnxruntime-int8-channel", "openvino"]
+OURS = ("minie5-numba", "minie5-int8")  # the rows the ratios are given for, each against every other engine
 WORKLOADS = ["corpus", "queries", "long", "latency"]
 LATENCY_LENGTHS = (1, 8, 32, 128)  # word-piece tokens of text, [CLS] and [SEP] not counted
 LATENCY_BATCHES = (1, 4, 16)  # short queries per call
@@ -114,10 +115,12 @@ def long_texts(n: int = 48, seed: int = 2) -> list[str]:
 # ---------------------------------------------------------------- engines (run inside a worker)
 
 class Minie5Engine:
-    def __init__(self, model_dir: Path, threads: int, backend: str, deterministic: bool = False):
+    def __init__(self, model_dir: Path, threads: int, backend: str, deterministic: bool = False,
+                 dtype: str = "float32"):
         import minie5
 
-        self.model = minie5.load(model_dir, backend=backend, threads=threads, deterministic=deterministic)
+        self.model = minie5.load(model_dir, backend=backend, threads=threads, deterministic=deterministic,
+                                 dtype=dtype)
 
     def embed(self, texts):
         return self.model.encode(texts)
@@ -209,6 +212,12 @@ def hidden_size(model_dir: Path) -> int:
     return json.loads((model_dir / "config.json").read_text())["hidden_size"]
 
 
+def int8_onnx(onnx_path: Path, engine: str) -> Path:
+    """Where the int8 model of `engine` is kept: onnxruntime-int8 (ONNX Runtime's default recipe,
+    one scale per weight tensor) or onnxruntime-int8-channel (per_channel=True)."""
+    return onnx_path.with_name(onnx_path.stem + engine.removeprefix("onnxruntime") + ".onnx")
+
+
 def quantize_onnx(onnx_path: Path, int8_path: Path, per_channel: bool = False) -> None:
     """ONNX Runtime's dynamic int8 quantisation of the export: int8 weights (one scale per tensor,
     or per output channel), activations quantised per batch at run time (its recommended recipe
@@ -252,6 +261,8 @@ def worker(args) -> None:
     PaddedEngine.max_length = args.max_length
     if args.worker == "minie5-deterministic":
         engine = Minie5Engine(args.model, args.threads, "numba", deterministic=True)
+    elif args.worker == "minie5-int8":
+        engine = Minie5Engine(args.model, args.threads, "numba", dtype="int8")
     elif args.worker == "minie5-baseline":  # the numba engine of another checkout (--baseline)
         sys.path.insert(0, str(args.baseline))
         engine = Minie5Engine(args.model, args.threads, "numba")
@@ -261,8 +272,8 @@ def worker(args) -> None:
         engine = TorchEngine(args.model, args.threads)
     elif args.worker == "openvino":
         engine = OpenVinoEngine(args.model, args.threads, args.onnx)
-    elif args.worker == "onnxruntime-int8":
-        engine = OnnxEngine(args.model, args.threads, args.onnx.with_name(args.onnx.stem + "-int8.onnx"))
+    elif args.worker.startswith("onnxruntime-int8"):
+        engine = OnnxEngine(args.model, args.threads, int8_onnx(args.onnx, args.worker))
     else:
         engine = OnnxEngine(args.model, args.threads, args.onnx)
     result = {"engine": args.worker, "load_s": time.perf_counter() - t0}
@@ -290,6 +301,7 @@ def worker(args) -> None:
                 times.append(time.perf_counter() - t)
             result["query_ms"] = 1e3 * statistics.median(times)
             result["query_p99_ms"] = 1e3 * float(np.percentile(times, 99))
+            result["query_max_ms"] = 1e3 * max(times)
         else:
             texts = corpus_texts(args.corpus_texts) if workload == "corpus" else long_texts()
             t = time.perf_counter()
@@ -304,27 +316,27 @@ def worker(args) -> None:
 
 
 def latencies(engine) -> dict:
-    """Median and p99 ms of one call: one text of each length in LATENCY_LENGTHS tokens, and
-    batches of LATENCY_BATCHES short queries (the server's case)."""
+    """Median, p99 and maximum ms of one call: one text of each length in LATENCY_LENGTHS tokens,
+    and batches of LATENCY_BATCHES short queries (the server's case)."""
     out = {}
     words = "the"  # one word piece in every BERT vocabulary
     for length in LATENCY_LENGTHS:
         text = " ".join([words] * length)
-        out[f"latency_{length}tok_ms"], out[f"latency_{length}tok_p99_ms"] = _time_calls(engine, [text], 60)
+        out.update(_time_calls(engine, [text], 60, f"latency_{length}tok"))
     for size in LATENCY_BATCHES:
-        batch = query_texts(size, seed=size)
-        out[f"latency_batch{size}_ms"], out[f"latency_batch{size}_p99_ms"] = _time_calls(engine, batch, 40)
+        out.update(_time_calls(engine, query_texts(size, seed=size), 40, f"latency_batch{size}"))
     return out
 
 
-def _time_calls(engine, texts, calls: int) -> tuple[float, float]:
+def _time_calls(engine, texts, calls: int, name: str) -> dict:
     engine.embed(texts)
     times = []
     for _ in range(calls):
         t = time.perf_counter()
         engine.embed(texts)
         times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times), 1e3 * float(np.percentile(times, 99))
+    return {f"{name}_ms": 1e3 * statistics.median(times), f"{name}_p99_ms": 1e3 * float(np.percentile(times, 99)),
+            f"{name}_max_ms": 1e3 * max(times)}
 
 
 # ---------------------------------------------------------------- the driver
@@ -421,9 +433,9 @@ def main() -> int:
     onnx_path = args.cache / f"{model.name}.onnx"
     if any(e in args.engines for e in ("onnxruntime", "onnxruntime-int8", "openvino")) and not onnx_path.exists():
         export_onnx(model, onnx_path)
-    int8_path = onnx_path.with_name(onnx_path.stem + "-int8.onnx")
-    if "onnxruntime-int8" in args.engines and not int8_path.exists():
-        quantize_onnx(onnx_path, int8_path)
+    for engine in ("onnxruntime-int8", "onnxruntime-int8-channel"):
+        if engine in args.engines and not int8_onnx(onnx_path, engine).exists():
+            quantize_onnx(onnx_path, int8_onnx(onnx_path, engine), per_channel=engine.endswith("channel"))
     env = worker_env(args.openblas)
     cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True,
                 text=True).stdout.splitlines() if line.startswith("Model name")), platform.processor())
@@ -473,7 +485,8 @@ def median_result(engine: str, results: list[dict]) -> dict:
 
 COLUMNS = [("corpus_tokens_s", "corpus tok/s", "{:,.0f}"), ("limit_pct", "% of GEMM limit", "{:.0f}%"),
            ("long_tokens_s", "512-tok tok/s", "{:,.0f}"), ("query_ms", "query ms", "{:.2f}"),
-           ("query_p99_ms", "query p99 ms", "{:.2f}"), ("load_s", "load s", "{:.2f}"),
+           ("query_p99_ms", "query p99 ms", "{:.2f}"), ("query_max_ms", "query max ms", "{:.2f}"),
+           ("load_s", "load s", "{:.2f}"),
            ("peak_rss_mb", "peak RSS MB", "{:,.0f}"), ("min_cosine", "min cosine to fp64", "{:.7f}"),
            ("max_abs", "max abs diff to fp64", "{:.1e}")]
 
@@ -485,10 +498,9 @@ def format_table(results: list[dict]) -> str:
     for r in results:
         lines.append(f"| {r['engine']} | " + " | ".join(fmt.format(r[key]) if key in r else "-"
                                                        for key, _, fmt in columns) + " |")
-    ours = next((r for r in results if r["engine"] == "minie5-numba"), None)
-    if ours:
+    for ours in (r for r in results if r["engine"] in OURS):
         for peer in results:
-            if peer is ours:
+            if peer is ours or peer["engine"].startswith("minie5"):
                 continue
             ratios = []
             for key, title, _ in columns:
@@ -496,7 +508,7 @@ def format_table(results: list[dict]) -> str:
                     better_high = not key.endswith(("_ms", "_mb"))
                     ratio = ours[key] / peer[key] if better_high else peer[key] / ours[key]
                     ratios.append(f"{title} {ratio:.2f}x")
-            lines.append(f"\nminie5-numba vs {peer['engine']} (>1 = minie5 better): " + ", ".join(ratios))
+            lines.append(f"\n{ours['engine']} vs {peer['engine']} (>1 = minie5 better): " + ", ".join(ratios))
     return "\n".join(lines)
 
 
@@ -506,11 +518,12 @@ def format_latency(results: list[dict]) -> str:
     rows = [r for r in results if f"{keys[0]}_ms" in r]
     if not rows:
         return ""
-    lines = ["\nLatency of one call, ms, median / p99:\n", "| engine | " + " | ".join(titles) + " |",
+    lines = ["\nLatency of one call, ms, median / p99 / max:\n", "| engine | " + " | ".join(titles) + " |",
              "|---" * (len(keys) + 1) + "|"]
     for r in rows:
-        lines.append(f"| {r['engine']} | " + " | ".join(f"{r[k + '_ms']:.2f} / {r[k + '_p99_ms']:.2f}" for k in keys)
-                     + " |")
+        lines.append(f"| {r['engine']} | " + " | ".join(
+            f"{r[k + '_ms']:.2f} / {r[k + '_p99_ms']:.2f} / {r.get(k + '_max_ms', float('nan')):.2f}" for k in keys)
+            + " |")
     return "\n".join(lines)
 
 

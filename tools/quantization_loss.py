@@ -13,7 +13,14 @@ Every precision of minie5.quantize is scored against the same float32 embeddings
     binary + rescore    the 40 nearest by Hamming, re-ranked by float32 query . float32 passage
 Reported: recall@1, recall@10, MRR@10, and how often the top hit agrees with float32's.
 
-Run:  python tools/quantization_loss.py [--model MODEL] [--prefixes]
+With --engines, a second table: how exact each way of computing the vectors themselves is, against
+minie5's float64 reference on the same queries and passages (cosine of every vector, min and mean)
+and in the same retrieval metrics:
+    minie5 float32, minie5 int8 (dtype="int8"),
+    ONNX Runtime int8 (quantize_dynamic's default: one scale per weight tensor; and per_channel=True)
+    on an ONNX export of the same weights (needs torch, transformers, onnx, onnxruntime).
+
+Run:  python tools/quantization_loss.py [--model MODEL] [--prefixes] [--engines]
 (--prefixes adds "query: " / "passage: ", for e5 models.)
 """
 
@@ -52,6 +59,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     parser.add_argument("--prefixes", action="store_true", help='add "query: " / "passage: " (e5 models)')
+    parser.add_argument("--engines", action="store_true",
+                        help="also compare minie5 float32 / int8 and ONNX Runtime int8 against float64")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "minie5-bench",
+                        help="where the ONNX exports are kept (with --engines)")
     args = parser.parse_args()
 
     pairs = retrieval_set()
@@ -93,7 +104,52 @@ def main() -> int:
         m = metrics(ranks(scores, higher), top, top_float32)
         print(f"| {name} | {bytes_per[name]} | {m['recall@1']:.3f} | {m['recall@10']:.3f} | "
               f"{m['MRR@10']:.3f} | {m['same_top']:.3f} |")
+    if args.engines:
+        print()
+        print(engine_table(model, queries, passages, args.prefixes, args.cache))
     return 0
+
+
+def engine_table(model, queries: list[str], passages: list[str], prefixes: bool, cache: Path) -> str:
+    """Each engine's query and passage vectors against minie5's float64 reference: cosines, and the
+    retrieval metrics of its own scores (and how often its top hit is float64's)."""
+    from tools import bench
+
+    if prefixes:
+        queries, passages = [f"query: {q}" for q in queries], [f"passage: {p}" for p in passages]
+    texts = queries + passages
+    truth = minie5.load(model.path, backend="numpy", dtype="float64").encode(texts)
+    engines = {"minie5 float32": lambda: minie5.load(model.path).encode(texts),
+               "minie5 int8": lambda: minie5.load(model.path, dtype="int8").encode(texts)}
+    onnx_path = cache / f"{model.path.name}.onnx"
+    try:
+        import onnxruntime  # noqa: F401
+        cache.mkdir(parents=True, exist_ok=True)
+        if not onnx_path.exists():
+            bench.export_onnx(model.path, onnx_path)
+        bench.PaddedEngine.max_length = model.max_length  # the peers cut where the model does
+        for name, engine in (("ONNX Runtime int8 (default)", "onnxruntime-int8"),
+                             ("ONNX Runtime int8 (per_channel)", "onnxruntime-int8-channel")):
+            path = bench.int8_onnx(onnx_path, engine)
+            if not path.exists():
+                bench.quantize_onnx(onnx_path, path, per_channel=engine.endswith("channel"))
+            engines[name] = lambda path=path: bench.OnnxEngine(model.path, 2, path).embed(texts)
+    except ImportError as e:
+        print(f"(ONNX Runtime left out: {e})")
+    n = len(queries)
+    top_truth = (truth[:n] @ truth[n:].T).argmax(axis=1)
+    lines = [f"{len(texts)} texts ({n} queries, {n} passages), each engine against minie5's float64 reference",
+             "| engine | min cosine | mean cosine | recall@1 | recall@10 | MRR@10 | top-1 same as float64 |",
+             "|---|---|---|---|---|---|---|"]
+    rows = {"float64 (reference)": truth}
+    rows.update({name: np.asarray(run(), dtype=np.float64) for name, run in engines.items()})
+    for name, v in rows.items():
+        cos = np.sum(v * truth, axis=1) / (np.linalg.norm(v, axis=1) * np.linalg.norm(truth, axis=1))
+        scores = v[:n] @ v[n:].T
+        m = metrics(ranks(scores), scores.argmax(axis=1), top_truth)
+        lines.append(f"| {name} | {cos.min():.5f} | {cos.mean():.6f} | {m['recall@1']:.3f} | {m['recall@10']:.3f} | "
+                     f"{m['MRR@10']:.3f} | {m['same_top']:.3f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def run_rerank(args) -> None:
     from ..cross_encoder import load_reranker
 
     reranker = load_reranker(args.model, backend=args.backend, threads=args.threads, revision=args.revision,
-                             deterministic=args.deterministic)
+                             deterministic=args.deterministic, dtype=args.dtype)
     ranked = reranker.rank(args.query, documents, top_k=args.top_k, batch_size=args.batch_size,
                            activation="none" if args.raw else "default")
     for rank, hit in enumerate(ranked, start=1):

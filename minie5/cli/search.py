@@ -88,7 +88,8 @@ def run_search(args) -> None:
         from ..cross_encoder import load_reranker
 
         reranker = load_reranker(args.rerank, backend=args.backend, threads=args.threads,
-                                 deterministic=getattr(args, "deterministic", False))
+                                 deterministic=getattr(args, "deterministic", False),
+                                 dtype=getattr(args, "dtype", "float32"))
     model = load_model(args)
     # Documents and queries with the model's prompts for each (e5: "passage: " and "query: ").
     passages = corpus_vectors(model, texts, args.corpus, args, origin)

@@ -152,7 +152,7 @@ def load_models(args) -> list:
     for name in args.model or [None]:
         if is_cross_encoder(open_model(name, args.revision).path / "config.json"):
             models.append(load_reranker(name, backend=args.backend, threads=args.threads, revision=args.revision,
-                                        deterministic=args.deterministic))
+                                        deterministic=args.deterministic, dtype=args.dtype))
         else:
             models.append(load_model(argparse.Namespace(**{**vars(args), "model": name})))
     return models

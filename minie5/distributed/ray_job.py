@@ -25,11 +25,13 @@ def embed_corpus(input: str, output: str | Path, *, model: str | None = None, co
                  prefix: str | None = None, address: str | None = None, workers: int | None = None,
                  threads_per_worker: int = 1, rows_per_part: int = 10_000, on_bad_row: str = "error",
                  precision: str = "float32", ranges=None, batch_size: int = 32, revision: str | None = None,
-                 long: str = "truncate", restart: bool = False, progress: bool = False, log=print) -> dict:
+                 long: str = "truncate", restart: bool = False, progress: bool = False, log=print,
+                 dtype: str = "float32") -> dict:
     """Embed `column` of every row of `input` (a .parquet, .jsonl, .csv or .txt file, a folder of
     them, or a glob) into Parquet parts under `output`, with the input's columns and an
     `embedding`. A .txt file is one text per line, in a column named `column`. `long` is what
     `Model.encode` takes ("truncate", "chunk", "error"); truncated rows are counted in the summary.
+    dtype: "float32", or "int8" for the engine's int8 products (minie5.load's dtype).
 
     address: a Ray cluster ("ray://host:10001", "auto"); None starts Ray on this machine.
     workers: actors in the pool (default: the cluster's CPUs / threads_per_worker).
@@ -43,15 +45,15 @@ def embed_corpus(input: str, output: str | Path, *, model: str | None = None, co
     model = str(model) if model is not None else default_model()
     settings = dict(model=model, column=column, prefix=prefix, threads=threads_per_worker,
                     precision=precision, ranges=ranges, batch_size=batch_size, on_bad_row=on_bad_row,
-                    revision=revision, long=long)
+                    revision=revision, long=long, dtype=dtype)
     BatchEmbedder(**settings)  # check the options here, before any worker starts
     output = Path(output)
     identity = open_model(model, revision).identity()
     inputs = [parts_module.describe_input(p) for p in parts_module.find_inputs(str(input))]
     all_parts = parts_module.plan_parts(inputs, rows_per_part)
-    # long is recorded only when it is not the default, so that earlier jobs' manifests still match
+    # long and dtype are recorded only when not the default, so that earlier jobs' manifests still match
     options = {"column": column, "prefix": prefix, "precision": precision, "on_bad_row": on_bad_row,
-               **({"long": long} if long != "truncate" else {}),
+               **({"long": long} if long != "truncate" else {}), **({"dtype": dtype} if dtype != "float32" else {}),
                "ranges": None if ranges is None else [list(map(float, r)) for r in ranges]}
     manifest = parts_module.manifest_for(identity, options, inputs, rows_per_part)
     parts_module.prepare_output(output, manifest, restart)

@@ -10,8 +10,9 @@ Per encoder layer, with x the [M, H] packed hidden states of a batch:
 
 The products go to kernels.linear, a Numba kernel with one arithmetic for every row (so a text's
 vector does not depend on its batch), or, for long batches on machines where it is faster, to
-OpenBLAS through NumPy (Numba's own np.dot would need SciPy, and calls the same library); everything
-between them is a kernel from kernels.py. Attention reads its input transposed, a row per channel
+OpenBLAS through NumPy (Numba's own np.dot would need SciPy, and calls the same library); with
+dtype="int8", to kernels.int8 (weights rounded at load, each product's input rounded per token);
+everything between them is a kernel from kernels/. Attention reads its input transposed, a row per channel
 (see kernels.self_attention), which the product writes for free. Weights stay in torch.nn.Linear's
 [out, in] layout, and buffers are reused from batch to batch. The pass ends with pooling; the
 pooled vectors go back to the text pipeline in float64, unnormalised.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -29,6 +31,8 @@ import numpy as np
 from ..loading.config import BertConfig
 from ..reference.padding import pad_batch
 from . import kernels
+from .kernels import int8
+from .kernels.intrinsics import has_avx512_vnni
 from .threads import ThreadLimits
 
 # One forward pass at a time per process. Each pass already keeps every core it is given busy, so
@@ -41,6 +45,17 @@ MIN_ROWS_PER_THREAD = 32  # below this a product is too small to be worth splitt
 # weights than multiplying, and its calls compete with Numba's threads still spinning after the
 # kernel before (docs/engine-guide.md has the measurements).
 LINEAR_ROWS = 256
+DTYPES = ("float32", "int8")  # what the weights of the products are held in
+
+
+def int8_kernel():
+    """The int8 product this process runs: VNNI's where the compiled code may use it; the portable
+    loops (the same numbers) where kernels run as Python (NUMBA_DISABLE_JIT=1); None where neither,
+    and dtype="int8" then runs as float32 (see NumbaBackend). Decided here, in Python, because
+    compiling the VNNI kernel for a CPU without it aborts the process (kernels/simd.py)."""
+    if numba.config.DISABLE_JIT:
+        return int8.linear_int8_portable
+    return int8.linear_int8 if has_avx512_vnni() else None
 
 
 class NumbaBackend:
@@ -51,19 +66,32 @@ class NumbaBackend:
     dtype = np.dtype(np.float32)
     max_batch_tokens = 16384  # ~15 kB of buffers per token: about 250 MB at most
 
-    def __init__(self, params: dict, config: BertConfig, threads: ThreadLimits, deterministic: bool = False):
+    def __init__(self, params: dict, config: BertConfig, threads: ThreadLimits, deterministic: bool = False,
+                 weights: str = "float32"):
         self.config = config
         self.threads = threads
         # Every product through kernels.linear: one arithmetic for every row, so a text's vector is the
         # same bits alone or in any batch. OpenBLAS is faster on many rows but rounds its edge tiles
         # differently from its main tiles, so a row's result depends on the batch around it.
         self.deterministic = deterministic
+        # "int8": the products' weights rounded to int8 at load (kernels/int8.py) and their inputs
+        # per token; a row's arithmetic never depends on its batch, so this is deterministic too.
+        self._int8_product = int8_kernel() if weights == "int8" else None
+        if weights == "int8" and self._int8_product is None:
+            # Without VNNI the portable int8 loops run at a tenth of kernels.linear's float32 rate
+            # (docs/engine-guide.md, "int8"): float32 is both faster and more exact there. Kept
+            # deterministic, as int8's vectors are.
+            warnings.warn("dtype='int8': this CPU (or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES) has no AVX-512 VNNI, "
+                          "where int8 products would be slower than float32's: running dtype='float32', "
+                          "deterministic=True instead", RuntimeWarning, stacklevel=4)
+            weights, self.deterministic = "float32", True
+        self.weights = weights
         emb = params["embeddings"]
         self.word = emb["word_embeddings"]["weight"]
         self.position = emb["position_embeddings"]["weight"]
         self.token_type = emb["token_type_embeddings"]["weight"]
         self.embeddings_norm = (emb["LayerNorm"]["weight"], emb["LayerNorm"]["bias"])
-        self.layers = [_Layer(p) for p in params["encoder"]["layer"]]
+        self.layers = [_Layer(p, quantized=weights == "int8") for p in params["encoder"]["layer"]]
         self._buffers: dict[str, np.ndarray] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads.threads, thread_name_prefix="minie5-blas")
 
@@ -89,7 +117,8 @@ class NumbaBackend:
             padded.append(state)
         return padded, mask
 
-    def _matmul(self, a: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:  # [M, K] @ [N, K]^T -> [M, N]
+    def _matmul(self, a: np.ndarray, weight: np.ndarray, out: np.ndarray,
+                rounded: tuple | None = None) -> None:  # [M, K] @ [N, K]^T -> [M, N]
         """out = a @ weight^T on `threads` cores, weight in torch.nn.Linear's [out, in] layout.
 
         kernels.linear, whose arithmetic per output never depends on the batch, takes every product
@@ -97,11 +126,41 @@ class NumbaBackend:
         the two (measured once per process, see _linear_is_faster). The rest go to OpenBLAS as
         single-threaded calls on blocks of rows, one per thread of our own pool. OpenBLAS's own
         threads would be simpler, but they spin for a while after each product, and on a small
-        machine that steals the cores the next kernel needs."""
-        if self.deterministic or a.shape[0] <= LINEAR_ROWS or self._linear_is_faster():
+        machine that steals the cores the next kernel needs. An int8 weight goes to _int8_matmul
+        (`rounded`: a already rounded by the kernel that wrote it, see _rounded)."""
+        if isinstance(weight, int8.QuantizedWeight):
+            self._int8_matmul(a, weight, out, rounded)
+        elif self.deterministic or a.shape[0] <= LINEAR_ROWS or self._linear_is_faster():
             kernels.linear(a, weight, out)
         else:
             self._openblas(a, weight, out)
+
+    def _rounded(self, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """With dtype="int8", where a product's [rows, cols] input is rounded to (xq, xs as
+        int8.quantize_rows fills them), by the kernel that writes it or by _int8_matmul; (None,
+        None) otherwise. One pair per width: each input is rounded just before the product that
+        reads it, so the products of one width can share it."""
+        if self.weights != "int8":
+            return None, None
+        blocks = -(-cols // int8.BLOCK)
+        return (self._buffer(f"int8_x{cols}", rows, blocks * int8.BLOCK, np.uint8),
+                self._buffer(f"int8_scales{cols}", rows, blocks))
+
+    def _int8_matmul(self, a: np.ndarray, weight: int8.QuantizedWeight, out: np.ndarray,
+                     rounded: tuple | None = None) -> None:
+        """out = a @ weight^T with int8 products: a's rows rounded to int8 in blocks of 32, then
+        kernels.int8. The kernel writes whole groups of 16 columns to a C-contiguous array; where
+        `out` is not one (a width not a multiple of 16), it writes to a work array, copied."""
+        M = a.shape[0]
+        if rounded is None:
+            rounded = self._rounded(M, a.shape[1])
+            kernels.quantize_rows(a, *rounded)
+        xq, xs = rounded
+        direct = out.flags.c_contiguous and out.shape[1] == weight.padded_rows
+        target = out if direct else self._buffer("int8_out", M, weight.padded_rows)
+        self._int8_product(xq, xs, weight.packed, weight.scales, weight.start, target)
+        if not direct:
+            out[:] = target[:, :weight.rows]
 
     def _openblas(self, a: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
         openblas_matmul(a, weight, out, self._pool, self.threads.threads)
@@ -133,17 +192,19 @@ class NumbaBackend:
     def products(self) -> str:
         """Which code computes the products of long batches: "kernels.linear" or "openblas". The
         first call in a process may time both (see _linear_is_faster), as a pass would run them."""
+        if self.weights == "int8":
+            return "kernels.int8" if self._int8_product is int8.linear_int8 else "kernels.int8 (portable)"
         if self.deterministic:
             return "kernels.linear"
         with _FORWARD_LOCK, self.threads.applied():
             return "kernels.linear" if self._linear_is_faster() else "openblas"
 
-    def _buffer(self, name: str, rows: int, cols: int) -> np.ndarray:
-        """A C-contiguous [rows, cols] float32 work array, carved from storage reused across
-        batches (only under the lock) and grown when a batch needs more."""
+    def _buffer(self, name: str, rows: int, cols: int, dtype=np.float32) -> np.ndarray:
+        """A C-contiguous [rows, cols] work array (float32 unless said), carved from storage reused
+        across batches (only under the lock) and grown when a batch needs more."""
         storage = self._buffers.get(name)
         if storage is None or storage.size < rows * cols:
-            storage = self._buffers[name] = np.empty(max(rows * cols, 1 << 16), dtype=np.float32)
+            storage = self._buffers[name] = np.empty(max(rows * cols, 1 << 16), dtype=dtype)
         return storage[:rows * cols].reshape(rows, cols)
 
     def _forward(self, ids: list[np.ndarray], keep: list | None,
@@ -162,22 +223,32 @@ class NumbaBackend:
         # single short text: Numba's threads spin briefly between kernels (see threads.py), so
         # waking them costs less than the work they take over.
         x = self._buffer("x", M, H)
-        qkv_t, ctx = self._buffer("qkv_t", 3 * H, M), self._buffer("ctx", M, H)
+        # Attention reads query, key and value transposed, a row per channel, which kernels.linear
+        # writes at no cost. The int8 kernel stores 16 columns of a row at once, so it writes them
+        # a row per token and attention gets the transposed view (Numba compiles it a variant for
+        # that layout, which gathers each head's [T, D] block as it copies it).
+        qkv_t = self._buffer("qkv", M, 3 * H).T if self.weights == "int8" else self._buffer("qkv_t", 3 * H, M)
+        ctx = self._buffer("ctx", M, H)
         y, h = self._buffer("y", M, H), self._buffer("h", M, F)
         kernels.embeddings_layer_norm(input_ids, positions, types, self.word, self.position, self.token_type,
                                       *self.embeddings_norm, eps, x)
         if keep is not None:
             keep.append(x.copy())
+        # With dtype="int8", LayerNorm and GELU also round their output for the product after them.
+        rounded_x, rounded_h = self._rounded(M, H), self._rounded(M, F)
+        if self.weights == "int8":
+            kernels.quantize_rows(x, *rounded_x)
         for layer in self.layers:
-            self._matmul(x, layer.qkv_weight, qkv_t.T)
+            self._matmul(x, layer.qkv_weight, qkv_t.T, rounded_x)
             with numba.parallel_chunksize(1):  # texts differ in length: hand out (text, head) pairs one by one
                 kernels.self_attention(qkv_t, layer.qkv_bias, offsets, N, ctx)
-            self._matmul(ctx, layer.attention_output_weight, y)
-            kernels.add_bias_residual_layer_norm(y, layer.attention_output_bias, x, *layer.attention_norm, eps)
-            self._matmul(x, layer.intermediate_weight, h)
-            kernels.add_bias_gelu(h, layer.intermediate_bias)
-            self._matmul(h, layer.output_weight, y)
-            kernels.add_bias_residual_layer_norm(y, layer.output_bias, x, *layer.output_norm, eps)
+            self._matmul(ctx, layer.attention_output_weight, y)  # rounded by _int8_matmul
+            kernels.add_bias_residual_layer_norm(y, layer.attention_output_bias, x, *layer.attention_norm, eps,
+                                                 *rounded_x)
+            self._matmul(x, layer.intermediate_weight, h, rounded_x)
+            kernels.add_bias_gelu(h, layer.intermediate_bias, *rounded_h)
+            self._matmul(h, layer.output_weight, y, rounded_h)
+            kernels.add_bias_residual_layer_norm(y, layer.output_bias, x, *layer.output_norm, eps, *rounded_x)
             if keep is not None:
                 keep.append(x.copy())
         return offsets, x
@@ -211,9 +282,11 @@ def packed_position_ids(input_ids: np.ndarray, offsets: np.ndarray, config: Bert
 
 class _Layer:
     """One encoder layer's weights as the engine's products take them: in torch.nn.Linear's
-    [out, in] layout, as stored, with query, key and value stacked into one [3H, H] matrix."""
+    [out, in] layout, as stored, with query, key and value stacked into one [3H, H] matrix; with
+    `quantized`, each product's weight rounded to int8 and packed (kernels.int8.pack_weight), the
+    float32 weights then dropped. Biases and LayerNorms stay float32."""
 
-    def __init__(self, p: dict):
+    def __init__(self, p: dict, quantized: bool = False):
         attn = p["attention"]
         q, k, v = (attn["self"][name] for name in ("query", "key", "value"))
         self.qkv_weight = np.concatenate([q["weight"], k["weight"], v["weight"]])
@@ -226,4 +299,7 @@ class _Layer:
         self.output_weight = p["output"]["dense"]["weight"]
         self.output_bias = p["output"]["dense"]["bias"]
         self.output_norm = (p["output"]["LayerNorm"]["weight"], p["output"]["LayerNorm"]["bias"])
+        if quantized:
+            for name in ("qkv_weight", "attention_output_weight", "intermediate_weight", "output_weight"):
+                setattr(self, name, int8.pack_weight(getattr(self, name)))
 

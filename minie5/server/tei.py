@@ -105,7 +105,8 @@ async def info(service: Service, request: Request) -> Response:
         kind = "reranker" if len(model.labels) == 1 else "classifier"
         model_type = {kind: {"id2label": id2label, "label2id": {label: i for i, label in enumerate(model.labels)}}}
     return JSONResponse({
-        "model_id": served.name, "model_sha": None, "model_dtype": str(model.backend.dtype), "model_type": model_type,
+        "model_id": served.name, "model_sha": None,
+        "model_dtype": getattr(model.backend, "weights", str(model.backend.dtype)), "model_type": model_type,
         "max_concurrent_requests": service.settings.max_connections, "max_input_length": model.max_length,
         "max_batch_tokens": model.backend.max_batch_tokens, "max_batch_requests": None,
         "max_client_batch_size": service.settings.max_inputs, "auto_truncate": True,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import minie5 as minie5_library
+from minie5.engine.kernels.intrinsics import has_avx512_vnni
 from tests.support.cli import run_cli as minie5
 from tests.support.cli import run_process
 
@@ -335,3 +336,17 @@ def test_deterministic_flag(minilm_dir):
     together = json.loads(minie5("embed", "-m", minilm_dir, "--deterministic", *texts).stdout.splitlines()[0])
     alone = json.loads(minie5("embed", "-m", minilm_dir, "--deterministic", texts[0]).stdout)
     assert together == alone  # the same bits, whatever the batch
+
+
+def test_dtype_int8_flag(minilm_dir):
+    """--dtype int8 on an embedding command: the int8 engine's vector (or, without AVX-512 VNNI,
+    float32's with one warning), within int8's accuracy of float32's, the same bits in any batch."""
+    texts = ["query: summit define", "passage: " + "the top of a mountain " * 30]
+    exact = json.loads(minie5("embed", "-m", minilm_dir, texts[0]).stdout)
+    run = minie5("embed", "-m", minilm_dir, "--dtype", "int8", *texts)
+    together = json.loads(run.stdout.splitlines()[0])
+    assert together == json.loads(minie5("embed", "-m", minilm_dir, "--dtype", "int8", texts[0]).stdout)
+    assert float(np.dot(together, exact)) >= 0.998
+    assert run.stderr.count("has no AVX-512 VNNI") == (0 if has_avx512_vnni() else 1)
+    bad = minie5("embed", "-m", minilm_dir, "--dtype", "int4", "x")
+    assert bad.returncode == 2 and "--dtype" in bad.stderr

@@ -59,6 +59,18 @@ def test_picklable_and_one_model_per_process(small_dir):
     assert len(pickle.dumps(embedder)) < 2000  # the settings travel, never the weights
 
 
+def test_int8_engine_is_its_own_model(small_dir):
+    """dtype="int8" loads a model of its own (not the float32 one of the same settings)."""
+    import warnings
+
+    exact, rounded = BatchEmbedder(small_dir, threads=1), BatchEmbedder(small_dir, threads=1, dtype="int8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no VNNI: float32 runs, with a warning
+        assert rounded.model is not exact.model
+        a, b = exact.model.encode(TEXTS), rounded.model.encode(TEXTS)
+    assert np.sum(a * b, axis=1).min() > 0.99
+
+
 def test_threads_come_from_the_worker(small_dir, monkeypatch):
     monkeypatch.delenv("MINIE5_NUM_THREADS", raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Ray sets for an actor with num_cpus=1
@@ -69,6 +81,8 @@ def test_threads_come_from_the_worker(small_dir, monkeypatch):
     ({"prefix": "question"}, "prefix must be"),
     ({"precision": "int8"}, "needs ranges="),
     ({"on_bad_row": "ignore"}, "on_bad_row must be"),
+    ({"dtype": "int4"}, "dtype must be"),
+    ({"dtype": "int8", "backend": "numpy"}, "dtype='int8' needs backend='numba'"),
 ])
 def test_bad_settings_are_refused_at_once(small_dir, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -113,6 +113,8 @@ def test_engine_runs_as_plain_python_with_the_jit_off(tmp_path, minilm_dir):
             "a = minie5.load(sys.argv[1]).encode(texts)\n"
             "b = minie5.load(sys.argv[1], backend='numpy').encode(texts)\n"
             "assert np.abs(a - b).max() < 1e-5, np.abs(a - b).max()\n"
+            "c = minie5.load(sys.argv[1], dtype='int8').encode(texts)  # the portable int8 kernel\n"
+            "assert np.sum(c * b, axis=1).min() > 0.99, np.sum(c * b, axis=1)\n"
             "print('ok')\n")
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     result = subprocess.run([sys.executable, "-c", code, str(model)], env=env, capture_output=True,

@@ -7,6 +7,8 @@ reference function (named in its docstring) and tested against it in tests/engin
     feed_forward.py  bias, then the exact erf GELU                    (reference/feed_forward.py)
     attention.py     multi-head self-attention on packed texts        (reference/attention.py)
     linear.py        x @ W^T, register-tiled, one arithmetic per row  (reference/linear.py)
+    int8.py          x @ W^T in int8 blocks on AVX-512 VNNI           (reference/quantized.py)
+    simd.py          16-lane vector registers as Numba values, vpdpbusd among their operations
     pooling.py       mean, [CLS] or max over each text's tokens       (reference/pooling.py)
     intrinsics.py    what the CPU offers beyond plain Numba: its vector registers, llvm.prefetch
 
@@ -29,11 +31,12 @@ tests bound; everything else is plain IEEE arithmetic.
 from .attention import self_attention
 from .embeddings import embeddings_layer_norm
 from .feed_forward import add_bias_gelu
+from .int8 import linear_int8, linear_int8_portable, quantize_rows
 from .layer_norm import add_bias_residual_layer_norm
 from .linear import LINEAR_TILE_ROWS, linear
 from .math import EXP_X_MIN, erf, exp_row
 from .pooling import POOLINGS, cls_pool, max_pool, mean_pool
 
 __all__ = ["EXP_X_MIN", "LINEAR_TILE_ROWS", "POOLINGS", "add_bias_gelu", "add_bias_residual_layer_norm",
-           "cls_pool", "embeddings_layer_norm", "erf", "exp_row", "linear", "max_pool", "mean_pool",
-           "self_attention"]
+           "cls_pool", "embeddings_layer_norm", "erf", "exp_row", "linear", "linear_int8", "linear_int8_portable",
+           "max_pool", "mean_pool", "quantize_rows", "self_attention"]

@@ -49,9 +49,15 @@ def _attention_scores_t(qkv_t, bias, start, end, q_row, k_row, D):  # -> scores_
     scores_t = np.empty((T, T), dtype=np.float32)
     keys = np.empty((T, D), dtype=np.float32)
     for j in range(T):
-        offset = np.float32(0.0)
         for d in range(D):
             keys[j, d] = (qkv_t[k_row + d, start + j] + bias[k_row + d]) * scale
+    for j in range(T):
+        # A sum of its own, over the copy alone: in the loop above, with the input a row per token
+        # (dtype="int8"), LLVM vectorises behind a runtime check that the copy's stores and the
+        # input's loads do not overlap, and the sum's order then depended on where the allocator
+        # had put the copy, which made a text's vector depend, by an ulp, on the process.
+        offset = np.float32(0.0)
+        for d in range(D):
             offset += keys[j, d] * bias[q_row + d]
         scores_t[j, :] = offset
     j = 0

@@ -1,5 +1,6 @@
 """What the processor offers beyond what plain Numba code reaches: how many vector registers the
-compiled code may use, and llvm.prefetch, called through a Numba intrinsic.
+compiled code may use, whether it has AVX-512 VNNI, and llvm.prefetch, called through a Numba
+intrinsic (simd.py has the vector operations).
 
 An intrinsic emits LLVM IR directly. One that names an instruction the target lacks can abort the
 whole process when it is compiled (an LLVM error Python cannot catch), so any such kernel must be
@@ -29,6 +30,14 @@ def vector_registers() -> int:
     """How many SIMD registers the generated code can use: 32 where it targets AVX-512 (zmm0-31),
     16 otherwise (AVX2's ymm0-15)."""
     return 32 if "+avx512f" in cpu_features() else 16
+
+
+def has_avx512_vnni() -> bool:
+    """Whether the compiled code may use AVX-512 VNNI (`vpdpbusd`, see simd.dot_bytes): the int8
+    products' fast kernel. Decided from the features Numba compiles for, never from the host's
+    name: NUMBA_CPU_FEATURES without +avx512vnni must not get it (NUMBA_CPU_NAME alone keeps the
+    host's features; NUMBA_CPU_NAME=generic has none)."""
+    return {"+avx512f", "+avx512bw", "+avx512vnni"} <= cpu_features()
 
 
 @intrinsic

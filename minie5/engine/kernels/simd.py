@@ -1,0 +1,189 @@
+"""Vector registers as Numba values: a 16-lane int32 and a 16-lane float32 type, and the few
+operations the int8 products need, each emitting the LLVM IR of one or two instructions.
+
+Plain Numba code reaches SIMD only through LLVM's auto-vectoriser, which never turns an int8 dot
+product into AVX-512 VNNI's `vpdpbusd` (64 byte products summed into 16 int32 lanes in one
+instruction). So int8.py writes its inner loop with these: `I32x16` and `F32x16` are LLVM's
+<16 x i32> and <16 x float>, kept in registers by LLVM like any scalar local, and each function
+below is one instruction or two:
+
+    load_bytes(row, k)          64 bytes from row[k:] as 16 int32 lanes         vmovdqu64
+    broadcast_bytes(row, k)     the 4 bytes at row[k:k+4] in every lane         vpbroadcastd
+    dot_bytes(acc, u8, s8)      acc + per lane the sum of 4 products u8 x s8    vpdpbusd  (VNNI only)
+    load_int(row, k), load_float(row, k), store_float(row, k, v)   16 lanes from row[k:]
+    splat(x)                    a float32 in every lane
+    multiply(a, b)              lane by lane
+    fma_int(acc, ints, scale)   acc + float(ints) * scale, one rounding         vcvtdq2ps + vfmadd
+    fma(a, b, c)                a * b + c for float32 scalars, one rounding     (llvm.fma.f32)
+
+`dot_bytes` is the only one a CPU may lack: compiling it for a processor without AVX-512 VNNI
+aborts the process with an LLVM error that Python cannot catch. Callers must choose the kernel
+that uses it in Python, from `intrinsics.has_avx512_vnni()`, before it is first called (Numba
+compiles on the first call). Everything else here compiles for any x86 target: LLVM splits a
+16-lane operation into what the processor has (two AVX2 registers, four SSE ones).
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils, config
+from numba.extending import intrinsic, models, register_model
+
+_I32, _F32 = ir.IntType(32), ir.FloatType()
+_LANES = 16
+_VI, _VF = ir.VectorType(_I32, _LANES), ir.VectorType(_F32, _LANES)
+
+
+class I32x16(types.Type):
+    """16 int32 lanes: a zmm register (or two ymm) holding int32 accumulators."""
+
+    def __init__(self):
+        super().__init__(name="I32x16")
+
+
+class F32x16(types.Type):
+    """16 float32 lanes."""
+
+    def __init__(self):
+        super().__init__(name="F32x16")
+
+
+i32x16, f32x16 = I32x16(), F32x16()
+
+
+@register_model(I32x16)
+class _I32x16Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _VI)
+
+
+@register_model(F32x16)
+class _F32x16Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _VF)
+
+
+def _pointer(context, builder, array_type, array, index, to):
+    """A pointer of type `to` at array[index] (a 1-D array; the index is not bounds-checked, as in
+    any Numba kernel without boundscheck)."""
+    data = context.make_array(array_type)(context, builder, array)
+    item = cgutils.get_item_pointer(context, builder, array_type, data, [index])
+    return builder.bitcast(item, to.as_pointer())
+
+
+def _splat(builder, vector_type, value):
+    one = builder.insert_element(ir.Constant(vector_type, ir.Undefined), value, _I32(0))
+    return builder.shuffle_vector(one, ir.Constant(vector_type, ir.Undefined), ir.Constant(_VI, [0] * _LANES))
+
+
+@intrinsic
+def load_bytes(typingctx, row, index):
+    """row[index:index + 64] (int8 or uint8) as 16 int32 lanes of four bytes each."""
+    def codegen(context, builder, signature, args):
+        return builder.load(_pointer(context, builder, signature.args[0], *args, _VI), align=1)
+    return i32x16(row, index), codegen
+
+
+@intrinsic
+def broadcast_bytes(typingctx, row, index):
+    """The four bytes row[index:index + 4] repeated in all 16 lanes."""
+    def codegen(context, builder, signature, args):
+        four = builder.load(_pointer(context, builder, signature.args[0], *args, _I32), align=1)
+        return _splat(builder, _VI, four)
+    return i32x16(row, index), codegen
+
+
+@intrinsic
+def dot_bytes(typingctx, acc, unsigned, signed):
+    """acc + in each lane u0*s0 + u1*s1 + u2*s2 + u3*s3, the four bytes of `unsigned` read as uint8
+    and those of `signed` as int8, summed exactly in int32 (vpdpbusd: no saturation). AVX-512 VNNI
+    only: see the module's docstring."""
+    def codegen(context, builder, signature, args):
+        # LLVM's IR reader upgrades this all-<16 x i32> form to the byte-vector signature of newer
+        # LLVMs, so it works with every llvmlite Numba supports.
+        vpdpbusd = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VI, [_VI, _VI, _VI]),
+                                                  "llvm.x86.avx512.vpdpbusd.512")
+        return builder.call(vpdpbusd, list(args))
+    return i32x16(i32x16, i32x16, i32x16), codegen
+
+
+@intrinsic
+def load_int(typingctx, row, index):
+    """row[index:index + 16] of an int32 array."""
+    def codegen(context, builder, signature, args):
+        return builder.load(_pointer(context, builder, signature.args[0], *args, _VI), align=4)
+    return i32x16(row, index), codegen
+
+
+@intrinsic
+def load_float(typingctx, row, index):
+    """row[index:index + 16] of a float32 array."""
+    def codegen(context, builder, signature, args):
+        return builder.load(_pointer(context, builder, signature.args[0], *args, _VF), align=4)
+    return f32x16(row, index), codegen
+
+
+@intrinsic
+def store_float(typingctx, row, index, value):
+    """row[index:index + 16] = value, for a float32 array."""
+    def codegen(context, builder, signature, args):
+        builder.store(args[2], _pointer(context, builder, signature.args[0], args[0], args[1], _VF), align=4)
+        return context.get_dummy_value()
+    return types.void(row, index, value), codegen
+
+
+@intrinsic
+def splat(typingctx, value):
+    """A float32 in all 16 lanes."""
+    def codegen(context, builder, signature, args):
+        return _splat(builder, _VF, args[0])
+    return f32x16(types.float32), codegen
+
+
+@intrinsic
+def zeros(typingctx):
+    """16 float32 zeros."""
+    def codegen(context, builder, signature, args):
+        return ir.Constant(_VF, [0.0] * _LANES)
+    return f32x16(), codegen
+
+
+@intrinsic
+def multiply(typingctx, a, b):
+    def codegen(context, builder, signature, args):
+        return builder.fmul(*args)
+    return f32x16(f32x16, f32x16), codegen
+
+
+def _fma(builder, a, b, c, value_type, name):
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(value_type, [value_type] * 3), name)
+    return builder.call(fma, [a, b, c])
+
+
+@intrinsic
+def fma_int(typingctx, acc, ints, scale):
+    """acc + float32(ints) * scale, lane by lane, with one rounding (the int32 to float32
+    conversion is exact below 2^24 and rounds to nearest above)."""
+    def codegen(context, builder, signature, args):
+        return _fma(builder, builder.sitofp(args[1], _VF), args[2], args[0], _VF, "llvm.fma.v16f32")
+    return f32x16(f32x16, i32x16, f32x16), codegen
+
+
+@intrinsic
+def _fma_scalar(typingctx, a, b, c):
+    def codegen(context, builder, signature, args):
+        return _fma(builder, *args, _F32, "llvm.fma.f32")
+    return types.float32(types.float32, types.float32, types.float32), codegen
+
+
+@njit(inline="always")
+def fma(a, b, c):  # float32 a * b + c with one rounding: the scalar twin of fma_int's lanes
+    return _fma_scalar(a, b, c)
+
+
+if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the portable kernels run as Python, the vector ones not at all
+    import numpy as np
+
+    def fma(a, b, c):  # noqa: F811 - float64 holds a float32 product exactly; one rounding to float32 after the sum
+        return np.float32(float(a) * float(b) + float(c))
