@@ -52,10 +52,11 @@ def _attention_scores_t(qkv_t, bias, start, end, q_row, k_row, D):  # -> scores_
         for d in range(D):
             keys[j, d] = (qkv_t[k_row + d, start + j] + bias[k_row + d]) * scale
     for j in range(T):
-        # A sum of its own, over the copy alone: in the loop above, with the input a row per token
-        # (dtype="int8"), LLVM vectorises behind a runtime check that the copy's stores and the
-        # input's loads do not overlap, and the sum's order then depended on where the allocator
-        # had put the copy, which made a text's vector depend, by an ulp, on the process.
+        # A sum of its own, over the copy alone. In the loop above, with the input a row per token
+        # (dtype="int8"), LLVM vectorises only behind a run-time check that the copy's stores and
+        # the input's loads do not overlap; with the sum inside it, a text's vector alone and in a
+        # batch differed by an ulp in 9 of 75 processes, most likely as the check went one way or
+        # the other (docs/engine-guide.md, "int8"); 0 of 20 since.
         offset = np.float32(0.0)
         for d in range(D):
             offset += keys[j, d] * bias[q_row + d]
