@@ -1,9 +1,11 @@
-"""The reading guide's figures, drawn from a real trace of its text (minie5/porting/figures.py):
+"""The reading guide's and the engine guide's figures, drawn from a real trace of the reading
+guide's text (minie5/porting/figures.py):
 
     python tools/figures.py [--model all-MiniLM-L6-v2] [--out docs/figures]
 
 writes pipeline.svg, embedding_sum.svg, attention_head.svg, padding_mask.svg, heads.svg,
-mean_pooling.svg and packing.svg. `minie5 explain TEXT --html FILE` draws the same for any text.
+mean_pooling.svg, packing.svg, post_ln_block.svg and scores_layout.svg. `minie5 explain TEXT
+--html FILE` draws the same for any text.
 """
 
 from __future__ import annotations

@@ -84,6 +84,8 @@ def page(model, text: str, layer: int | None = None, trace: dict | None = None) 
         "padding_mask": "In a batch with a shorter text, the mask keeps every real token from reading a pad.",
         "mean_pooling": "The last hidden states, their mean over the tokens, and the unit vector.",
         "packing": "Padding against packing, for this text and four others: the positions padding wastes.",
+        "post_ln_block": "Encoder layer 0 as the trace names its tensors, with this text's values and both residuals.",
+        "scores_layout": "Layer 0, head 0 as the reference holds it (rows sum to 1), transposed as the engine does.",
     }
     e = html.escape
     rows = "\n".join(f"<tr><td>{e(title)}</td><td><code>{e(name)}</code></td><td>{list(x.shape)}</td>"

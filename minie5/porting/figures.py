@@ -9,6 +9,8 @@ the reading guide's text into docs/figures/; `minie5 explain --html` draws them 
     heads           the heads of one layer side by side
     mean_pooling    the last hidden states, the masked mean over the real tokens, the unit vector
     packing         padding against packing for a batch of real lengths: the wasted positions
+    post_ln_block   one encoder layer as the trace names its tensors: shapes, values, the residuals
+    scores_layout   one head's probabilities as the reference holds them and, transposed, as the engine does
 """
 
 from __future__ import annotations
@@ -238,10 +240,80 @@ def packing(model, text: str) -> Svg:
     return svg
 
 
+def post_ln_block(trace, layer=0) -> Svg:
+    """Layer `layer` of the trace, top to bottom, each box a traced tensor: its name, shape, the first
+    values of the first token and its root mean square. The two residual additions come before
+    their LayerNorms (post-LN, as BERT): the input skips past attention, then past the feed-forward."""
+    prefix = f"encoder.layer.{layer}."
+    before = "embeddings.LayerNorm" if layer == 0 else f"encoder.layer.{layer - 1}.output.LayerNorm"
+    steps = [(before, "the layer's input x"),
+             (prefix + "attention.self.query", "x Wq + bq (key and value alike)"),
+             (prefix + "attention.self.probs", "softmax(q k^T / sqrt(D)) per head"),
+             (prefix + "attention.self", "probs v, the heads side by side"),
+             (prefix + "attention.output.dense", "a linear map back to H"),
+             (prefix + "attention.output.LayerNorm", "LayerNorm(dense + x): residual 1"),
+             (prefix + "intermediate", "GELU(x Wi + bi)"),
+             (prefix + "output.dense", "a linear map back to H"),
+             (prefix + "output.LayerNorm", "LayerNorm(dense + its input): residual 2, the layer's output")]
+    box, gap = 46, 18
+    svg = Svg(900, 30 + len(steps) * (box + gap))
+    svg.text(20, 18, f"encoder layer {layer} as the trace names its tensors (first token's first values, RMS "
+             "over the whole tensor)", 12)
+    for i, (name, what) in enumerate(steps):
+        y = 30 + i * (box + gap)
+        value = trace[name]
+        first = value[0, 0, 0] if value.ndim == 4 else value[0, 0]
+        residual = name.endswith("LayerNorm") and i > 0
+        svg.rect(120, y, 700, box, "#fdf1e6" if residual else "#eef3fb", stroke="#c98a4b" if residual else "#6b8cc7")
+        svg.text(132, y + 18, name, 13, weight="bold")
+        svg.text(132, y + 36, what, 11)
+        svg.text(808, y + 18, "[" + ", ".join(map(str, value.shape)) + "]", 12, anchor="end")
+        rms = np.sqrt(np.mean(value ** 2))
+        svg.text(808, y + 36, " ".join(f"{v:+.3f}" for v in first[:4]) + f" ...  rms {rms:.3f}", 11, anchor="end")
+        if i + 1 < len(steps):
+            svg.line(470, y + box, 470, y + box + gap - 2, arrow=True)
+    for source, target in ((0, 5), (5, 8)):  # the residuals: the input of each sub-block, added before its LayerNorm
+        y0, y1 = 30 + source * (box + gap) + box / 2, 30 + target * (box + gap) + box / 2
+        svg.line(120, y0, 60, y0, stroke="#c98a4b", width=2)
+        svg.line(60, y0, 60, y1, stroke="#c98a4b", width=2)
+        svg.line(60, y1, 118, y1, stroke="#c98a4b", width=2, arrow=True)
+    svg.text(52, 30 + 2.5 * (box + gap), "residual", 11, anchor="middle", rotate=-90)
+    svg.text(52, 30 + 6.5 * (box + gap), "residual", 11, anchor="middle", rotate=-90)
+    return svg
+
+
+def scores_layout(trace, tokens, layer=0, head=0) -> Svg:
+    """One head's probabilities twice: [query, key] as the reference computes them (each row sums
+    to 1), and transposed, [key, query], as kernels.self_attention keeps them (each column sums to
+    1), so that every inner loop runs along tokens over contiguous memory."""
+    probs = trace[f"encoder.layer.{layer}.attention.self.probs"][0, head]
+    T, cell = len(tokens), 20
+    side = 130 + T * cell
+    svg = Svg(2 * side + 120, T * cell + 206)
+    svg.text(20, 20, f"layer {layer}, head {head}: the same probabilities in the reference's layout and in the "
+             "engine's", 13)
+    panels = ((probs, "reference: probs[query, key]", "rows sum to 1 (softmax along a row)", "query", "key"),
+              (probs.T, "engine: scores_t[key, query]", "columns sum to 1 (softmax down a column)", "key", "query"))
+    for p, (values, title, sums, rows, cols) in enumerate(panels):
+        x = 110 + p * (side + 40)
+        svg.text(x, 50, title, 12, weight="bold")
+        svg.text(x, 66, sums, 11)
+        svg.heatmap(x, 150, values, cell, 0.0, float(probs.max()), titles=np.round(values, 3), grid=True)
+        token_labels(svg, tokens, x - 6, 150, cell, size=9)
+        token_labels(svg, tokens, x, 144, cell, vertical=True, size=9)
+        svg.text(x + T * cell / 2, 150 + T * cell + 18, f"{cols} token", 11, anchor="middle")
+        svg.text(x - 96, 150 + T * cell / 2, f"{rows} token", 11, anchor="middle", rotate=-90)
+    svg.text(20, 150 + T * cell + 40, "In the engine, one key's row is contiguous: adding it, scaled, to every "
+             "query's score is one vector loop,", 11)
+    svg.text(20, 150 + T * cell + 56, "and so are the softmax's column maxima and sums.", 11)
+    return svg
+
+
 def all_figures(model, text: str, trace: dict | None = None) -> dict[str, Svg]:
     """Every figure for `text` (through `model`'s NumPy reference; `trace`: its trace, if at hand), by name."""
     trace = model.trace([text]) if trace is None else trace
     tokens = model.tokenizer.tokens(text)[:model.max_length]
     return {"pipeline": pipeline(model, trace, tokens, text), "embedding_sum": embedding_sum(model, trace, tokens),
             "attention_head": attention_head(trace, tokens), "padding_mask": padding_mask(model, text),
-            "heads": heads(trace, tokens), "mean_pooling": mean_pooling(trace, tokens), "packing": packing(model, text)}
+            "heads": heads(trace, tokens), "mean_pooling": mean_pooling(trace, tokens), "packing": packing(model, text),
+            "post_ln_block": post_ln_block(trace), "scores_layout": scores_layout(trace, tokens)}

@@ -18,8 +18,8 @@ def test_the_figures_are_drawn_from_a_trace(tmp_path, minilm):
     assert result.returncode == 0, result.stderr
     drawn = sorted(p.name for p in tmp_path.glob("*.svg"))
     assert drawn == sorted(p.name for p in (ROOT / "docs" / "figures").glob("*.svg"))  # the committed set
-    guide = (ROOT / "docs" / "reading-guide.md").read_text()
-    assert set(re.findall(r"figures/(\w+\.svg)", guide)) == set(drawn)  # the guide shows every one
+    guides = (ROOT / "docs" / "reading-guide.md").read_text() + (ROOT / "docs" / "engine-guide.md").read_text()
+    assert set(re.findall(r"figures/(\w+\.svg)", guides)) == set(drawn)  # the guides show every one
     for name in drawn:
         ET.parse(tmp_path / name)  # well-formed
 
@@ -35,3 +35,13 @@ def test_the_figures_are_drawn_from_a_trace(tmp_path, minilm):
     pipeline = (tmp_path / "pipeline.svg").read_text()
     assert "[B, T, H] = [1, 11, 384]" in pipeline
     assert f"divided by its length: {np.linalg.norm(trace['pooled'][0]):.2f}" in pipeline
+    block = (tmp_path / "post_ln_block.svg").read_text()
+    for name in ("encoder.layer.0.attention.output.LayerNorm", "encoder.layer.0.intermediate", "residual"):
+        assert f">{name}<" in block
+    first = trace["encoder.layer.0.intermediate"][0, 0]
+    assert " ".join(f"{v:+.3f}" for v in first[:4]) in block
+    layout = (tmp_path / "scores_layout.svg").read_text()
+    halves = re.findall(r"<rect [^>]*><title>([-0-9.e]+)</title>", layout)
+    T = probs.shape[0]
+    engine = np.array([float(v) for v in halves[T * T:]]).reshape(T, T)
+    np.testing.assert_allclose(engine, np.round(probs.T, 3), atol=1.5e-3)  # the engine's panel is the transpose
