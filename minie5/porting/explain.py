@@ -79,6 +79,8 @@ def page(model, text: str, layer: int | None = None, trace: dict | None = None) 
     captions = {
         "pipeline": "From the string to the unit vector, with this text's shapes.",
         "embedding_sum": "The embeddings: three look-ups summed, then LayerNorm (the first tokens and dimensions).",
+        "attention_steps": "Layer 0, head 0 step by step: its slice of query, key and value, the scores, the "
+                           "softmax and the weighted values.",
         "attention_head": "Layer 0, head 0: how much each token (row) attends to each token (column).",
         "heads": "Every head of layer 0: each looks at the tokens its own way.",
         "padding_mask": "In a batch with a shorter text, the mask keeps every real token from reading a pad.",

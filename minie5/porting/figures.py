@@ -4,6 +4,7 @@ the reading guide's text into docs/figures/; `minie5 explain --html` draws them 
 
     pipeline        string -> word pieces -> ids -> vectors -> layers -> pooled -> unit vector, real shapes
     embedding_sum   the three look-ups (word, position, token type) summed, then LayerNorm
+    attention_steps one head step by step: its slice of q, k, v (the split into heads), scores, softmax, probs v
     attention_head  one head: its softmax(QK^T / sqrt(D)) over the text's tokens, with a colour bar
     padding_mask    a padded batch: the mask, and the shorter text's probabilities at its pads
     heads           the heads of one layer side by side
@@ -141,6 +142,48 @@ def embedding_sum(model, trace, tokens) -> Svg:
     hidden = trace["embeddings.sum"].shape[-1]
     svg.text(130, shown * cell + 80, f"the first {shown} tokens, the first {dims} of {hidden} dimensions; red "
              "positive, blue negative, each panel scaled to its own largest |value|", 11)
+    return svg
+
+
+def attention_steps(trace, tokens, layer=0, head=0) -> Svg:
+    """One head from its input to its output, every panel the trace's numbers: the layer's query,
+    key and value split into heads (head `head`'s D columns of each), the scaled scores q k^T /
+    sqrt(D) (computed here from the traced q and k), the softmax (traced), and the weighted values
+    (the head's D columns of the traced context)."""
+    prefix = f"encoder.layer.{layer}.attention.self"
+    H = trace[prefix + ".query"].shape[-1]
+    N = trace[prefix + ".probs"].shape[1]
+    D, T = H // N, len(tokens)
+    cols = slice(head * D, (head + 1) * D)
+    q, k, v = (trace[f"{prefix}.{name}"][0][:, cols] for name in ("query", "key", "value"))
+    scores = q @ k.T / np.sqrt(D)
+    probs = trace[prefix + ".probs"][0, head]
+    context = trace[prefix][0][:, cols]
+    row, narrow = 14, 5  # every panel's rows are the tokens, row pixels tall; D columns are narrow
+    panels = [(f"q [{T}, {D}]", q, narrow, "diverging"), (f"k [{T}, {D}]", k, narrow, "diverging"),
+              (f"v [{T}, {D}]", v, narrow, "diverging"), (f"q k^T / sqrt({D}) [{T}, {T}]", scores, row, "diverging"),
+              (f"softmax [{T}, {T}]", probs, row, "blues"), (f"probs v [{T}, {D}]", context, narrow,
+                                                                           "diverging")]
+    width = 110 + sum(values.shape[1] * w + 34 for _, values, w, _ in panels)
+    svg = Svg(width, T * row + 140)
+    svg.text(20, 20, f"layer {layer}, head {head} of {N}: this head's {D} of the {H} columns of query, key and value, "
+             f"then softmax(q k^T / sqrt({D})) v", 12)
+    for n in range(N):  # the split into heads: H columns as N blocks of D
+        svg.rect(20 + n * 24, 32, 22, 10, "#e38b2c" if n == head else "#c8d3e6")
+    svg.text(28 + N * 24, 41, f"the {H} columns as {N} heads of {D}; head {head} in orange", 11)
+    x, y = 100, 84
+    token_labels(svg, tokens, x - 6, y, row, size=10)
+    for title, values, w, cmap in panels:
+        hi = float(values.max()) if cmap == "blues" else float(np.abs(values).max())
+        lo = 0.0 if cmap == "blues" else -hi
+        svg.text(x, y - 8, title, 11, weight="bold")
+        for i, line in enumerate(values):
+            for j, value in enumerate(line):
+                svg.rect(x + j * w, y + i * row, w, row, colour(value, lo, hi, cmap), title=f"{value:.3f}")
+        x += values.shape[1] * w + 34
+    svg.text(20, y + T * row + 30, "rows: the text's tokens; red positive, blue negative, each panel scaled to its "
+             "own largest |value|; the softmax white (0) to dark blue, each row summing to 1;", 11)
+    svg.text(20, y + T * row + 46, "hover a cell for its value", 11)
     return svg
 
 
@@ -314,6 +357,7 @@ def all_figures(model, text: str, trace: dict | None = None) -> dict[str, Svg]:
     trace = model.trace([text]) if trace is None else trace
     tokens = model.tokenizer.tokens(text)[:model.max_length]
     return {"pipeline": pipeline(model, trace, tokens, text), "embedding_sum": embedding_sum(model, trace, tokens),
-            "attention_head": attention_head(trace, tokens), "padding_mask": padding_mask(model, text),
+            "attention_steps": attention_steps(trace, tokens), "attention_head": attention_head(trace, tokens),
+            "padding_mask": padding_mask(model, text),
             "heads": heads(trace, tokens), "mean_pooling": mean_pooling(trace, tokens), "packing": packing(model, text),
             "post_ln_block": post_ln_block(trace), "scores_layout": scores_layout(trace, tokens)}

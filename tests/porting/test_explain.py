@@ -70,7 +70,7 @@ def test_the_page_renders_in_a_real_browser(tmp_path, minilm):
     assert result.returncode == 0, result.stderr
     html = page.read_text()
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # self-contained
-    assert html.count("<svg") == 9 and "everest" in html
+    assert html.count("<svg") == 10 and "everest" in html
 
     shot = tmp_path / "explain.png"
     assert console_errors(render(browser, page, shot)) == []

@@ -35,6 +35,9 @@ def test_the_figures_are_drawn_from_a_trace(tmp_path, minilm):
     pipeline = (tmp_path / "pipeline.svg").read_text()
     assert "[B, T, H] = [1, 11, 384]" in pipeline
     assert f"divided by its length: {np.linalg.norm(trace['pooled'][0]):.2f}" in pipeline
+    steps = (tmp_path / "attention_steps.svg").read_text()
+    context = trace["encoder.layer.0.attention.self"][0][:, :32]
+    assert f"<title>{context[0, 0]:.3f}</title>" in steps and "softmax" in steps
     block = (tmp_path / "post_ln_block.svg").read_text()
     for name in ("encoder.layer.0.attention.output.LayerNorm", "encoder.layer.0.intermediate", "residual"):
         assert f">{name}<" in block
