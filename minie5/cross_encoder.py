@@ -33,7 +33,7 @@ from .loading.heads import HeadConfig, head_config, load_head
 from .loading.model_files import ModelFiles, open_model
 from .loading.tokenizer import Tokenizer
 from .loading.weights import load_weights
-from .model import check_engine_options, check_vocabulary, make_backend
+from .model import check_engine_options, check_vocabulary, float_dtype, make_backend
 from .reference.classifier import classification_head, sigmoid, softmax
 
 ACTIVATIONS = ("default", "sigmoid", "softmax", "none")
@@ -50,7 +50,7 @@ def load_reranker(model: str | Path, *, backend: str = "numba", threads: int | N
     head = head_config(files.path / "config.json")
     tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
     check_vocabulary(tokenizer, files.config)
-    floats = np.dtype("float64" if dtype == "float64" else "float32")  # int8: rounded from float32 by the engine
+    floats = float_dtype(dtype)
     params = load_weights(files.weights, files.config, floats)
     head_params = load_head(files.weights, files.config, head, floats)  # the head stays in floating point
     engine = make_backend(params, files.config, backend, threads, dtype, deterministic)

@@ -71,7 +71,7 @@ def load(model: str | Path | None = None, *, backend: str = "numba", threads: in
     tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
     check_vocabulary(tokenizer, files.config)
     threads = resolve_threads(threads)  # a bad value is refused before the weights are read
-    params = load_weights(files.weights, files.config, np.dtype("float64" if dtype == "float64" else "float32"))
+    params = load_weights(files.weights, files.config, float_dtype(dtype))
     return Model(files, tokenizer, make_backend(params, files.config, backend, threads, dtype, deterministic), prompts)
 
 
@@ -85,6 +85,12 @@ def check_engine_options(backend: str, dtype: str, deterministic: bool) -> None:
         raise ValueError("dtype='float64' needs backend='numpy': the numba engine computes in float32")
     if dtype == "int8" and backend != "numba":
         raise ValueError("dtype='int8' needs backend='numba': the reference computes in float32 or float64")
+
+
+def float_dtype(dtype: str) -> np.dtype:
+    """What the weights are read in for load()'s dtype: float64 for the reference's ground truth,
+    else float32 (int8's weights are rounded from float32 by the engine)."""
+    return np.dtype("float64" if dtype == "float64" else "float32")
 
 
 def make_backend(params: dict, config: BertConfig, backend: str, threads: int | None, dtype: str,

@@ -193,21 +193,20 @@ def _tile_4x2(x0, x1, x2, x3, s0, s1, s2, s3, w0, w1, v0, v1, c0, c1, blocks,
         t = splat(s3[b])
         f30, f31 = fma_int(f30, i30, multiply(p, t)), fma_int(f31, i31, multiply(q, t))
     # Only the first `rows` rows are real; the others stood in for missing rows (repeats of the last).
-    store_float(o0, n0, f00)
-    if distinct:
-        store_float(o0, n1, f01)
+    _store_row(o0, n0, n1, f00, f01, distinct)
     if rows > 1:
-        store_float(o1, n0, f10)
-        if distinct:
-            store_float(o1, n1, f11)
+        _store_row(o1, n0, n1, f10, f11, distinct)
     if rows > 2:
-        store_float(o2, n0, f20)
-        if distinct:
-            store_float(o2, n1, f21)
+        _store_row(o2, n0, n1, f20, f21, distinct)
     if rows > 3:
-        store_float(o3, n0, f30)
-        if distinct:
-            store_float(o3, n1, f31)
+        _store_row(o3, n0, n1, f30, f31, distinct)
+
+
+@njit(inline="always")
+def _store_row(out, n0, n1, first, second, distinct):  # a row's two groups of 16 -> out[n0:], out[n1:]
+    store_float(out, n0, first)
+    if distinct:  # an odd last group was computed twice: stored once
+        store_float(out, n1, second)
 
 
 @njit(parallel=True, cache=CACHE)

@@ -25,6 +25,7 @@ compiles on the first call). Everything else here compiles for any x86 target: L
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils, config
@@ -77,12 +78,21 @@ def _splat(builder, vector_type, value):
     return builder.shuffle_vector(one, ir.Constant(vector_type, ir.Undefined), ir.Constant(_VI, [0] * _LANES))
 
 
-@intrinsic
-def load_bytes(typingctx, row, index):
-    """row[index:index + 64] (int8 or uint8) as 16 int32 lanes of four bytes each."""
-    def codegen(context, builder, signature, args):
-        return builder.load(_pointer(context, builder, signature.args[0], *args, _VI), align=1)
-    return i32x16(row, index), codegen
+def _load(name: str, result, vector, align: int, doc: str):
+    """An intrinsic name(row, index) -> `result`: the `vector` at row[index:], as one load."""
+    def load(typingctx, row, index):
+        def codegen(context, builder, signature, args):
+            return builder.load(_pointer(context, builder, signature.args[0], *args, vector), align=align)
+        return result(row, index), codegen
+    load.__name__ = load.__qualname__ = name  # Numba names (and caches) an intrinsic by its function's name
+    load.__doc__ = doc
+    return intrinsic(load)
+
+
+load_bytes = _load("load_bytes", i32x16, _VI, 1,
+                   "row[index:index + 64] (int8 or uint8) as 16 int32 lanes of four bytes each.")
+load_int = _load("load_int", i32x16, _VI, 4, "row[index:index + 16] of an int32 array.")
+load_float = _load("load_float", f32x16, _VF, 4, "row[index:index + 16] of a float32 array.")
 
 
 @intrinsic
@@ -106,22 +116,6 @@ def dot_bytes(typingctx, acc, unsigned, signed):
                                                   "llvm.x86.avx512.vpdpbusd.512")
         return builder.call(vpdpbusd, list(args))
     return i32x16(i32x16, i32x16, i32x16), codegen
-
-
-@intrinsic
-def load_int(typingctx, row, index):
-    """row[index:index + 16] of an int32 array."""
-    def codegen(context, builder, signature, args):
-        return builder.load(_pointer(context, builder, signature.args[0], *args, _VI), align=4)
-    return i32x16(row, index), codegen
-
-
-@intrinsic
-def load_float(typingctx, row, index):
-    """row[index:index + 16] of a float32 array."""
-    def codegen(context, builder, signature, args):
-        return builder.load(_pointer(context, builder, signature.args[0], *args, _VF), align=4)
-    return f32x16(row, index), codegen
 
 
 @intrinsic
@@ -183,7 +177,5 @@ def fma(a, b, c):  # float32 a * b + c with one rounding: the scalar twin of fma
 
 
 if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the portable kernels run as Python, the vector ones not at all
-    import numpy as np
-
     def fma(a, b, c):  # noqa: F811 - float64 holds a float32 product exactly; one rounding to float32 after the sum
         return np.float32(float(a) * float(b) + float(c))
