@@ -45,7 +45,6 @@ MIN_ROWS_PER_THREAD = 32  # below this a product is too small to be worth splitt
 # weights than multiplying, and its calls compete with Numba's threads still spinning after the
 # kernel before (docs/engine-guide.md has the measurements).
 LINEAR_ROWS = 256
-DTYPES = ("float32", "int8")  # what the weights of the products are held in
 
 
 def int8_kernel():

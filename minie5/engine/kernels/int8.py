@@ -71,14 +71,6 @@ class QuantizedWeight:
     def padded_rows(self) -> int:
         return self.packed.shape[0] * LANES
 
-    @property
-    def blocks(self) -> int:
-        return self.scales.shape[1] // LANES
-
-    @property
-    def nbytes(self) -> int:
-        return self.packed.nbytes + self.scales.nbytes + self.start.nbytes
-
 
 def pack_weight(weight: np.ndarray) -> QuantizedWeight:  # [N, K] float32 -> QuantizedWeight
     """Round torch.nn.Linear's [out, in] weight to int8 in blocks of 32 along K (reference.quantized)
