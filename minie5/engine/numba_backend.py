@@ -2,19 +2,19 @@
 
 Per encoder layer, with x the [M, H] packed hidden states of a batch:
 
-    qkv_t = W_qkv x^T        one product for query, key and value: [3H, M], a row per channel
-    attention(qkv_t)         per text and head, at the text's true length           -> ctx [M, H]
+    qkv = x @ W_qkv^T        one product for query, key and value: [M, 3H]
+    attention(qkv^T)         per text and head, at the text's true length           -> ctx [M, H]
     x = LN(ctx @ W_o + b + x)                                       add_bias_residual_layer_norm
     h = GELU(x @ W_1 + b)                                           add_bias_gelu       [M, F]
     x = LN(h @ W_2 + b + x)                                         add_bias_residual_layer_norm
 
 The products go to kernels.linear, a Numba kernel with one arithmetic for every row (so a text's
-vector does not depend on its batch), or, for long batches on machines where it is faster, to
-OpenBLAS through NumPy (Numba's own np.dot would need SciPy, and calls the same library); with
-dtype="int8", to kernels.int8 (weights rounded at load, each product's input rounded per token);
-everything between them is a kernel from kernels/. Attention reads its input transposed, a row per channel
-(see kernels.self_attention), which the product writes for free. Weights stay in torch.nn.Linear's
-[out, in] layout, and buffers are reused from batch to batch. The pass ends with pooling; the
+vector does not depend on its batch), its weights packed at load in groups of 16 columns, or, for
+long batches on machines where it is faster, to OpenBLAS through NumPy (Numba's own np.dot would
+need SciPy, and calls the same library); with dtype="int8", to kernels.int8 (weights rounded at
+load, each product's input rounded per token); everything between them is a kernel from kernels/.
+Attention reads query, key and value through a transposed view, a row per channel (see
+kernels.self_attention). Buffers are reused from batch to batch. The pass ends with pooling; the
 pooled vectors go back to the text pipeline in float64, unnormalised.
 """
 
@@ -116,7 +116,7 @@ class NumbaBackend:
             padded.append(state)
         return padded, mask
 
-    def _matmul(self, a: np.ndarray, weight: np.ndarray, out: np.ndarray,
+    def _matmul(self, a: np.ndarray, weight: kernels.PackedWeight | int8.QuantizedWeight, out: np.ndarray,
                 rounded: tuple | None = None) -> None:  # [M, K] @ [N, K]^T -> [M, N]
         """out = a @ weight^T on `threads` cores, weight in torch.nn.Linear's [out, in] layout.
 
@@ -125,14 +125,24 @@ class NumbaBackend:
         the two (measured once per process, see _linear_is_faster). The rest go to OpenBLAS as
         single-threaded calls on blocks of rows, one per thread of our own pool. OpenBLAS's own
         threads would be simpler, but they spin for a while after each product, and on a small
-        machine that steals the cores the next kernel needs. An int8 weight goes to _int8_matmul
-        (`rounded`: a already rounded by the kernel that wrote it, see _rounded)."""
+        machine that steals the cores the next kernel needs. An int8 weight goes to kernels.int8
+        (`rounded`: a already rounded by the kernel that wrote it, see _rounded).
+
+        Both kernels write whole groups of 16 columns to a C-contiguous array; where `out` is not
+        one (a width not a multiple of 16), they write to a work array, copied."""
+        if not isinstance(weight, int8.QuantizedWeight) and not (
+                self.deterministic or a.shape[0] <= LINEAR_ROWS or self._linear_is_faster()):
+            self._openblas(a, weight.dense, out)
+            return
+        M = a.shape[0]
+        direct = out.flags.c_contiguous and out.shape[1] == weight.padded_rows
+        target = out if direct else self._buffer("product_out", M, weight.padded_rows)
         if isinstance(weight, int8.QuantizedWeight):
-            self._int8_matmul(a, weight, out, rounded)
-        elif self.deterministic or a.shape[0] <= LINEAR_ROWS or self._linear_is_faster():
-            kernels.linear(a, weight, out)
+            self._int8_matmul(a, weight, target, rounded)
         else:
-            self._openblas(a, weight, out)
+            kernels.linear(a, weight.packed, target)
+        if not direct:
+            out[:] = target[:, :weight.rows]
 
     def _rounded(self, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
         """With dtype="int8", where a product's [rows, cols] input is rounded to (xq, xs as
@@ -146,20 +156,14 @@ class NumbaBackend:
                 self._buffer(f"int8_scales{cols}", rows, blocks))
 
     def _int8_matmul(self, a: np.ndarray, weight: int8.QuantizedWeight, out: np.ndarray,
-                     rounded: tuple | None = None) -> None:
+                     rounded: tuple | None = None) -> None:  # out: [M, Np], C-contiguous
         """out = a @ weight^T with int8 products: a's rows rounded to int8 in blocks of 32, then
-        kernels.int8. The kernel writes whole groups of 16 columns to a C-contiguous array; where
-        `out` is not one (a width not a multiple of 16), it writes to a work array, copied."""
-        M = a.shape[0]
+        kernels.int8."""
         if rounded is None:
-            rounded = self._rounded(M, a.shape[1])
+            rounded = self._rounded(a.shape[0], a.shape[1])
             kernels.quantize_rows(a, *rounded)
         xq, xs = rounded
-        direct = out.flags.c_contiguous and out.shape[1] == weight.padded_rows
-        target = out if direct else self._buffer("int8_out", M, weight.padded_rows)
-        self._int8_product(xq, xs, weight.packed, weight.scales, weight.start, target)
-        if not direct:
-            out[:] = target[:, :weight.rows]
+        self._int8_product(xq, xs, weight.packed, weight.scales, weight.start, out)
 
     def _openblas(self, a: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
         openblas_matmul(a, weight, out, self._pool, self.threads.threads)
@@ -178,12 +182,14 @@ class NumbaBackend:
             H, F = self.config.hidden_size, self.config.intermediate_size
             x, weight = rng.standard_normal((1024, H), dtype=np.float32), rng.standard_normal((F, H), dtype=np.float32)
             out = np.empty((1024, F), dtype=np.float32)
-            products = {"linear": kernels.linear, "openblas": self._openblas}
+            packed = kernels.pack_weight(weight)
+            products = {"linear": lambda: kernels.linear(x, packed.packed, out),
+                        "openblas": lambda: self._openblas(x, weight, out)}
             seconds = {name: [] for name in products}
             for _ in range(3):
                 for name, product in products.items():
                     start = time.perf_counter()
-                    product(x, weight, out)
+                    product()
                     seconds[name].append(time.perf_counter() - start)
             _LINEAR_IS_FASTER[key] = min(seconds["linear"]) <= min(seconds["openblas"])
         return _LINEAR_IS_FASTER[key]
@@ -222,11 +228,9 @@ class NumbaBackend:
         # single short text: Numba's threads spin briefly between kernels (see threads.py), so
         # waking them costs less than the work they take over.
         x = self._buffer("x", M, H)
-        # Attention reads query, key and value transposed, a row per channel, which kernels.linear
-        # writes at no cost. The int8 kernel stores 16 columns of a row at once, so it writes them
-        # a row per token and attention gets the transposed view (Numba compiles it a variant for
-        # that layout, which gathers each head's [T, D] block as it copies it).
-        qkv_t = self._buffer("qkv", M, 3 * H).T if self.weights == "int8" else self._buffer("qkv_t", 3 * H, M)
+        # The products store 16 columns of a row at once, so they write query, key and value a row
+        # per token, and attention reads them through the transposed view, a row per channel.
+        qkv = self._buffer("qkv", M, 3 * H)
         ctx = self._buffer("ctx", M, H)
         y, h = self._buffer("y", M, H), self._buffer("h", M, F)
         kernels.embeddings_layer_norm(input_ids, positions, types, self.word, self.position, self.token_type,
@@ -238,9 +242,9 @@ class NumbaBackend:
         if self.weights == "int8":
             kernels.quantize_rows(x, *rounded_x)
         for layer in self.layers:
-            self._matmul(x, layer.qkv_weight, qkv_t.T, rounded_x)
+            self._matmul(x, layer.qkv_weight, qkv, rounded_x)
             with numba.parallel_chunksize(1):  # texts differ in length: hand out (text, head) pairs one by one
-                kernels.self_attention(qkv_t, layer.qkv_bias, offsets, N, ctx)
+                kernels.self_attention(qkv.T, layer.qkv_bias, offsets, N, ctx)
             self._matmul(ctx, layer.attention_output_weight, y)  # rounded by _int8_matmul
             kernels.add_bias_residual_layer_norm(y, layer.attention_output_bias, x, *layer.attention_norm, eps,
                                                  *rounded_x)
@@ -280,10 +284,10 @@ def packed_position_ids(input_ids: np.ndarray, offsets: np.ndarray, config: Bert
 
 
 class _Layer:
-    """One encoder layer's weights as the engine's products take them: in torch.nn.Linear's
-    [out, in] layout, as stored, with query, key and value stacked into one [3H, H] matrix; with
-    `quantized`, each product's weight rounded to int8 and packed (kernels.int8.pack_weight), the
-    float32 weights then dropped. Biases and LayerNorms stay float32."""
+    """One encoder layer's weights as the engine's products take them: query, key and value
+    stacked into one [3H, H] matrix, and each product's weight packed for kernels.linear
+    (kernels.pack_weight) or, with `quantized`, rounded to int8 and packed for kernels.int8
+    (int8.pack_weight). Biases and LayerNorms stay float32."""
 
     def __init__(self, p: dict, quantized: bool = False):
         attn = p["attention"]
@@ -298,7 +302,7 @@ class _Layer:
         self.output_weight = p["output"]["dense"]["weight"]
         self.output_bias = p["output"]["dense"]["bias"]
         self.output_norm = (p["output"]["LayerNorm"]["weight"], p["output"]["LayerNorm"]["bias"])
-        if quantized:
-            for name in ("qkv_weight", "attention_output_weight", "intermediate_weight", "output_weight"):
-                setattr(self, name, int8.pack_weight(getattr(self, name)))
+        pack = int8.pack_weight if quantized else kernels.pack_weight
+        for name in ("qkv_weight", "attention_output_weight", "intermediate_weight", "output_weight"):
+            setattr(self, name, pack(getattr(self, name)))
 

@@ -6,17 +6,17 @@ reference function (named in its docstring) and tested against it in tests/engin
     layer_norm.py    bias + residual, then LayerNorm                  (reference/layer_norm.py)
     feed_forward.py  bias, then the exact erf GELU                    (reference/feed_forward.py)
     attention.py     multi-head self-attention on packed texts        (reference/attention.py)
-    linear.py        x @ W^T, register-tiled, one arithmetic per row  (reference/linear.py)
+    linear.py        x @ W^T, packed weights, one arithmetic per row  (reference/linear.py)
     int8.py          x @ W^T in int8 blocks on AVX-512 VNNI           (reference/quantized.py)
-    simd.py          16-lane vector registers as Numba values, vpdpbusd among their operations
+    simd.py          16-lane vector registers as Numba values: the products' inner loops
     pooling.py       mean, [CLS] or max over each text's tokens       (reference/pooling.py)
     intrinsics.py    what the CPU offers beyond plain Numba: its vector registers, llvm.prefetch
 
 Layout. A batch is packed: the real tokens of all its texts stacked into one [M, H] matrix, text s
 owning rows offsets[s]:offsets[s+1]. No row is padding, so no work is spent on padding, and
 attention runs per text at its true length. The matrix products between these kernels are
-`linear` or, on long batches where it is faster, OpenBLAS calls made by the caller; each kernel
-after a product adds the bias the product left out.
+`linear` (weights packed at load by `pack_weight`) or, on long batches where it is faster, OpenBLAS
+calls made by the caller; each kernel after a product adds the bias the product left out.
 
     M  tokens in the batch (all texts)     B  texts          T  tokens of one text
     H  hidden size                         N  heads          D  head size, H / N
@@ -33,10 +33,10 @@ from .embeddings import embeddings_layer_norm
 from .feed_forward import add_bias_gelu
 from .int8 import linear_int8, linear_int8_portable, quantize_rows
 from .layer_norm import add_bias_residual_layer_norm
-from .linear import LINEAR_TILE_ROWS, linear
+from .linear import TILE_GROUPS, PackedWeight, linear, pack_weight
 from .math import EXP_X_MIN, erf, exp_row
 from .pooling import POOLINGS, cls_pool, max_pool, mean_pool
 
-__all__ = ["EXP_X_MIN", "LINEAR_TILE_ROWS", "POOLINGS", "add_bias_gelu", "add_bias_residual_layer_norm",
+__all__ = ["EXP_X_MIN", "POOLINGS", "TILE_GROUPS", "PackedWeight", "add_bias_gelu", "add_bias_residual_layer_norm",
            "cls_pool", "embeddings_layer_norm", "erf", "exp_row", "linear", "linear_int8", "linear_int8_portable",
-           "max_pool", "mean_pool", "quantize_rows", "self_attention"]
+           "max_pool", "mean_pool", "pack_weight", "quantize_rows", "self_attention"]

@@ -16,11 +16,11 @@ def self_attention(qkv_t, bias, offsets, num_heads, out):  # [3H, M] -> out [M, 
     softmax(q k^T / sqrt(D)) v at the text's true length, in the reference's three steps:
     scores (attention_probs' product), softmax, weighted values (attention_context).
 
-    The input is transposed, a row per channel and a column per token: qkv_t = [Wq; Wk; Wv] x^T
-    as the matrix product left it (biases not yet added). The scores too are kept transposed,
-    scores_t[j, i] for key j and query i. Then every inner loop runs along tokens over contiguous
-    memory (the products, the softmax down each column, the weighted sum of values) and LLVM makes
-    SIMD code of all of them. The context is written a row per token, as the next product reads it
+    The input is read transposed, a row per channel and a column per token: qkv_t = [Wq; Wk; Wv] x^T,
+    the transposed view of the product's [M, 3H] output (biases not yet added), each head's block
+    gathered into a contiguous copy. The scores too are kept transposed, scores_t[j, i] for key j
+    and query i. Then every inner loop runs along tokens over contiguous memory (the products, the
+    softmax down each column, the weighted sum of values) and LLVM makes SIMD code of all of them. The context is written a row per token, as the next product reads it
     (transposing [H, M] afterwards cost as much as a third of that product).
 
     The biases are folded in rather than added to the inputs: with q' = q + bq,
@@ -43,8 +43,7 @@ def _attention_scores_t(qkv_t, bias, start, end, q_row, k_row, D):  # -> scores_
     Four keys' rows are filled together, so that each query value loaded serves four of them."""
     T = end - start
     scale = np.float32(1.0 / math.sqrt(D))
-    # A contiguous copy: rows of qkv_t lie M floats apart, and when M is a multiple of 1024 they
-    # all fall into the same few cache sets; copying a row is a cheap contiguous run.
+    # A contiguous copy of the head's queries, a row per channel, gathered from the product's rows.
     queries_t = np.ascontiguousarray(qkv_t[q_row:q_row + D, start:end])  # [D, T], no bias
     scores_t = np.empty((T, T), dtype=np.float32)
     keys = np.empty((T, D), dtype=np.float32)

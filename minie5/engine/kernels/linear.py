@@ -1,163 +1,178 @@
-"""The products x @ W^T: a register-tiled kernel with one arithmetic for every row."""
+"""The float32 products x @ W^T: weights packed at load in groups of 16 columns, and a kernel that
+broadcasts x and keeps a tile of outputs in vector registers. Twin of reference.linear.
+
+    pack_weight   W [N, K] float32 -> PackedWeight, once at load (NumPy)
+    linear        x [M, K] . packed -> out [M, Np] float32, Np = N rounded up to a multiple of 16
+
+The layout. A vector register holds 16 float32 lanes: 16 output columns. The weights of columns
+16g..16g+15 are stored k by k, PackedWeight.packed[g] = [K, 16] flattened, so for each k one 64-byte
+load (one cache line) gives the 16 columns' weights, and one multiply-add by x[m, k] broadcast to
+every lane moves all 16 of row m's outputs on by one term:
+
+    acc[m, 16g:16g+16] += x[m, k] * packed[g, 16k:16k+16]         for k = 0 .. K-1
+
+The tile. TILE_ROWS rows of x by TILE_GROUPS groups: 6 x 4 = 24 accumulators where the compiled code
+has AVX-512's 32 registers, 6 x 1 where it has AVX2's 16 (a 16-lane value is then two registers).
+Per k: TILE_GROUPS weight loads and six broadcasts feed 6 * TILE_GROUPS multiply-adds; nothing
+spills, and no horizontal sum is ever needed (docs/engine-guide.md, "The products", has the
+measurements that chose the tile).
+
+One arithmetic for every row. Each output is summed in chunks of K_CHUNK values of k: within a
+chunk in order of k, one multiply-add at a time (fused where the CPU has FMA), from zero; then the
+chunk's sum is added to the output (a sum of 1,536 terms in one chain rounded twice as far from
+float64's as OpenBLAS's did; in chunks of 384, as close). All of it whatever the batch: where the
+rows run out, the batch's last row stands in for the missing ones (their outputs are not stored),
+and where the groups run out, the last group does. So a text's vector is the same bits alone or in
+any batch.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit, prange
 
-from .intrinsics import prefetch_row, vector_registers
-from .math import CACHE, FASTMATH
+from .intrinsics import vector_registers
+from .math import CACHE
+from .simd import add, load_float, multiply_add, splat, store_float, zeros
 
-# The tile: rows of x by rows of the weight, one accumulator register per pair, as many as the
-# registers hold beside the operands: 4 x 4 (16 accumulators) with AVX-512's 32 registers, 2 x 4 with
-# AVX2's 16, where 4 x 4 spills (tools/linear_tiles.py measures the shapes; docs/engine-guide.md).
-LINEAR_TILE_ROWS = 4 if vector_registers() >= 32 else 2
-LINEAR_TILE_COLS = 4
-# Rows of x per task, which stay in cache while the block's weight tiles pass them: in L1 when they
-# are short (16 rows of 384 floats), in L2 when they are long (64 rows of 1,536).
-LINEAR_ROW_BLOCK_SHORT, LINEAR_SHORT_K = 16, 768
-LINEAR_ROW_BLOCK = 64
-LINEAR_COL_BLOCK = 64  # output columns per task
-LINEAR_PANEL_ROWS = 256  # rows whose tasks run column by column (see linear)
-# While a tile computes, the weight rows this many columns on are requested from memory. With a few
-# rows of x, reading the weights is most of the work, and the processor's own prefetcher ramps up
-# too slowly on rows of 1.5 kB.
-LINEAR_PREFETCH_COLS = 4
+LANES = 16  # output columns per vector register, and per packed group
+TILE_ROWS = 6
+TILE_GROUPS = 4 if vector_registers() >= 32 else 1
+# Rows of x per task: a task's rows pass its weight groups one tile at a time, the weights staying
+# in L1/L2 between tiles. Tasks run group by group, so a few rows (a query) are split by columns
+# and every weight is read from memory once.
+ROW_BLOCK = 48
+K_CHUNK = 384
 
 
-@njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
-def linear(x, weight, out):  # [M, K] @ [N, K]^T -> out [M, N]
-    """Twin of reference.linear without the bias (the next kernel adds it), for any number of rows,
-    with one arithmetic for every row: an output's value depends on its row of x and its row of the
-    weight only, never on how many rows there are or where its row sits in the batch.
+@dataclass
+class PackedWeight:
+    """A [N, K] weight as `linear` reads it (see the module's docstring for the layout)."""
 
-    Each output is a dot product of a row of x with a row of the weight, as torch.nn.Linear stores
-    it ([out, in]), vectorised along K. A tile of LINEAR_TILE_ROWS rows of x by four rows of the
-    weight is done together, so that each load feeds several multiply-adds; where the rows run
-    out, the batch's last row stands in for the missing ones (into a spare output), so every row goes
-    through exactly the same code. Work is split into blocks of 16 or 64 rows x 64 columns, one per
-    task; within a block the four weight rows of a tile stay in L1 while all the block's rows pass
-    them, and the next tile's weight rows are prefetched.
+    packed: np.ndarray  # [G, K * 16] float32, G = Np / 16; columns N..Np are zeros
+    rows: int  # N, the output width
 
-    Because the arithmetic per output is fixed, vectors are bit-identical whatever the batch. It
-    is also the short-input path: with a few rows, OpenBLAS spends longer packing the weights than
-    multiplying."""
-    M = x.shape[0]
-    N = weight.shape[0]
-    row_block = LINEAR_ROW_BLOCK_SHORT if x.shape[1] <= LINEAR_SHORT_K else LINEAR_ROW_BLOCK
-    # Tasks in the order panel (at most LINEAR_PANEL_ROWS rows, panels of equal size), then column
-    # block, then row block: each thread takes a run of them, so a few hundred rows are split by
-    # columns and every weight is read from memory once, while a long batch is split by panels, each
-    # small enough to stay in L2 while all the weights pass it.
-    panels = (M + LINEAR_PANEL_ROWS - 1) // LINEAR_PANEL_ROWS
-    blocks_per_panel = ((M + panels - 1) // panels + row_block - 1) // row_block
-    panel_rows = blocks_per_panel * row_block
-    col_blocks = (N + LINEAR_COL_BLOCK - 1) // LINEAR_COL_BLOCK
-    for task in prange(panels * col_blocks * blocks_per_panel):
-        panel, rest = task // (col_blocks * blocks_per_panel), task % (col_blocks * blocks_per_panel)
-        first_row = panel * panel_rows + (rest % blocks_per_panel) * row_block
-        first_col = (rest // blocks_per_panel) * LINEAR_COL_BLOCK
-        if first_row >= M:  # the last panel can be a block short
-            continue
-        end_row = min(M, first_row + row_block)
-        end_col = min(N, first_col + LINEAR_COL_BLOCK)
-        spare = np.empty((LINEAR_TILE_ROWS, N), dtype=np.float32)  # outputs of stand-in rows
-        n = first_col
-        while n + LINEAR_TILE_COLS <= end_col:
-            ahead = n + LINEAR_PREFETCH_COLS
-            if ahead + LINEAR_TILE_COLS <= end_col:
-                for c in range(ahead, ahead + LINEAR_TILE_COLS):
-                    prefetch_row(weight[c])
-            for m in range(first_row, end_row, LINEAR_TILE_ROWS):
-                _linear_tile(x, weight, m, n, LINEAR_TILE_COLS, out, spare)
-            n += LINEAR_TILE_COLS
-        while n < end_col:  # widths that are not a multiple of 4: one column at a time
-            for m in range(first_row, end_row, LINEAR_TILE_ROWS):
-                _linear_tile(x, weight, m, n, 1, out, spare)
-            n += 1
+    @property
+    def padded_rows(self) -> int:
+        return self.packed.shape[0] * LANES
+
+    @cached_property
+    def dense(self) -> np.ndarray:  # [N, K]: torch.nn.Linear's layout, for OpenBLAS (built on first use)
+        groups, size = self.packed.shape
+        columns = self.packed.reshape(groups, size // LANES, LANES).transpose(0, 2, 1)
+        return np.ascontiguousarray(columns.reshape(groups * LANES, -1)[:self.rows])
 
 
-@njit(inline="always", fastmath=FASTMATH)
-def _linear_tile(x, weight, m, n, cols, out, spare):  # rows m.. of x . weight[n:n+cols] -> out
-    M = x.shape[0]
-    x0, o0 = x[m], out[m]
-    x1 = x[min(m + 1, M - 1)]
-    o1 = out[m + 1] if m + 1 < M else spare[1]
-    if LINEAR_TILE_ROWS == 2:
-        if cols == 1:
-            _dot_2x1(x0, x1, weight[n], n, o0, o1)
-        else:
-            _dot_2x4(x0, x1, weight, n, o0, o1)
-    else:
-        x2, x3 = x[min(m + 2, M - 1)], x[min(m + 3, M - 1)]
-        o2 = out[m + 2] if m + 2 < M else spare[2]
-        o3 = out[m + 3] if m + 3 < M else spare[3]
-        if cols == 1:
-            _dot_2x1(x0, x1, weight[n], n, o0, o1)
-            _dot_2x1(x2, x3, weight[n], n, o2, o3)
-        else:
-            _dot_4x4(x0, x1, x2, x3, weight, n, o0, o1, o2, o3)
+def pack_weight(weight: np.ndarray) -> PackedWeight:  # [N, K] float32 -> PackedWeight
+    """torch.nn.Linear's [out, in] weight in groups of 16 columns, each stored k by k."""
+    N, K = weight.shape
+    groups = -(-N // LANES)
+    padded = np.zeros((groups * LANES, K), np.float32)
+    padded[:N] = weight
+    packed = padded.reshape(groups, LANES, K).transpose(0, 2, 1).reshape(groups, K * LANES)
+    return PackedWeight(np.ascontiguousarray(packed), N)
 
 
-@njit(inline="always", fastmath=FASTMATH)
-def _dot_4x4(x0, x1, x2, x3, weight, n, o0, o1, o2, o3):  # four rows . weight[n:n+4] -> o0..o3[n:n+4]
-    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = np.float32(0.0)
-    c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = np.float32(0.0)
-    w0, w1, w2, w3 = weight[n], weight[n + 1], weight[n + 2], weight[n + 3]
-    for k in range(x0.shape[0]):
-        p, q, r, s = w0[k], w1[k], w2[k], w3[k]
-        u = x0[k]
-        a0 += u * p
-        a1 += u * q
-        a2 += u * r
-        a3 += u * s
-        u = x1[k]
-        b0 += u * p
-        b1 += u * q
-        b2 += u * r
-        b3 += u * s
-        u = x2[k]
-        c0 += u * p
-        c1 += u * q
-        c2 += u * r
-        c3 += u * s
-        u = x3[k]
-        d0 += u * p
-        d1 += u * q
-        d2 += u * r
-        d3 += u * s
-    o0[n], o0[n + 1], o0[n + 2], o0[n + 3] = a0, a1, a2, a3
-    o1[n], o1[n + 1], o1[n + 2], o1[n + 3] = b0, b1, b2, b3
-    o2[n], o2[n + 1], o2[n + 2], o2[n + 3] = c0, c1, c2, c3
-    o3[n], o3[n + 1], o3[n + 2], o3[n + 3] = d0, d1, d2, d3
+@njit(parallel=True, cache=CACHE)
+def linear(x, packed, out):  # [M, K] . packed [G, K * 16] -> out [M, G * 16], C-contiguous
+    """Twin of reference.linear without the bias (the next kernel adds it): out = x @ W^T for W
+    packed by pack_weight, for any number of rows, with one arithmetic for every row (see the
+    module's docstring). Tasks are TILE_GROUPS groups x ROW_BLOCK rows, group by group."""
+    M, K = x.shape
+    groups = packed.shape[0]
+    tile_columns = (groups + TILE_GROUPS - 1) // TILE_GROUPS
+    row_blocks = (M + ROW_BLOCK - 1) // ROW_BLOCK
+    for task in prange(tile_columns * row_blocks):
+        first_group, first_row = (task // row_blocks) * TILE_GROUPS, (task % row_blocks) * ROW_BLOCK
+        for m in range(first_row, min(M, first_row + ROW_BLOCK), TILE_ROWS):
+            for k0 in range(0, K, K_CHUNK):
+                k1 = min(K, k0 + K_CHUNK)
+                if TILE_GROUPS == 4:
+                    _tile_6x4(x, packed, m, first_group, k0, k1, out)
+                else:
+                    _tile_6x1(x, packed, m, first_group, k0, k1, out)
 
 
-@njit(inline="always", fastmath=FASTMATH)
-def _dot_2x4(x0, x1, weight, n, o0, o1):  # two rows . weight[n:n+4] -> o0/o1[n:n+4]
-    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = np.float32(0.0)
-    w0, w1, w2, w3 = weight[n], weight[n + 1], weight[n + 2], weight[n + 3]
-    for k in range(x0.shape[0]):
-        p, q, r, s = w0[k], w1[k], w2[k], w3[k]
-        u = x0[k]
-        a0 += u * p
-        a1 += u * q
-        a2 += u * r
-        a3 += u * s
-        u = x1[k]
-        b0 += u * p
-        b1 += u * q
-        b2 += u * r
-        b3 += u * s
-    o0[n], o0[n + 1], o0[n + 2], o0[n + 3] = a0, a1, a2, a3
-    o1[n], o1[n + 1], o1[n + 2], o1[n + 3] = b0, b1, b2, b3
+@njit(inline="always")
+def _rows(x, m):  # rows m..m+5 of x, the last row standing in for those past the end
+    last = x.shape[0] - 1
+    return x[m], x[min(m + 1, last)], x[min(m + 2, last)], x[min(m + 3, last)], x[min(m + 4, last)], \
+        x[min(m + 5, last)]
 
 
-@njit(inline="always", fastmath=FASTMATH)
-def _dot_2x1(x0, x1, w, n, out0, out1):  # two rows . one weight row -> out0/out1[n]
-    a = b = np.float32(0.0)
-    for k in range(x0.shape[0]):
-        a += x0[k] * w[k]
-        b += x1[k] * w[k]
-    out0[n], out1[n] = a, b
+@njit(inline="always")
+def _step4(u, p, q, r, s, a, b, c, d):  # one row's four accumulators, each moved on by u * its weights
+    return multiply_add(a, u, p), multiply_add(b, u, q), multiply_add(c, u, r), multiply_add(d, u, s)
 
 
+@njit(inline="always")
+def _tile_6x4(x, packed, m, g0, k0, k1, out):  # rows m..m+5 . groups g0..g0+3, k in [k0, k1) -> out
+    groups = packed.shape[0]
+    g1, g2, g3 = min(g0 + 1, groups - 1), min(g0 + 2, groups - 1), min(g0 + 3, groups - 1)
+    w0, w1, w2, w3 = packed[g0], packed[g1], packed[g2], packed[g3]
+    x0, x1, x2, x3, x4, x5 = _rows(x, m)
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = zeros()
+    d0 = d1 = d2 = d3 = e0 = e1 = e2 = e3 = f0 = f1 = f2 = f3 = zeros()
+    for k in range(k0, k1):
+        p, q, r, s = load_float(w0, k * LANES), load_float(w1, k * LANES), load_float(w2, k * LANES), \
+            load_float(w3, k * LANES)
+        a0, a1, a2, a3 = _step4(splat(x0[k]), p, q, r, s, a0, a1, a2, a3)
+        b0, b1, b2, b3 = _step4(splat(x1[k]), p, q, r, s, b0, b1, b2, b3)
+        c0, c1, c2, c3 = _step4(splat(x2[k]), p, q, r, s, c0, c1, c2, c3)
+        d0, d1, d2, d3 = _step4(splat(x3[k]), p, q, r, s, d0, d1, d2, d3)
+        e0, e1, e2, e3 = _step4(splat(x4[k]), p, q, r, s, e0, e1, e2, e3)
+        f0, f1, f2, f3 = _step4(splat(x5[k]), p, q, r, s, f0, f1, f2, f3)
+    rows, stored, more = min(TILE_ROWS, x.shape[0] - m), min(4, groups - g0), k0 > 0  # the rest stood in
+    _store4(out[m], g0, stored, more, a0, a1, a2, a3)
+    if rows > 1:
+        _store4(out[m + 1], g0, stored, more, b0, b1, b2, b3)
+    if rows > 2:
+        _store4(out[m + 2], g0, stored, more, c0, c1, c2, c3)
+    if rows > 3:
+        _store4(out[m + 3], g0, stored, more, d0, d1, d2, d3)
+    if rows > 4:
+        _store4(out[m + 4], g0, stored, more, e0, e1, e2, e3)
+    if rows > 5:
+        _store4(out[m + 5], g0, stored, more, f0, f1, f2, f3)
+
+
+@njit(inline="always")
+def _store4(row, g0, stored, more, a, b, c, d):  # the first `stored` of four groups' sums -> row[16 g0:]
+    _store(row, g0 * LANES, more, a)
+    if stored > 1:
+        _store(row, (g0 + 1) * LANES, more, b)
+    if stored > 2:
+        _store(row, (g0 + 2) * LANES, more, c)
+    if stored > 3:
+        _store(row, (g0 + 3) * LANES, more, d)
+
+
+@njit(inline="always")
+def _store(row, column, more, chunk):  # a chunk's sums -> row[column:column + 16], added to the earlier chunks'
+    store_float(row, column, add(load_float(row, column), chunk) if more else chunk)
+
+
+@njit(inline="always")
+def _tile_6x1(x, packed, m, g, k0, k1, out):  # rows m..m+5 . group g, k in [k0, k1) -> out
+    w = packed[g]
+    x0, x1, x2, x3, x4, x5 = _rows(x, m)
+    a = b = c = d = e = f = zeros()
+    for k in range(k0, k1):
+        p = load_float(w, k * LANES)
+        a, b, c = multiply_add(a, splat(x0[k]), p), multiply_add(b, splat(x1[k]), p), multiply_add(c, splat(x2[k]), p)
+        d, e, f = multiply_add(d, splat(x3[k]), p), multiply_add(e, splat(x4[k]), p), multiply_add(f, splat(x5[k]), p)
+    rows, column, more = min(TILE_ROWS, x.shape[0] - m), g * LANES, k0 > 0
+    _store(out[m], column, more, a)
+    if rows > 1:
+        _store(out[m + 1], column, more, b)
+    if rows > 2:
+        _store(out[m + 2], column, more, c)
+    if rows > 3:
+        _store(out[m + 3], column, more, d)
+    if rows > 4:
+        _store(out[m + 4], column, more, e)
+    if rows > 5:
+        _store(out[m + 5], column, more, f)

@@ -1,18 +1,21 @@
 """Vector registers as Numba values: a 16-lane int32 and a 16-lane float32 type, and the few
-operations the int8 products need, each emitting the LLVM IR of one or two instructions.
+operations the products need (linear.py's float32, int8.py's int8), each emitting the LLVM IR of
+one or two instructions.
 
 Plain Numba code reaches SIMD only through LLVM's auto-vectoriser, which never turns an int8 dot
 product into AVX-512 VNNI's `vpdpbusd` (64 byte products summed into 16 int32 lanes in one
-instruction). So int8.py writes its inner loop with these: `I32x16` and `F32x16` are LLVM's
-<16 x i32> and <16 x float>, kept in registers by LLVM like any scalar local, and each function
-below is one instruction or two:
+instruction), and which vectorises a float32 dot product along K, leaving 16 partial sums to add
+across the register at the end of every output. So the products write their inner loops with
+these: `I32x16` and `F32x16` are LLVM's <16 x i32> and <16 x float>, kept in registers by LLVM like
+any scalar local, and each function below is one instruction or two:
 
     load_bytes(row, k)          64 bytes from row[k:] as 16 int32 lanes         vmovdqu64
     broadcast_bytes(row, k)     the 4 bytes at row[k:k+4] in every lane         vpbroadcastd
     dot_bytes(acc, u8, s8)      acc + per lane the sum of 4 products u8 x s8    vpdpbusd  (VNNI only)
     load_int(row, k), load_float(row, k), store_float(row, k, v)   16 lanes from row[k:]
     splat(x)                    a float32 in every lane
-    multiply(a, b)              lane by lane
+    add(a, b), multiply(a, b)   lane by lane
+    multiply_add(acc, a, b)     acc + a * b per lane, fused where the CPU has FMA   vfmadd231ps
     fma_int(acc, ints, scale)   acc + float(ints) * scale, one rounding         vcvtdq2ps + vfmadd
     fma(a, b, c)                a * b + c for float32 scalars, one rounding     (llvm.fma.f32)
 
@@ -144,10 +147,28 @@ def zeros(typingctx):
 
 
 @intrinsic
+def add(typingctx, a, b):
+    def codegen(context, builder, signature, args):
+        return builder.fadd(*args)
+    return f32x16(f32x16, f32x16), codegen
+
+
+@intrinsic
 def multiply(typingctx, a, b):
     def codegen(context, builder, signature, args):
         return builder.fmul(*args)
     return f32x16(f32x16, f32x16), codegen
+
+
+@intrinsic
+def multiply_add(typingctx, acc, a, b):
+    """acc + a * b, lane by lane: one fused multiply-add where the compiled code has FMA, a multiply
+    then an add where it has not (llvm.fmuladd, so never a slow call to C's fmaf)."""
+    def codegen(context, builder, signature, args):
+        fmuladd = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VF, [_VF] * 3),
+                                                 "llvm.fmuladd.v16f32")
+        return builder.call(fmuladd, [args[1], args[2], args[0]])
+    return f32x16(f32x16, f32x16, f32x16), codegen
 
 
 def _fma(builder, a, b, c, value_type, name):
@@ -176,6 +197,24 @@ def fma(a, b, c):  # float32 a * b + c with one rounding: the scalar twin of fma
     return _fma_scalar(a, b, c)
 
 
-if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the portable kernels run as Python, the vector ones not at all
+if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the kernels run as Python, with these as NumPy
     def fma(a, b, c):  # noqa: F811 - float64 holds a float32 product exactly; one rounding to float32 after the sum
         return np.float32(float(a) * float(b) + float(c))
+
+    def load_float(row, index):  # noqa: F811
+        return row[index:index + _LANES].copy()
+
+    def store_float(row, index, value):  # noqa: F811
+        row[index:index + _LANES] = value
+
+    def splat(value):  # noqa: F811
+        return np.full(_LANES, value, np.float32)
+
+    def zeros():  # noqa: F811
+        return np.zeros(_LANES, np.float32)
+
+    def multiply_add(acc, a, b):  # noqa: F811 - a multiply, then an add: each rounded to float32
+        return acc + a * b
+
+    def add(a, b):  # noqa: F811
+        return a + b
