@@ -8,6 +8,8 @@ text's vector is compared with its float32 vector by cosine.
     weights       "channel": one scale per output channel;  "blockB": one per run of B along K
     activations   "token": one scale per token (row);  "blockB": one per run of B along K;
                   "asym-token": uint8 with a zero point per token;  "fp32": not quantised
+    either        "bf16": each value rounded to bfloat16 (8 bits of mantissa, to nearest even), as
+                  AVX-512 BF16's vdpbf16ps would multiply them (its products are exact in float32)
 
 Texts: the queries and passages of tools/make_retrieval_set.py (real English prose, offline) and
 tools/bench.py's corpus, cut at the model's length (256 tokens for all-MiniLM-L6-v2).
@@ -30,7 +32,8 @@ from tools.bench import corpus_texts  # noqa: E402
 from tools.make_retrieval_set import retrieval_set  # noqa: E402
 
 RECIPES = [("channel", "token"), ("channel", "asym-token"), ("channel", "block32"), ("block32", "block32"),
-           ("block64", "block64"), ("block128", "block128"), ("channel", "fp32"), ("block32", "fp32")]
+           ("block64", "block64"), ("block128", "block128"), ("channel", "fp32"), ("block32", "fp32"),
+           ("bf16", "bf16"), ("bf16", "fp32")]
 
 
 def symmetric(a: np.ndarray, group: int | None) -> np.ndarray:  # [R, K] -> [R, K] on the int8 grid
@@ -50,9 +53,17 @@ def asymmetric(a: np.ndarray) -> np.ndarray:  # [R, K] -> [R, K] on a uint8 grid
     return (np.clip(np.rint(a / scale) + zero, 0, 255) - zero) * scale
 
 
+def bfloat16(a: np.ndarray) -> np.ndarray:  # [R, K] -> [R, K], each value rounded to bfloat16
+    bits = a.astype(np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000  # to nearest, ties to even
+    return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
 def rounder(kind: str):
     if kind == "fp32":
         return lambda a: a
+    if kind == "bf16":
+        return bfloat16
     if kind == "asym-token":
         return asymmetric
     group = None if kind in ("channel", "token") else int(kind.removeprefix("block"))
@@ -64,9 +75,9 @@ def embed_with(model, texts: list[str], weights: str, activations: str) -> np.nd
     w_round, a_round = rounder(weights), rounder(activations)
     cache: dict[int, np.ndarray] = {}
 
-    def fake_matmul(a, weight, out):
+    def fake_matmul(a, weight, out, rounded=None):  # the engine's _matmul, its weight packed
         if id(weight) not in cache:
-            cache[id(weight)] = w_round(weight.astype(np.float64))
+            cache[id(weight)] = w_round(weight.dense.astype(np.float64))
         out[:] = a_round(a.astype(np.float64)) @ cache[id(weight)].T
 
     backend._matmul = fake_matmul

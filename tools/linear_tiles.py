@@ -1,13 +1,16 @@
 """Which tile shape suits kernels.linear on this machine: the kernel's loop, compiled for each
-shape (rows of x by rows of the weight), timed on e5-small-v2's four products beside OpenBLAS.
+shape (rows of x by groups of 16 columns), timed over e5-small-v2's four products of a layer beside
+OpenBLAS and kernels.linear itself.
 
-    python tools/linear_tiles.py [--shapes 4x4,2x4,3x4,2x8] [--rows 64,4096] [--threads 2]
+    python tools/linear_tiles.py [--shapes 6x4,6x1,3x2] [--rows 12,32,128,1024,4096] [--threads 2]
 
 Numba compiles for the host; to see what an AVX2-only machine would get, run it with
 NUMBA_CPU_NAME=haswell and NUMBA_CPU_FEATURES=+avx,+avx2,+fma,-avx512f (and the rest of Haswell's
 features), which gives 16 vector registers instead of AVX-512's 32. The shapes are generated source
-(one accumulator per pair, as kernels._dot_4x4 writes them out by hand), so that any shape can be
-tried; kernels.LINEAR_TILE_ROWS records what the measurements chose.
+in the form of kernels.linear (one accumulator per row and group, as linear._tile_6x4 writes them
+out by hand), so that any shape can be tried; kernels.TILE_GROUPS records what the measurements
+chose. Each figure is the best of 7 rounds, the engines taking turns; up to 64 rows, each round
+reads 12 layers' weights, so that they come from memory as a query's do.
 """
 
 from __future__ import annotations
@@ -21,74 +24,55 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+PRODUCTS = ((1152, 384), (384, 384), (1536, 384), (384, 1536))  # (N, K): a layer's four
 
 
-def tile_source(rows: int, cols: int, row_block: int) -> str:
-    """A linear kernel whose tile is `rows` x `cols`, in the form of kernels.linear, with blocks of
-    `row_block` rows by as many columns up to 64 as are a multiple of `cols`."""
-    col_block = 64 // cols * cols
-    acc = [[f"a{r}_{c}" for c in range(cols)] for r in range(rows)]
-    xs, outs = ", ".join(f"x{r}" for r in range(rows)), ", ".join(f"o{r}" for r in range(rows))
-    lines = [f"def tile({xs}, weight, n, {outs}):"]
-    lines += [f"    w{c} = weight[n + {c}]" for c in range(cols)]
-    lines += [f"    {' = '.join(sum(acc, []))} = np.float32(0.0)", "    for k in range(x0.shape[0]):"]
-    lines += ["        " + ", ".join(f"p{c}" for c in range(cols)) + " = " + ", ".join(f"w{c}[k]" for c in range(cols))]
+def tile_source(rows: int, groups: int) -> str:
+    """A linear kernel (same arguments as kernels.linear) whose tile is `rows` x `groups` groups."""
+    acc = [[f"a{r}_{g}" for g in range(groups)] for r in range(rows)]
+    lines = ["def linear(x, packed, out):",
+             "    M, K = x.shape",
+             "    G = packed.shape[0]",
+             f"    tiles, row_blocks = (G + {groups - 1}) // {groups}, (M + ROW_BLOCK - 1) // ROW_BLOCK",
+             "    for task in prange(tiles * row_blocks):",
+             f"        g0, r0 = (task // row_blocks) * {groups}, (task % row_blocks) * ROW_BLOCK",
+             f"        for m in range(r0, min(M, r0 + ROW_BLOCK), {rows}):"]
+    lines += [f"            x{r} = x[min(m + {r}, M - 1)]" for r in range(rows)]
+    lines += [f"            w{g} = packed[min(g0 + {g}, G - 1)]" for g in range(groups)]
+    lines += ["            for k0 in range(0, K, K_CHUNK):",
+              f"                {' = '.join(sum(acc, []))} = zeros()",
+              "                for k in range(k0, min(K, k0 + K_CHUNK)):"]
+    lines += [f"                    p{g} = load_float(w{g}, k * 16)" for g in range(groups)]
     for r in range(rows):
-        lines += [f"        u = x{r}[k]"] + [f"        {acc[r][c]} += u * p{c}" for c in range(cols)]
-    lines += [f"    o{r}[n + {c}] = {acc[r][c]}" for r in range(rows) for c in range(cols)]
-    lines += [
-        "def linear(x, weight, out):",
-        f"    row_block, col_block = {row_block}, {col_block}",
-        "    M, N = x.shape[0], weight.shape[0]",
-        "    row_blocks, col_blocks = (M + row_block - 1) // row_block, (N + col_block - 1) // col_block",
-        "    for task in prange(row_blocks * col_blocks):",
-        "        r0, c0 = (task // col_blocks) * row_block, (task % col_blocks) * col_block",
-        "        end_row, end_col = min(M, r0 + row_block), min(N, c0 + col_block)",
-        f"        spare = np.empty(({rows}, N), dtype=np.float32)",
-        "        n = c0",
-        f"        while n + {cols} <= end_col:",
-        f"            for m in range(r0, end_row, {rows}):",
-    ]
+        lines += [f"                    u = splat(x{r}[k])"]
+        lines += [f"                    {acc[r][g]} = multiply_add({acc[r][g]}, u, p{g})" for g in range(groups)]
     for r in range(rows):
-        lines += [f"                y{r} = x[min(m + {r}, M - 1)]",
-                  f"                q{r} = out[m + {r}] if m + {r} < M else spare[{r}]"]
-    ys, qs = ", ".join(f"y{r}" for r in range(rows)), ", ".join(f"q{r}" for r in range(rows))
-    lines += [f"                tile({ys}, weight, n, {qs})", f"            n += {cols}"]
+        for g in range(groups):
+            lines += [f"                if m + {r} < M and g0 + {g} < G:",
+                      f"                    o = out[m + {r}]",
+                      f"                    c = (g0 + {g}) * 16",
+                      f"                    s = add(load_float(o, c), {acc[r][g]}) if k0 > 0 else {acc[r][g]}",
+                      "                    store_float(o, c, s)"]
     return "\n".join(lines)
 
 
-def compile_tile(rows: int, cols: int, row_block: int):
+def compile_tile(rows: int, groups: int):
     from numba import njit, prange
 
-    from minie5.engine.kernels import FASTMATH
+    from minie5.engine.kernels import linear, simd
 
-    namespace = {"np": np, "prange": prange}
-    exec(compile(tile_source(rows, cols, row_block), f"<linear {rows}x{cols}>", "exec"), namespace)
-    namespace["tile"] = njit(inline="always", fastmath=FASTMATH)(namespace["tile"])
-    return njit(parallel=True, fastmath=FASTMATH)(namespace["linear"])
-
-
-def gflops(fn, m: int, k: int, n: int, rng) -> float:
-    x, w = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((n, k), dtype=np.float32)
-    out = np.empty((m, n), np.float32)
-    fn(x, w, out)
-    expected = x.astype(np.float64) @ w.T.astype(np.float64)
-    assert np.abs(out - expected).max() < 1e-3 * np.abs(expected).max(), "wrong product"
-    repeats = max(3, int(1e9 / (2 * m * k * n)))
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn(x, w, out)
-        times.append(time.perf_counter() - t)
-    return 2 * m * k * n / np.median(times) / 1e9
+    namespace = {"prange": prange, "ROW_BLOCK": linear.ROW_BLOCK, "K_CHUNK": linear.K_CHUNK,
+                 **{name: getattr(simd, name) for name in ("add", "load_float", "multiply_add", "splat",
+                                                          "store_float", "zeros")}}
+    exec(compile(tile_source(rows, groups), f"<linear {rows}x{groups}>", "exec"), namespace)
+    return njit(parallel=True)(namespace["linear"])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shapes", default="4x4,2x4,3x4,2x8")
-    parser.add_argument("--rows", default="10,64,4096")
+    parser.add_argument("--shapes", default="6x4,6x1,3x2")
+    parser.add_argument("--rows", default="12,32,128,1024,4096")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--row-block", type=int, default=16)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     import numba
@@ -100,19 +84,46 @@ def main() -> int:
     numba.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     pool = ThreadPoolExecutor(args.threads)
-    engines = {"openblas": lambda x, w, out: openblas_matmul(x, w, out, pool, args.threads),
-               "kernels.linear": kernels.linear}
+    engines = {"openblas": None, "kernels.linear": kernels.linear}
     for shape in args.shapes.split(","):
-        r, c = (int(v) for v in shape.split("x"))
-        engines[shape] = compile_tile(r, c, args.row_block)
-    print(f"threads={args.threads}, LINEAR_TILE_ROWS={kernels.LINEAR_TILE_ROWS}; GFLOP/s (median):")
-    print("| rows | K | N | " + " | ".join(engines) + " |")
-    print("|---" * (3 + len(engines)) + "|")
+        r, g = (int(v) for v in shape.split("x"))
+        engines[shape] = compile_tile(r, g)
+    print(f"threads={args.threads}, kernels.TILE_GROUPS={kernels.TILE_GROUPS}; "
+          "GFLOP/s over a layer's four products (best of 7):")
+    print("| rows | " + " | ".join(engines) + " |")
+    print("|---" * (1 + len(engines)) + "|")
     with threadpool_limits(1):  # OpenBLAS's own threads would spin against Numba's between calls
         for m in (int(v) for v in args.rows.split(",")):
-            for k, n in ((384, 1152), (384, 384), (384, 1536), (1536, 384)):
-                rates = [gflops(fn, m, k, n, rng) for fn in engines.values()]
-                print(f"| {m} | {k} | {n} | " + " | ".join(f"{v:.0f}" for v in rates) + " |", flush=True)
+            layers = []
+            for _ in range(12 if m <= 64 else 1):
+                layer = []
+                for n, k in PRODUCTS:
+                    w = rng.standard_normal((n, k), dtype=np.float32)
+                    layer.append((rng.standard_normal((m, k), dtype=np.float32), w, kernels.pack_weight(w).packed,
+                                  np.empty((m, n), np.float32)))
+                layers.append(layer)
+
+            def run(fn, layers=layers):
+                for layer in layers:
+                    for x, w, packed, out in layer:
+                        if fn is None:
+                            openblas_matmul(x, w, out, pool, args.threads)
+                        else:
+                            fn(x, packed, out)
+
+            for name, fn in engines.items():  # compile, and check each against float64
+                run(fn)
+                x, w, _, out = layers[0][0]
+                expected = x.astype(np.float64) @ w.T.astype(np.float64)
+                assert np.abs(out - expected).max() < 1e-4 * np.abs(expected).max(), f"{name}: wrong product"
+            best = dict.fromkeys(engines, np.inf)
+            for _ in range(7):
+                for name, fn in engines.items():
+                    t = time.perf_counter()
+                    run(fn)
+                    best[name] = min(best[name], (time.perf_counter() - t) / len(layers))
+            flops = sum(2 * m * n * k for n, k in PRODUCTS)
+            print(f"| {m:,} | " + " | ".join(f"{flops / best[name] / 1e9:.0f}" for name in engines) + " |", flush=True)
     return 0
 
 

@@ -83,17 +83,28 @@ def linear(x, packed, out):  # [M, K] . packed [G, K * 16] -> out [M, G * 16], C
     module's docstring). Tasks are TILE_GROUPS groups x ROW_BLOCK rows, group by group."""
     M, K = x.shape
     groups = packed.shape[0]
+    weights = packed.reshape(packed.size)
     tile_columns = (groups + TILE_GROUPS - 1) // TILE_GROUPS
     row_blocks = (M + ROW_BLOCK - 1) // ROW_BLOCK
     for task in prange(tile_columns * row_blocks):
         first_group, first_row = (task // row_blocks) * TILE_GROUPS, (task % row_blocks) * ROW_BLOCK
         for m in range(first_row, min(M, first_row + ROW_BLOCK), TILE_ROWS):
             for k0 in range(0, K, K_CHUNK):
-                k1 = min(K, k0 + K_CHUNK)
-                if TILE_GROUPS == 4:
-                    _tile_6x4(x, packed, m, first_group, k0, k1, out)
-                else:
-                    _tile_6x1(x, packed, m, first_group, k0, k1, out)
+                multiply_tile(x, weights, K * LANES, LANES, groups, m, first_group, k0, min(K, k0 + K_CHUNK), k0 > 0,
+                              out)
+
+
+@njit(inline="always")
+def multiply_tile(x, b, group_step, k_step, groups, m, g, k0, k1, more, out):
+    """One tile of out = x @ B, for a B [K, 16 * groups] read from the flat array b, its element
+    [k, 16 g + lane] at b[g * group_step + k * k_step + lane]: rows m..m+5 of x by groups g..g+3
+    (g alone on AVX2), over k in [k0, k1). Stored into out's rows, or with `more` added to what
+    they hold. `linear` reads packed weights (group_step = 16 K, k_step = 16); attention reads
+    row-major matrices (group_step = 16, k_step = their width)."""
+    if TILE_GROUPS == 4:
+        _tile_6x4(x, b, group_step, k_step, groups, m, g, k0, k1, more, out)
+    else:
+        _tile_6x1(x, b, group_step, k_step, m, g, k0, k1, more, out)
 
 
 @njit(inline="always")
@@ -109,23 +120,22 @@ def _step4(u, p, q, r, s, a, b, c, d):  # one row's four accumulators, each move
 
 
 @njit(inline="always")
-def _tile_6x4(x, packed, m, g0, k0, k1, out):  # rows m..m+5 . groups g0..g0+3, k in [k0, k1) -> out
-    groups = packed.shape[0]
+def _tile_6x4(x, b, group_step, k_step, groups, m, g0, k0, k1, more, out):  # see multiply_tile
     g1, g2, g3 = min(g0 + 1, groups - 1), min(g0 + 2, groups - 1), min(g0 + 3, groups - 1)
-    w0, w1, w2, w3 = packed[g0], packed[g1], packed[g2], packed[g3]
+    i0, i1, i2, i3 = g0 * group_step, g1 * group_step, g2 * group_step, g3 * group_step
     x0, x1, x2, x3, x4, x5 = _rows(x, m)
     a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = zeros()
     d0 = d1 = d2 = d3 = e0 = e1 = e2 = e3 = f0 = f1 = f2 = f3 = zeros()
     for k in range(k0, k1):
-        p, q, r, s = load_float(w0, k * LANES), load_float(w1, k * LANES), load_float(w2, k * LANES), \
-            load_float(w3, k * LANES)
+        at = k * k_step
+        p, q, r, s = load_float(b, i0 + at), load_float(b, i1 + at), load_float(b, i2 + at), load_float(b, i3 + at)
         a0, a1, a2, a3 = _step4(splat(x0[k]), p, q, r, s, a0, a1, a2, a3)
         b0, b1, b2, b3 = _step4(splat(x1[k]), p, q, r, s, b0, b1, b2, b3)
         c0, c1, c2, c3 = _step4(splat(x2[k]), p, q, r, s, c0, c1, c2, c3)
         d0, d1, d2, d3 = _step4(splat(x3[k]), p, q, r, s, d0, d1, d2, d3)
         e0, e1, e2, e3 = _step4(splat(x4[k]), p, q, r, s, e0, e1, e2, e3)
         f0, f1, f2, f3 = _step4(splat(x5[k]), p, q, r, s, f0, f1, f2, f3)
-    rows, stored, more = min(TILE_ROWS, x.shape[0] - m), min(4, groups - g0), k0 > 0  # the rest stood in
+    rows, stored = min(TILE_ROWS, x.shape[0] - m), min(4, groups - g0)  # the rest stood in
     _store4(out[m], g0, stored, more, a0, a1, a2, a3)
     if rows > 1:
         _store4(out[m + 1], g0, stored, more, b0, b1, b2, b3)
@@ -151,28 +161,29 @@ def _store4(row, g0, stored, more, a, b, c, d):  # the first `stored` of four gr
 
 
 @njit(inline="always")
-def _store(row, column, more, chunk):  # a chunk's sums -> row[column:column + 16], added to the earlier chunks'
-    store_float(row, column, add(load_float(row, column), chunk) if more else chunk)
+def _store(row, column, more, sums):  # sums -> row[column:column + 16], or added to what it holds
+    store_float(row, column, add(load_float(row, column), sums) if more else sums)
 
 
 @njit(inline="always")
-def _tile_6x1(x, packed, m, g, k0, k1, out):  # rows m..m+5 . group g, k in [k0, k1) -> out
-    w = packed[g]
+def _tile_6x1(x, b, group_step, k_step, m, g, k0, k1, more, out):  # see multiply_tile
     x0, x1, x2, x3, x4, x5 = _rows(x, m)
-    a = b = c = d = e = f = zeros()
+    a0 = a1 = a2 = a3 = a4 = a5 = zeros()
+    first = g * group_step
     for k in range(k0, k1):
-        p = load_float(w, k * LANES)
-        a, b, c = multiply_add(a, splat(x0[k]), p), multiply_add(b, splat(x1[k]), p), multiply_add(c, splat(x2[k]), p)
-        d, e, f = multiply_add(d, splat(x3[k]), p), multiply_add(e, splat(x4[k]), p), multiply_add(f, splat(x5[k]), p)
-    rows, column, more = min(TILE_ROWS, x.shape[0] - m), g * LANES, k0 > 0
-    _store(out[m], column, more, a)
+        p = load_float(b, first + k * k_step)
+        a0, a1 = multiply_add(a0, splat(x0[k]), p), multiply_add(a1, splat(x1[k]), p)
+        a2, a3 = multiply_add(a2, splat(x2[k]), p), multiply_add(a3, splat(x3[k]), p)
+        a4, a5 = multiply_add(a4, splat(x4[k]), p), multiply_add(a5, splat(x5[k]), p)
+    rows, column = min(TILE_ROWS, x.shape[0] - m), g * LANES
+    _store(out[m], column, more, a0)
     if rows > 1:
-        _store(out[m + 1], column, more, b)
+        _store(out[m + 1], column, more, a1)
     if rows > 2:
-        _store(out[m + 2], column, more, c)
+        _store(out[m + 2], column, more, a2)
     if rows > 3:
-        _store(out[m + 3], column, more, d)
+        _store(out[m + 3], column, more, a3)
     if rows > 4:
-        _store(out[m + 4], column, more, e)
+        _store(out[m + 4], column, more, a4)
     if rows > 5:
-        _store(out[m + 5], column, more, f)
+        _store(out[m + 5], column, more, a5)
