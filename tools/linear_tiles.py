@@ -57,9 +57,13 @@ def tile_source(rows: int, groups: int) -> str:
 
 
 def compile_tile(rows: int, groups: int):
+    import importlib
+
     from numba import njit, prange
 
-    from minie5.engine.kernels import linear, simd
+    from minie5.engine.kernels import simd
+
+    linear = importlib.import_module("minie5.engine.kernels.linear")  # the module (the package exports the kernel)
 
     namespace = {"prange": prange, "ROW_BLOCK": linear.ROW_BLOCK, "K_CHUNK": linear.K_CHUNK,
                  **{name: getattr(simd, name) for name in ("add", "load_float", "multiply_add", "splat",
