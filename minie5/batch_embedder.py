@@ -43,7 +43,7 @@ class BatchEmbedder:
     on_bad_row: a null or non-string text raises BadRowError ("error", naming the row), is dropped
       from the batch ("skip"), or keeps its row with a null embedding ("empty").
     long: texts over the model's limit, as Model.encode takes it ("truncate", "chunk", "error").
-    dtype: "float32", or "int8" for the engine's int8 products (minie5.load's dtype).
+    dtype: "float32", or "int8" / "bfloat16" for the engine's int8 / bfloat16 products (minie5.load's dtype).
     """
 
     def __init__(self, model: str | Path | None = None, column: str = "text", *, prefix: str | None = None,

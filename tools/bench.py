@@ -43,9 +43,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from tools.measure import attention_flops, linear_flops_per_token, peak_rss_mb  # noqa: E402
 
-ENGINES = ["minie5-numba", "minie5-deterministic", "minie5-int8", "minie5-numpy", "minie5-baseline", "torch",
-           "onnxruntime", "onnxruntime-int8", "onnxruntime-int8-channel", "openvino"]
-OURS = ("minie5-numba", "minie5-int8")  # the rows the ratios are given for, each against every other engine
+ENGINES = ["minie5-numba", "minie5-deterministic", "minie5-int8", "minie5-bf16", "minie5-numpy", "minie5-baseline",
+           "torch", "onnxruntime", "onnxruntime-int8", "onnxruntime-int8-channel", "openvino"]
+OURS = ("minie5-numba", "minie5-int8", "minie5-bf16")  # the rows the ratios are given for, against every other
 WORKLOADS = ["corpus", "queries", "long", "latency"]
 LATENCY_LENGTHS = (1, 8, 32, 128)  # word-piece tokens of text, [CLS] and [SEP] not counted
 LATENCY_BATCHES = (1, 4, 16)  # short queries per call
@@ -263,6 +263,8 @@ def worker(args) -> None:
         engine = Minie5Engine(args.model, args.threads, "numba", deterministic=True)
     elif args.worker == "minie5-int8":
         engine = Minie5Engine(args.model, args.threads, "numba", dtype="int8")
+    elif args.worker == "minie5-bf16":
+        engine = Minie5Engine(args.model, args.threads, "numba", dtype="bfloat16")
     elif args.worker == "minie5-baseline":  # the numba engine of another checkout (--baseline)
         sys.path.insert(0, str(args.baseline))
         engine = Minie5Engine(args.model, args.threads, "numba")

@@ -57,16 +57,18 @@ def gemm_rates(threads: int, shapes: list[tuple[int, int, int]]) -> dict[str, fl
 
     numba.set_num_threads(threads)
     pool = ThreadPoolExecutor(threads)
-    products = {"openblas": lambda x, w, out: openblas_matmul(x, w, out, pool, threads),
-                "kernels.linear": kernels.linear}
+    # (the weight as the product reads it, the product): OpenBLAS takes [N, K], kernels.linear packed
+    products = {"openblas": (lambda w: w, lambda x, w, out: openblas_matmul(x, w, out, pool, threads)),
+                "kernels.linear": (lambda w: kernels.pack_weight(w).packed, kernels.linear)}
     rng = np.random.default_rng(0)
     rates = {}
     with threadpool_limits(1):
-        for name, product in products.items():
+        for name, (prepare, product) in products.items():
             flops = seconds = 0.0
             for m, k, n in shapes:
-                x, w = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((n, k), dtype=np.float32)
-                out = np.empty((m, n), np.float32)
+                x = rng.standard_normal((m, k), dtype=np.float32)
+                w = prepare(rng.standard_normal((n, k), dtype=np.float32))
+                out = np.empty((m, -(-n // 16) * 16), np.float32)
                 product(x, w, out)
                 best = float("inf")
                 for _ in range(5):

@@ -16,7 +16,7 @@ Reported: recall@1, recall@10, MRR@10, and how often the top hit agrees with flo
 With --engines, a second table: how exact each way of computing the vectors themselves is, against
 minie5's float64 reference on the same queries and passages (cosine of every vector, min and mean)
 and in the same retrieval metrics:
-    minie5 float32, minie5 int8 (dtype="int8"),
+    minie5 float32, minie5 int8 (dtype="int8"), minie5 bfloat16 (dtype="bfloat16"),
     ONNX Runtime int8 (quantize_dynamic's default: one scale per weight tensor; and per_channel=True)
     on an ONNX export of the same weights (needs torch, transformers, onnx, onnxruntime).
 
@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     parser.add_argument("--prefixes", action="store_true", help='add "query: " / "passage: " (e5 models)')
     parser.add_argument("--engines", action="store_true",
-                        help="also compare minie5 float32 / int8 and ONNX Runtime int8 against float64")
+                        help="also compare minie5 float32 / int8 / bfloat16 and ONNX Runtime int8 against float64")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "minie5-bench",
                         help="where the ONNX exports are kept (with --engines)")
     args = parser.parse_args()
@@ -120,7 +120,8 @@ def engine_table(model, queries: list[str], passages: list[str], prefixes: bool,
     texts = queries + passages
     truth = minie5.load(model.path, backend="numpy", dtype="float64").encode(texts)
     engines = {"minie5 float32": lambda: minie5.load(model.path).encode(texts),
-               "minie5 int8": lambda: minie5.load(model.path, dtype="int8").encode(texts)}
+               "minie5 int8": lambda: minie5.load(model.path, dtype="int8").encode(texts),
+               "minie5 bfloat16": lambda: minie5.load(model.path, dtype="bfloat16").encode(texts)}
     onnx_path = cache / f"{model.path.name}.onnx"
     try:
         import onnxruntime  # noqa: F401

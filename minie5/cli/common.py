@@ -53,14 +53,18 @@ def read_ranges(path: Path | None) -> np.ndarray | None:
         raise UsageError(f"--ranges {path}: cannot read a .npy array ({e})") from None
 
 
+ENGINE_DTYPES = ("float32", "int8", "bfloat16")
+DTYPE_HELP = ("float32 (default); int8: the encoder's products in int8 (numba backend; AVX-512 VNNI where the CPU "
+              "has it), fastest, vectors within cosine ~0.999 of float32's; bfloat16: in bfloat16 (AVX-512 BF16), "
+              "fast, within ~0.99997")
+
+
 def add_deterministic_argument(parser: argparse.ArgumentParser) -> None:
     """--deterministic and --dtype: how the numba engine computes."""
     parser.add_argument("--deterministic", action="store_true",
                         help="a text's vector is the same bits whatever its batch (numba backend; slower on "
                              "long batches where OpenBLAS is the faster product)")
-    parser.add_argument("--dtype", choices=("float32", "int8"), default="float32",
-                        help="float32 (default), or int8: the encoder's products in int8 (numba backend; "
-                             "AVX-512 VNNI where the CPU has it), faster, vectors within cosine ~0.999 of float32's")
+    parser.add_argument("--dtype", choices=ENGINE_DTYPES, default="float32", help=DTYPE_HELP)
 
 
 def add_prefix_arguments(parser: argparse.ArgumentParser) -> None:

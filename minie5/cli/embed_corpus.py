@@ -10,7 +10,16 @@ from ..batch_embedder import BAD_ROW_POLICIES
 from ..encode.long_texts import LONG_MODES
 from ..encode.quantize import PRECISIONS
 from ..errors import install_hint
-from .common import UsageError, add_model_arguments, add_prefix_arguments, note, prefix_kind, read_ranges
+from .common import (
+    DTYPE_HELP,
+    ENGINE_DTYPES,
+    UsageError,
+    add_model_arguments,
+    add_prefix_arguments,
+    note,
+    prefix_kind,
+    read_ranges,
+)
 
 
 def add_parsers(commands) -> None:
@@ -45,9 +54,7 @@ def add_parsers(commands) -> None:
                      help="float32 (default), float16, int8/uint8 (need --ranges), binary or ubinary")
     job.add_argument("--ranges", type=Path, metavar="FILE", help="int8/uint8 calibration ranges (.npy)")
     job.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per batch (default 32)")
-    job.add_argument("--dtype", choices=("float32", "int8"), default="float32",
-                     help="float32 (default), or int8: the encoder's products in int8, faster, vectors within "
-                          "cosine ~0.999 of float32's")
+    job.add_argument("--dtype", choices=ENGINE_DTYPES, default="float32", help=DTYPE_HELP)
     job.add_argument("--restart", action="store_true",
                      help="OUTPUT holds another job's parts (other model, options or input): delete them first")
     job.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary: only warnings "

@@ -31,7 +31,7 @@ def embed_corpus(input: str, output: str | Path, *, model: str | None = None, co
     them, or a glob) into Parquet parts under `output`, with the input's columns and an
     `embedding`. A .txt file is one text per line, in a column named `column`. `long` is what
     `Model.encode` takes ("truncate", "chunk", "error"); truncated rows are counted in the summary.
-    dtype: "float32", or "int8" for the engine's int8 products (minie5.load's dtype).
+    dtype: "float32", or "int8" / "bfloat16" for the engine's int8 / bfloat16 products (minie5.load's dtype).
 
     address: a Ray cluster ("ray://host:10001", "auto"); None starts Ray on this machine.
     workers: actors in the pool (default: the cluster's CPUs / threads_per_worker).

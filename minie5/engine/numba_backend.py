@@ -12,7 +12,8 @@ The products go to kernels.linear, a Numba kernel with one arithmetic for every 
 vector does not depend on its batch), its weights packed at load in groups of 16 columns, or, for
 long batches on machines where it is faster, to OpenBLAS through NumPy (Numba's own np.dot would
 need SciPy, and calls the same library); with dtype="int8", to kernels.int8 (weights rounded at
-load, each product's input rounded per token); everything between them is a kernel from kernels/.
+load, each product's input rounded per token), with dtype="bfloat16" to kernels.bfloat16;
+everything between them is a kernel from kernels/.
 Attention reads query, key and value through a transposed view, a row per channel (see
 kernels.self_attention). Buffers are reused from batch to batch. The pass ends with pooling; the
 pooled vectors go back to the text pipeline in float64, unnormalised.
@@ -31,8 +32,8 @@ import numpy as np
 from ..loading.config import BertConfig
 from ..reference.padding import pad_batch
 from . import kernels
-from .kernels import int8
-from .kernels.intrinsics import has_avx512_vnni
+from .kernels import bfloat16, int8
+from .kernels.intrinsics import has_avx512_bf16, has_avx512_vnni
 from .threads import ThreadLimits
 
 # One forward pass at a time per process. Each pass already keeps every core it is given busy, so
@@ -57,6 +58,13 @@ def int8_kernel():
     return int8.linear_int8 if has_avx512_vnni() else None
 
 
+def bfloat16_kernel():
+    """The bfloat16 product this process runs: vdpbf16ps's where the compiled code may use it,
+    else None (dtype="bfloat16" then runs as float32). There is no portable twin: NumPy-speed loops
+    would be slower than float32 and no more exact, so NUMBA_DISABLE_JIT=1 gets float32 too."""
+    return bfloat16.linear_bfloat16 if has_avx512_bf16() and not numba.config.DISABLE_JIT else None
+
+
 class NumbaBackend:
     """The fast forward pass behind the `Backend` interface: packed tokens, float32."""
 
@@ -74,8 +82,10 @@ class NumbaBackend:
         # differently from its main tiles, so a row's result depends on the batch around it.
         self.deterministic = deterministic
         # "int8": the products' weights rounded to int8 at load (kernels/int8.py) and their inputs
-        # per token; a row's arithmetic never depends on its batch, so this is deterministic too.
+        # per token; "bfloat16": both rounded to bfloat16 (kernels/bfloat16.py). A row's arithmetic
+        # never depends on its batch in either, so both are deterministic too.
         self._int8_product = int8_kernel() if weights == "int8" else None
+        self._bfloat16_product = bfloat16_kernel() if weights == "bfloat16" else None
         if weights == "int8" and self._int8_product is None:
             # Without VNNI the portable int8 loops run at a tenth of kernels.linear's float32 rate
             # (docs/engine-guide.md, "int8"): float32 is both faster and more exact there. Kept
@@ -84,13 +94,18 @@ class NumbaBackend:
                           "where int8 products would be slower than float32's: running dtype='float32', "
                           "deterministic=True instead", RuntimeWarning, stacklevel=4)
             weights, self.deterministic = "float32", True
+        if weights == "bfloat16" and self._bfloat16_product is None:
+            warnings.warn("dtype='bfloat16': this CPU (or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES, or NUMBA_DISABLE_JIT) "
+                          "has no AVX-512 BF16: running dtype='float32', deterministic=True instead",
+                          RuntimeWarning, stacklevel=4)
+            weights, self.deterministic = "float32", True
         self.weights = weights
         emb = params["embeddings"]
         self.word = emb["word_embeddings"]["weight"]
         self.position = emb["position_embeddings"]["weight"]
         self.token_type = emb["token_type_embeddings"]["weight"]
         self.embeddings_norm = (emb["LayerNorm"]["weight"], emb["LayerNorm"]["bias"])
-        self.layers = [_Layer(p, quantized=weights == "int8") for p in params["encoder"]["layer"]]
+        self.layers = [_Layer(p, weights) for p in params["encoder"]["layer"]]
         self._buffers: dict[str, np.ndarray] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads.threads, thread_name_prefix="minie5-blas")
 
@@ -116,8 +131,8 @@ class NumbaBackend:
             padded.append(state)
         return padded, mask
 
-    def _matmul(self, a: np.ndarray, weight: kernels.PackedWeight | int8.QuantizedWeight, out: np.ndarray,
-                rounded: tuple | None = None) -> None:  # [M, K] @ [N, K]^T -> [M, N]
+    def _matmul(self, a: np.ndarray, weight: kernels.PackedWeight | int8.QuantizedWeight | bfloat16.BFloat16Weight,
+                out: np.ndarray, rounded: tuple | None = None) -> None:  # [M, K] @ [N, K]^T -> [M, N]
         """out = a @ weight^T on `threads` cores, weight in torch.nn.Linear's [out, in] layout.
 
         kernels.linear, whose arithmetic per output never depends on the batch, takes every product
@@ -126,11 +141,12 @@ class NumbaBackend:
         single-threaded calls on blocks of rows, one per thread of our own pool. OpenBLAS's own
         threads would be simpler, but they spin for a while after each product, and on a small
         machine that steals the cores the next kernel needs. An int8 weight goes to kernels.int8
-        (`rounded`: a already rounded by the kernel that wrote it, see _rounded).
+        (`rounded`: a already rounded by the kernel that wrote it, see _rounded), a bfloat16 one to
+        kernels.bfloat16, a's rows rounded first.
 
-        Both kernels write whole groups of 16 columns to a C-contiguous array; where `out` is not
+        The kernels write whole groups of 16 columns to a C-contiguous array; where `out` is not
         one (a width not a multiple of 16), they write to a work array, copied."""
-        if not isinstance(weight, int8.QuantizedWeight) and not (
+        if isinstance(weight, kernels.PackedWeight) and not (
                 self.deterministic or a.shape[0] <= LINEAR_ROWS or self._linear_is_faster()):
             self._openblas(a, weight.dense, out)
             return
@@ -139,6 +155,11 @@ class NumbaBackend:
         target = out if direct else self._buffer("product_out", M, weight.padded_rows)
         if isinstance(weight, int8.QuantizedWeight):
             self._int8_matmul(a, weight, target, rounded)
+        elif isinstance(weight, bfloat16.BFloat16Weight):
+            K = a.shape[1]
+            rounded_a = self._buffer(f"bfloat16_x{K}", M, K + K % 2, np.uint16)
+            bfloat16.round_rows(a, rounded_a)
+            self._bfloat16_product(rounded_a, weight.packed, target)
         else:
             kernels.linear(a, weight.packed, target)
         if not direct:
@@ -199,6 +220,8 @@ class NumbaBackend:
         first call in a process may time both (see _linear_is_faster), as a pass would run them."""
         if self.weights == "int8":
             return "kernels.int8" if self._int8_product is int8.linear_int8 else "kernels.int8 (portable)"
+        if self.weights == "bfloat16":
+            return "kernels.bfloat16"
         if self.deterministic:
             return "kernels.linear"
         with _FORWARD_LOCK, self.threads.applied():
@@ -286,10 +309,10 @@ def packed_position_ids(input_ids: np.ndarray, offsets: np.ndarray, config: Bert
 class _Layer:
     """One encoder layer's weights as the engine's products take them: query, key and value
     stacked into one [3H, H] matrix, and each product's weight packed for kernels.linear
-    (kernels.pack_weight) or, with `quantized`, rounded to int8 and packed for kernels.int8
-    (int8.pack_weight). Biases and LayerNorms stay float32."""
+    (kernels.pack_weight) or, for `weights` "int8" or "bfloat16", rounded and packed for
+    kernels.int8 or kernels.bfloat16. Biases and LayerNorms stay float32."""
 
-    def __init__(self, p: dict, quantized: bool = False):
+    def __init__(self, p: dict, weights: str = "float32"):
         attn = p["attention"]
         q, k, v = (attn["self"][name] for name in ("query", "key", "value"))
         self.qkv_weight = np.concatenate([q["weight"], k["weight"], v["weight"]])
@@ -302,7 +325,7 @@ class _Layer:
         self.output_weight = p["output"]["dense"]["weight"]
         self.output_bias = p["output"]["dense"]["bias"]
         self.output_norm = (p["output"]["LayerNorm"]["weight"], p["output"]["LayerNorm"]["bias"])
-        pack = int8.pack_weight if quantized else kernels.pack_weight
+        pack = {"float32": kernels.pack_weight, "int8": int8.pack_weight, "bfloat16": bfloat16.pack_weight}[weights]
         for name in ("qkv_weight", "attention_output_weight", "intermediate_weight", "output_weight"):
             setattr(self, name, pack(getattr(self, name)))
 

@@ -14,14 +14,14 @@ import pytest
 import minie5
 from minie5.engine import kernels
 from minie5.engine.kernels import int8
-from minie5.engine.kernels.intrinsics import has_avx512_vnni
+from minie5.engine.kernels.intrinsics import has_avx512_bf16, has_avx512_vnni
 from minie5.reference.quantized import BLOCK, linear_int8, quantize_blocks
+from tests.support.texts import varied_texts
 
 VNNI = has_avx512_vnni()
 needs_vnni = pytest.mark.skipif(not VNNI, reason="this CPU has no AVX-512 VNNI: only the portable kernel runs")
 PRODUCTS = [int8.linear_int8_portable] + ([int8.linear_int8] if VNNI else [])
 SHAPES = [(1, 64, 16), (5, 384, 48), (37, 100, 40), (130, 1536, 384), (9, 32, 1152)]  # M, K, N
-WORDS = "the summit of the mountain is covered in snow while trains leave the station every hour".split()
 
 
 def rounded(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,11 +130,6 @@ def int8_model(minilm_dir):
         return minie5.load(minilm_dir, dtype="int8")
 
 
-def varied_texts(n: int, seed: int = 0) -> list[str]:
-    rng = np.random.default_rng(seed)
-    return [" ".join(rng.choice(WORDS, size=int(rng.integers(1, 120)))) for _ in range(n)]
-
-
 def test_int8_vectors_stay_close_to_float32_on_real_weights(minilm_dir, int8_model, engine):
     """all-MiniLM-L6-v2's trained weights, which have the outlier channels random ones lack; the
     issue's bar is min cosine 0.998 over 500+ varied texts (tools/bench.py and
@@ -169,33 +164,39 @@ def test_int8_reranker_and_option_errors(minilm_dir):
 
 
 # Numba compiles for NUMBA_CPU_NAME with the host's features unless NUMBA_CPU_FEATURES says which:
-# "haswell" alone on a VNNI host still has VNNI; with Haswell's own features it has none; "generic"
-# has none. Each must embed; without VNNI, dtype="int8" says once that it runs float32 instead
-# (deterministic, as int8 is), where the portable int8 loops would be slower than float32.
+# "haswell" alone on a VNNI host still has VNNI (and BF16, where the host has it); with Haswell's own
+# features it has neither; "generic" has none. Each must embed; without VNNI, dtype="int8" says
+# once that it runs float32 instead (deterministic, as int8 is), where the portable int8 loops
+# would be slower than float32; without BF16, dtype="bfloat16" says the same.
 HASWELL_FEATURES = ("+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+cx8,+f16c,+fma,+fsgsbase,+fxsr,+invpcid,+lzcnt,"
                     "+mmx,+movbe,+pclmul,+popcnt,+rdrnd,+sahf,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+xsave,"
                     "+xsaveopt")
 
 
 @pytest.mark.parametrize("cpu", ["haswell", "haswell-features", "generic"])
-def test_cpus_without_vnni_get_a_correct_vector_and_a_warning_never_a_crash(tmp_path, minilm_dir, engine, cpu):
+def test_cpus_without_vnni_or_bf16_get_a_correct_vector_and_a_warning_never_a_crash(tmp_path, minilm_dir, engine, cpu):
     env = dict(os.environ, NUMBA_CPU_NAME=cpu.removesuffix("-features"), NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     if cpu == "haswell-features":
         env["NUMBA_CPU_FEATURES"] = HASWELL_FEATURES
     code = ("import sys, warnings, numpy as np, minie5\n"
             "warnings.simplefilter('always')\n"
-            "m = minie5.load(sys.argv[1], dtype='int8')\n"
-            "print(m.backend.products())\n"
-            "np.save(sys.argv[2], m.encode(['query: summit define', 'passage: the highest point of a mountain']))\n")
-    result = subprocess.run([sys.executable, "-c", code, str(minilm_dir), str(tmp_path / "v.npy")], env=env,
-                            capture_output=True, text=True, timeout=600)
+            "texts = ['query: summit define', 'passage: the highest point of a mountain']\n"
+            "for dtype, path in (('int8', sys.argv[2]), ('bfloat16', sys.argv[3])):\n"
+            "    m = minie5.load(sys.argv[1], dtype=dtype)\n"
+            "    print(m.backend.products())\n"
+            "    np.save(path, m.encode(texts))\n")
+    result = subprocess.run([sys.executable, "-c", code, str(minilm_dir), str(tmp_path / "v.npy"),
+                             str(tmp_path / "b.npy")], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    expect_vnni = cpu == "haswell" and VNNI
-    assert result.stdout.strip() == ("kernels.int8" if expect_vnni else "kernels.linear")
+    expect_vnni, expect_bf16 = cpu == "haswell" and VNNI, cpu == "haswell" and has_avx512_bf16()
+    assert result.stdout.split() == ["kernels.int8" if expect_vnni else "kernels.linear",
+                                     "kernels.bfloat16" if expect_bf16 else "kernels.linear"]
     assert result.stderr.count("has no AVX-512 VNNI") == (0 if expect_vnni else 1), result.stderr[-2000:]
+    assert result.stderr.count("has no AVX-512 BF16") == (0 if expect_bf16 else 1), result.stderr[-2000:]
     # With VNNI under another target, the products' integer sums are the same, but LayerNorm, GELU
     # and attention vectorise differently (their sums in another order, 1e-7 apart), and a value
     # that moves across a rounding boundary of the next product's int8 grid moves its product by a
     # step: so the bar is int8's own, the cosine to float32's vectors.
     exact = engine.encode(["query: summit define", "passage: the highest point of a mountain"])
     assert np.sum(np.load(tmp_path / "v.npy") * exact, axis=1).min() >= 0.998
+    assert np.sum(np.load(tmp_path / "b.npy") * exact, axis=1).min() >= 0.9999

@@ -1,5 +1,5 @@
 """What the processor offers beyond what plain Numba code reaches: how many vector registers the
-compiled code may use, whether it has AVX-512 VNNI, and llvm.prefetch, called through a Numba
+compiled code may use, whether it has AVX-512 VNNI and BF16, and llvm.prefetch, called through a Numba
 intrinsic (simd.py has the vector operations).
 
 An intrinsic emits LLVM IR directly. One that names an instruction the target lacks can abort the
@@ -38,6 +38,12 @@ def has_avx512_vnni() -> bool:
     name: NUMBA_CPU_FEATURES without +avx512vnni must not get it (NUMBA_CPU_NAME alone keeps the
     host's features; NUMBA_CPU_NAME=generic has none)."""
     return {"+avx512f", "+avx512bw", "+avx512vnni"} <= cpu_features()
+
+
+def has_avx512_bf16() -> bool:
+    """Whether the compiled code may use AVX-512 BF16 (`vdpbf16ps`, see simd.dot_bfloat16): the
+    bfloat16 products' kernel. Decided as has_avx512_vnni is."""
+    return {"+avx512f", "+avx512bw", "+avx512bf16"} <= cpu_features()
 
 
 @intrinsic

@@ -83,6 +83,8 @@ def linear(x, packed, out):  # [M, K] . packed [G, K * 16] -> out [M, G * 16], C
     module's docstring). Tasks are TILE_GROUPS groups x ROW_BLOCK rows, group by group."""
     M, K = x.shape
     groups = packed.shape[0]
+    if packed.shape[1] != K * LANES or out.shape[0] != M or out.shape[1] != groups * LANES:
+        raise ValueError("linear: x [M, K], packed [G, 16 K] and out [M, 16 G] do not agree")
     weights = packed.reshape(packed.size)
     tile_columns = (groups + TILE_GROUPS - 1) // TILE_GROUPS
     row_blocks = (M + ROW_BLOCK - 1) // ROW_BLOCK

@@ -12,6 +12,7 @@ any scalar local, and each function below is one instruction or two:
     load_bytes(row, k)          64 bytes from row[k:] as 16 int32 lanes         vmovdqu64
     broadcast_bytes(row, k)     the 4 bytes at row[k:k+4] in every lane         vpbroadcastd
     dot_bytes(acc, u8, s8)      acc + per lane the sum of 4 products u8 x s8    vpdpbusd  (VNNI only)
+    dot_bfloat16(acc, a, b)     acc + per lane the sum of 2 bfloat16 products   vdpbf16ps (BF16 only)
     load_int(row, k), load_float(row, k), store_float(row, k, v)   16 lanes from row[k:]
     splat(x)                    a float32 in every lane
     add(a, b), multiply(a, b)   lane by lane
@@ -19,11 +20,12 @@ any scalar local, and each function below is one instruction or two:
     fma_int(acc, ints, scale)   acc + float(ints) * scale, one rounding         vcvtdq2ps + vfmadd
     fma(a, b, c)                a * b + c for float32 scalars, one rounding     (llvm.fma.f32)
 
-`dot_bytes` is the only one a CPU may lack: compiling it for a processor without AVX-512 VNNI
-aborts the process with an LLVM error that Python cannot catch. Callers must choose the kernel
-that uses it in Python, from `intrinsics.has_avx512_vnni()`, before it is first called (Numba
-compiles on the first call). Everything else here compiles for any x86 target: LLVM splits a
-16-lane operation into what the processor has (two AVX2 registers, four SSE ones).
+`dot_bytes` and `dot_bfloat16` are the ones a CPU may lack: compiling them for a processor without
+AVX-512 VNNI (BF16) aborts the process with an LLVM error that Python cannot catch. Callers must
+choose the kernel that uses them in Python, from `intrinsics.has_avx512_vnni()`
+(`has_avx512_bf16()`), before it is first called (Numba compiles on the first call). Everything
+else here compiles for any x86 target: LLVM splits a 16-lane operation into what the processor has
+(two AVX2 registers, four SSE ones).
 """
 
 from __future__ import annotations
@@ -119,6 +121,20 @@ def dot_bytes(typingctx, acc, unsigned, signed):
                                                   "llvm.x86.avx512.vpdpbusd.512")
         return builder.call(vpdpbusd, list(args))
     return i32x16(i32x16, i32x16, i32x16), codegen
+
+
+@intrinsic
+def dot_bfloat16(typingctx, acc, a, b):
+    """acc + in each lane a0*b0 + a1*b1, the lane's two 16-bit halves of `a` and `b` read as
+    bfloat16 (vdpbf16ps: each product exact in float32, the sums rounded). AVX-512 BF16 only: see
+    the module's docstring."""
+    def codegen(context, builder, signature, args):
+        # As for vpdpbusd: LLVM's IR reader upgrades this <16 x i32> form to the bfloat vectors of
+        # newer LLVMs, and llvmlite needs no bfloat type.
+        vdpbf16ps = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VF, [_VF, _VI, _VI]),
+                                                   "llvm.x86.avx512bf16.dpbf16ps.512")
+        return builder.call(vdpbf16ps, list(args))
+    return f32x16(f32x16, i32x16, i32x16), codegen
 
 
 @intrinsic
