@@ -1,7 +1,7 @@
 """Where the Numba engine's time goes: each matrix product and kernel timed over a workload.
 
     python tools/profile_engine.py [--workload corpus|long|queries] [--threads N] [--deterministic]
-                                   [--dtype int8] [--model DIR]
+                                   [--dtype int8|bfloat16] [--model DIR]
 
 Prints seconds per stage and, for the products and attention, the GFLOP/s they reached, so that
 the bound on throughput can be read off: products are capped by the BLAS, the rest by the kernels.
@@ -28,7 +28,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--model", type=Path)
     parser.add_argument("--deterministic", action="store_true", help="every product through kernels.linear")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "int8"])
+    parser.add_argument("--dtype", default="float32", choices=["float32", "int8", "bfloat16"])
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     import minie5

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import minie5 as minie5_library
-from minie5.engine.kernels.intrinsics import has_avx512_vnni
+from minie5.engine.kernels.intrinsics import has_avx512_bf16, has_avx512_vnni
 from tests.support.cli import run_cli as minie5
 from tests.support.cli import run_process
 
@@ -338,15 +338,19 @@ def test_deterministic_flag(minilm_dir):
     assert together == alone  # the same bits, whatever the batch
 
 
-def test_dtype_int8_flag(minilm_dir):
-    """--dtype int8 on an embedding command: the int8 engine's vector (or, without AVX-512 VNNI,
-    float32's with one warning), within int8's accuracy of float32's, the same bits in any batch."""
+@pytest.mark.parametrize("dtype, closeness, missing, present", [
+    ("int8", 0.998, "has no AVX-512 VNNI", has_avx512_vnni),
+    ("bfloat16", 0.9999, "has no AVX-512 BF16", has_avx512_bf16)])
+def test_dtype_flag(minilm_dir, dtype, closeness, missing, present):
+    """--dtype int8 / bfloat16 on an embedding command: that engine's vector (or, without the
+    instructions, float32's with one warning), within its accuracy of float32's, the same bits in
+    any batch."""
     texts = ["query: summit define", "passage: " + "the top of a mountain " * 30]
     exact = json.loads(minie5("embed", "-m", minilm_dir, texts[0]).stdout)
-    run = minie5("embed", "-m", minilm_dir, "--dtype", "int8", *texts)
+    run = minie5("embed", "-m", minilm_dir, "--dtype", dtype, *texts)
     together = json.loads(run.stdout.splitlines()[0])
-    assert together == json.loads(minie5("embed", "-m", minilm_dir, "--dtype", "int8", texts[0]).stdout)
-    assert float(np.dot(together, exact)) >= 0.998
-    assert run.stderr.count("has no AVX-512 VNNI") == (0 if has_avx512_vnni() else 1)
+    assert together == json.loads(minie5("embed", "-m", minilm_dir, "--dtype", dtype, texts[0]).stdout)
+    assert float(np.dot(together, exact)) >= closeness
+    assert run.stderr.count(missing) == (0 if present() else 1)
     bad = minie5("embed", "-m", minilm_dir, "--dtype", "int4", "x")
     assert bad.returncode == 2 and "--dtype" in bad.stderr
