@@ -13,7 +13,7 @@ import minie5
 from minie5.engine.kernels import bfloat16
 from minie5.engine.kernels.intrinsics import has_avx512_bf16
 from minie5.reference.bfloat16 import bfloat16_values, linear_bfloat16, round_bfloat16
-from tests.support.texts import varied_texts
+from tests.support.engine import assert_same_bits_in_any_batch_and_thread_count, varied_texts
 
 BF16 = has_avx512_bf16()
 needs_bf16 = pytest.mark.skipif(not BF16, reason="this CPU has no AVX-512 BF16: dtype='bfloat16' runs float32")
@@ -81,18 +81,7 @@ def test_bfloat16_vectors_stay_close_to_float32_on_real_weights(bf16_model, engi
 
 
 def test_bfloat16_vectors_are_the_same_bits_in_any_batch_and_thread_count(minilm_dir, bf16_model):
-    texts = varied_texts(90, seed=2)
-    alone = np.stack([bf16_model.encode(t) for t in texts[:10]])
-    rng = np.random.default_rng(0)
-    for batch_size in (1, 7, 32, 90):
-        order = rng.permutation(len(texts))
-        got = np.empty((len(texts), bf16_model.dim), np.float32)
-        got[order] = bf16_model.encode([texts[i] for i in order], batch_size=batch_size)
-        assert np.abs(got[:10] - alone).max() == 0.0, batch_size
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        one_thread = minie5.load(minilm_dir, dtype="bfloat16", threads=1).encode(texts[:10])
-    assert np.abs(one_thread - alone).max() == 0.0
+    assert_same_bits_in_any_batch_and_thread_count(bf16_model, minilm_dir, "bfloat16", seed=2)
 
 
 def test_bfloat16_needs_the_numba_backend(minilm_dir):

@@ -16,7 +16,7 @@ from minie5.engine import kernels
 from minie5.engine.kernels import int8
 from minie5.engine.kernels.intrinsics import has_avx512_bf16, has_avx512_vnni
 from minie5.reference.quantized import BLOCK, linear_int8, quantize_blocks
-from tests.support.texts import varied_texts
+from tests.support.engine import assert_same_bits_in_any_batch_and_thread_count, varied_texts
 
 VNNI = has_avx512_vnni()
 needs_vnni = pytest.mark.skipif(not VNNI, reason="this CPU has no AVX-512 VNNI: only the portable kernel runs")
@@ -142,18 +142,7 @@ def test_int8_vectors_stay_close_to_float32_on_real_weights(minilm_dir, int8_mod
 
 
 def test_int8_vectors_are_the_same_bits_in_any_batch_and_thread_count(minilm_dir, int8_model):
-    texts = varied_texts(90, seed=1)
-    alone = np.stack([int8_model.encode(t) for t in texts[:10]])
-    rng = np.random.default_rng(0)
-    for batch_size in (1, 7, 32, 90):
-        order = rng.permutation(len(texts))
-        got = np.empty((len(texts), int8_model.dim), np.float32)
-        got[order] = int8_model.encode([texts[i] for i in order], batch_size=batch_size)
-        assert np.abs(got[:10] - alone).max() == 0.0, batch_size
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        one_thread = minie5.load(minilm_dir, dtype="int8", threads=1).encode(texts[:10])
-    assert np.abs(one_thread - alone).max() == 0.0
+    assert_same_bits_in_any_batch_and_thread_count(int8_model, minilm_dir, "int8", seed=1)
 
 
 def test_int8_reranker_and_option_errors(minilm_dir):
