@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import minie5  # noqa: E402
-from minie5.porting.figures import all_figures  # noqa: E402
+from minie5.porting.figures import all_figures, write_svgs  # noqa: E402
 
 TEXT = "query: how much protein should a female eat"  # docs/reading-guide.md's text
 
@@ -26,10 +26,8 @@ def main() -> int:
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "figures")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
     figures = all_figures(minie5.load(args.model, backend="numpy"), TEXT)
-    for name, svg in figures.items():
-        (args.out / f"{name}.svg").write_text(svg.render())
+    write_svgs(figures, args.out)
     print(f"wrote {len(figures)} figures to {args.out}")
     return 0
 

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import minie5  # noqa: E402
-from minie5.porting.figures import Svg  # noqa: E402
+from minie5.porting.figures import Svg, write_svgs  # noqa: E402
 from tools.make_retrieval_set import retrieval_set  # noqa: E402
 from tools.quantization_loss import metrics, ranks  # noqa: E402
 
@@ -151,12 +151,10 @@ def main() -> int:
           f"min {same.min():.3f} (1 without prefixes)")
 
     keep = [i for i, t in enumerate(topics_all) if t in TOPICS]
-    args.out.mkdir(parents=True, exist_ok=True)
     figures = {"projection": projection_figure(np.vstack([q[keep], p[keep]]), [topics_all[i] for i in keep] * 2),
                "similarity": similarity_figure(q[keep], p[keep], [topics_all[i] for i in keep]),
                "cosines": cosines_figure(true_cos, random_cos)}
-    for name, svg in figures.items():
-        (args.out / f"{name}.svg").write_text(svg.render())
+    write_svgs(figures, args.out)
     print(f"wrote {len(figures)} figures to {args.out}")
     return 0
 

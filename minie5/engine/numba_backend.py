@@ -86,17 +86,14 @@ class NumbaBackend:
         # never depends on its batch in either, so both are deterministic too.
         self._int8_product = int8_kernel() if weights == "int8" else None
         self._bfloat16_product = bfloat16_kernel() if weights == "bfloat16" else None
-        if weights == "int8" and self._int8_product is None:
-            # Without VNNI the portable int8 loops run at a tenth of kernels.linear's float32 rate
-            # (docs/engine-guide.md, "int8"): float32 is both faster and more exact there. Kept
-            # deterministic, as int8's vectors are.
-            warnings.warn("dtype='int8': this CPU (or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES) has no AVX-512 VNNI, "
-                          "where int8 products would be slower than float32's: running dtype='float32', "
-                          "deterministic=True instead", RuntimeWarning, stacklevel=4)
-            weights, self.deterministic = "float32", True
-        if weights == "bfloat16" and self._bfloat16_product is None:
-            warnings.warn("dtype='bfloat16': this CPU (or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES, or NUMBA_DISABLE_JIT) "
-                          "has no AVX-512 BF16: running dtype='float32', deterministic=True instead",
+        # Without their instructions, both run float32 instead, kept deterministic as their vectors
+        # are: without VNNI the portable int8 loops run at a tenth of kernels.linear's float32 rate
+        # (docs/engine-guide.md, "int8"), so float32 is both faster and more exact there.
+        missing = {"int8": (self._int8_product, "AVX-512 VNNI, where int8 products would be slower than float32's"),
+                   "bfloat16": (self._bfloat16_product, "AVX-512 BF16 (or runs with NUMBA_DISABLE_JIT)")}
+        if weights in missing and missing[weights][0] is None:
+            warnings.warn(f"dtype={weights!r}: this CPU (or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES) has no "
+                          f"{missing[weights][1]}: running dtype='float32', deterministic=True instead",
                           RuntimeWarning, stacklevel=4)
             weights, self.deterministic = "float32", True
         self.weights = weights

@@ -17,6 +17,7 @@ the reading guide's text into docs/figures/; `minie5 explain --html` draws them 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import numpy as np
 
@@ -351,6 +352,14 @@ def scores_layout(trace, tokens, layer=0, head=0) -> Svg:
     svg.text(20, 150 + T * cell + 56, "and so are the softmax's column maxima and sums.", 11)
     return svg
 
+
+
+def write_svgs(figures: dict[str, Svg], folder: str | Path) -> None:
+    """Each figure to folder/<name>.svg (the folder made if need be)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, svg in figures.items():
+        (folder / f"{name}.svg").write_text(svg.render())
 
 def all_figures(model, text: str, trace: dict | None = None) -> dict[str, Svg]:
     """Every figure for `text` (through `model`'s NumPy reference; `trace`: its trace, if at hand), by name."""

@@ -7,9 +7,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .intrinsics import _prefetch
+from .intrinsics import prefetch_row
 from .linear import LANES, TILE_GROUPS, TILE_ROWS, multiply_tile
 from .math import CACHE, FASTMATH, exp_row
+
+AHEAD = 16  # tokens ahead whose channels the copies ask for
 
 
 @njit(parallel=True, cache=CACHE, fastmath=FASTMATH)
@@ -55,8 +57,8 @@ def _attention_scores_t(qkv_t, bias, start, end, q_row, k_row, D):  # -> scores_
     queries_t = np.zeros((D, padded), dtype=np.float32)  # no bias
     for j in range(T):  # token by token: each reads a run of the product's row
         if j + AHEAD < T:
-            _prefetch_channels(qkv_t[:, start + j + AHEAD], k_row, D)
-            _prefetch_channels(qkv_t[:, start + j + AHEAD], q_row, D)
+            prefetch_row(qkv_t[k_row:k_row + D, start + j + AHEAD])
+            prefetch_row(qkv_t[q_row:q_row + D, start + j + AHEAD])
         for d in range(D):
             keys[j, d] = (qkv_t[k_row + d, start + j] + bias[k_row + d]) * scale
         for d in range(D):
@@ -112,7 +114,7 @@ def _attention_context(weights_t, inverse_totals, qkv_t, bias, start, v_row, out
     values_t = np.empty((D, T), dtype=np.float32)  # no bias
     for j in range(T):
         if j + AHEAD < T:
-            _prefetch_channels(qkv_t[:, start + j + AHEAD], v_row, D)
+            prefetch_row(qkv_t[v_row:v_row + D, start + j + AHEAD])
         for d in range(D):
             values_t[d, j] = qkv_t[v_row + d, start + j]
     context_t = np.empty((D, padded), dtype=np.float32)
@@ -125,11 +127,3 @@ def _attention_context(weights_t, inverse_totals, qkv_t, bias, start, v_row, out
         for d in range(D):
             out[start + i, out_col + d] = context_t[d, i] * inverse_totals[i] + bias[v_row + d]
 
-
-AHEAD = 16  # tokens ahead whose channels the copies ask for
-
-
-@njit(inline="always")
-def _prefetch_channels(token, first, D):  # the cache lines of token[first:first + D]
-    for d in range(first, first + D, 16):
-        _prefetch(token, d)

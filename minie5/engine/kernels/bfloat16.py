@@ -24,9 +24,9 @@ import numpy as np
 from numba import njit, prange
 
 from ...reference.bfloat16 import round_bfloat16
-from .linear import LANES, ROW_BLOCK, TILE_ROWS
+from .linear import LANES, ROW_BLOCK, TILE_ROWS, store_groups, tile_rows
 from .math import CACHE
-from .simd import broadcast_bytes, dot_bfloat16, load_bytes, store_float, zeros
+from .simd import broadcast_bytes, dot_bfloat16, load_bytes, zeros
 
 TILE_GROUPS = 4  # AVX-512 BF16 implies AVX-512's 32 registers
 
@@ -92,11 +92,10 @@ def _step4(u, p, q, r, s, a, b, c, d):  # one row's four accumulators, each move
 
 @njit(cache=CACHE)
 def _tile_6x4(xb, packed, m, g0, out):  # rows m..m+5 . groups g0..g0+3 -> out
-    groups, last = packed.shape[0], xb.shape[0] - 1
+    groups = packed.shape[0]
     w0, w1, w2, w3 = packed[g0], packed[min(g0 + 1, groups - 1)], packed[min(g0 + 2, groups - 1)], \
         packed[min(g0 + 3, groups - 1)]
-    x0, x1, x2, x3, x4, x5 = xb[m], xb[min(m + 1, last)], xb[min(m + 2, last)], xb[min(m + 3, last)], \
-        xb[min(m + 4, last)], xb[min(m + 5, last)]
+    x0, x1, x2, x3, x4, x5 = tile_rows(xb, m)
     a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = zeros()
     d0 = d1 = d2 = d3 = e0 = e1 = e2 = e3 = f0 = f1 = f2 = f3 = zeros()
     for k in range(0, xb.shape[1], 2):  # a pair of k per step: 32 uint16 of each group's row
@@ -109,25 +108,15 @@ def _tile_6x4(xb, packed, m, g0, out):  # rows m..m+5 . groups g0..g0+3 -> out
         e0, e1, e2, e3 = _step4(broadcast_bytes(x4, k), p, q, r, s, e0, e1, e2, e3)
         f0, f1, f2, f3 = _step4(broadcast_bytes(x5, k), p, q, r, s, f0, f1, f2, f3)
     rows, stored = min(TILE_ROWS, xb.shape[0] - m), min(4, groups - g0)  # the rest stood in
-    _store4(out[m], g0, stored, a0, a1, a2, a3)
+    store_groups(out[m], g0, stored, False, a0, a1, a2, a3)
     if rows > 1:
-        _store4(out[m + 1], g0, stored, b0, b1, b2, b3)
+        store_groups(out[m + 1], g0, stored, False, b0, b1, b2, b3)
     if rows > 2:
-        _store4(out[m + 2], g0, stored, c0, c1, c2, c3)
+        store_groups(out[m + 2], g0, stored, False, c0, c1, c2, c3)
     if rows > 3:
-        _store4(out[m + 3], g0, stored, d0, d1, d2, d3)
+        store_groups(out[m + 3], g0, stored, False, d0, d1, d2, d3)
     if rows > 4:
-        _store4(out[m + 4], g0, stored, e0, e1, e2, e3)
+        store_groups(out[m + 4], g0, stored, False, e0, e1, e2, e3)
     if rows > 5:
-        _store4(out[m + 5], g0, stored, f0, f1, f2, f3)
+        store_groups(out[m + 5], g0, stored, False, f0, f1, f2, f3)
 
-
-@njit(cache=CACHE)
-def _store4(row, g0, stored, a, b, c, d):  # the first `stored` of four groups' sums -> row[16 g0:]
-    store_float(row, g0 * LANES, a)
-    if stored > 1:
-        store_float(row, (g0 + 1) * LANES, b)
-    if stored > 2:
-        store_float(row, (g0 + 2) * LANES, c)
-    if stored > 3:
-        store_float(row, (g0 + 3) * LANES, d)

@@ -68,6 +68,6 @@ if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1 runs the kernels as plain Python, 
 
 
 @njit(inline="always")
-def prefetch_row(row):  # every 64-byte cache line of a float32 row
+def prefetch_row(row):  # every 64-byte cache line of a float32 row (any stride-1 view)
     for k in range(0, row.shape[0], 16):
         _prefetch(row, k)

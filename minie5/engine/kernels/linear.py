@@ -114,7 +114,7 @@ def multiply_tile(x, b, group_step, k_step, groups, m, g, k0, k1, more, out):
 
 
 @njit(inline="always")
-def _rows(x, m):  # rows m..m+5 of x, the last row standing in for those past the end
+def tile_rows(x, m):  # rows m..m+5 of x, the last row standing in for those past the end
     last = x.shape[0] - 1
     return x[m], x[min(m + 1, last)], x[min(m + 2, last)], x[min(m + 3, last)], x[min(m + 4, last)], \
         x[min(m + 5, last)]
@@ -129,7 +129,7 @@ def _step4(u, p, q, r, s, a, b, c, d):  # one row's four accumulators, each move
 def _tile_6x4(x, b, group_step, k_step, groups, m, g0, k0, k1, more, out):  # see multiply_tile
     g1, g2, g3 = min(g0 + 1, groups - 1), min(g0 + 2, groups - 1), min(g0 + 3, groups - 1)
     i0, i1, i2, i3 = g0 * group_step, g1 * group_step, g2 * group_step, g3 * group_step
-    x0, x1, x2, x3, x4, x5 = _rows(x, m)
+    x0, x1, x2, x3, x4, x5 = tile_rows(x, m)
     a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = c0 = c1 = c2 = c3 = zeros()
     d0 = d1 = d2 = d3 = e0 = e1 = e2 = e3 = f0 = f1 = f2 = f3 = zeros()
     for k in range(k0, k1):
@@ -142,21 +142,21 @@ def _tile_6x4(x, b, group_step, k_step, groups, m, g0, k0, k1, more, out):  # se
         e0, e1, e2, e3 = _step4(splat(x4[k]), p, q, r, s, e0, e1, e2, e3)
         f0, f1, f2, f3 = _step4(splat(x5[k]), p, q, r, s, f0, f1, f2, f3)
     rows, stored = min(TILE_ROWS, x.shape[0] - m), min(4, groups - g0)  # the rest stood in
-    _store4(out[m], g0, stored, more, a0, a1, a2, a3)
+    store_groups(out[m], g0, stored, more, a0, a1, a2, a3)
     if rows > 1:
-        _store4(out[m + 1], g0, stored, more, b0, b1, b2, b3)
+        store_groups(out[m + 1], g0, stored, more, b0, b1, b2, b3)
     if rows > 2:
-        _store4(out[m + 2], g0, stored, more, c0, c1, c2, c3)
+        store_groups(out[m + 2], g0, stored, more, c0, c1, c2, c3)
     if rows > 3:
-        _store4(out[m + 3], g0, stored, more, d0, d1, d2, d3)
+        store_groups(out[m + 3], g0, stored, more, d0, d1, d2, d3)
     if rows > 4:
-        _store4(out[m + 4], g0, stored, more, e0, e1, e2, e3)
+        store_groups(out[m + 4], g0, stored, more, e0, e1, e2, e3)
     if rows > 5:
-        _store4(out[m + 5], g0, stored, more, f0, f1, f2, f3)
+        store_groups(out[m + 5], g0, stored, more, f0, f1, f2, f3)
 
 
 @njit(cache=CACHE)
-def _store4(row, g0, stored, more, a, b, c, d):  # the first `stored` of four groups' sums -> row[16 g0:]
+def store_groups(row, g0, stored, more, a, b, c, d):  # the first `stored` of four groups' sums -> row[16 g0:]
     _store(row, g0 * LANES, more, a)
     if stored > 1:
         _store(row, (g0 + 1) * LANES, more, b)
@@ -173,7 +173,7 @@ def _store(row, column, more, sums):  # sums -> row[column:column + 16], or adde
 
 @njit(cache=CACHE)
 def _tile_6x1(x, b, group_step, k_step, m, g, k0, k1, more, out):  # see multiply_tile
-    x0, x1, x2, x3, x4, x5 = _rows(x, m)
+    x0, x1, x2, x3, x4, x5 = tile_rows(x, m)
     a0 = a1 = a2 = a3 = a4 = a5 = zeros()
     first = g * group_step
     for k in range(k0, k1):
