@@ -14,7 +14,7 @@ import numpy as np
 from ..encode.long_texts import LONG_MODES
 from ..loading.model_files import DEFAULT_MODEL, MODEL_ENV
 from ..loading.sentence_transformers import POOLING_MODES
-from ..model import BACKENDS
+from ..model import BACKENDS, DTYPES
 
 
 class UsageError(Exception):
@@ -53,7 +53,7 @@ def read_ranges(path: Path | None) -> np.ndarray | None:
         raise UsageError(f"--ranges {path}: cannot read a .npy array ({e})") from None
 
 
-ENGINE_DTYPES = ("float32", "int8", "bfloat16")
+ENGINE_DTYPES = tuple(d for d in DTYPES if d != "float64")  # float64: the porting commands' own --dtype
 DTYPE_HELP = ("float32 (default); int8: the encoder's products in int8 (numba backend; AVX-512 VNNI where the CPU "
               "has it), fastest, vectors within cosine ~0.999 of float32's; bfloat16: in bfloat16 (AVX-512 BF16), "
               "fast, within ~0.99997")
