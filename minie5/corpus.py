@@ -1,7 +1,8 @@
 """A corpus' vectors kept beside it, so that searching it again costs only the queries, and
 adding lines costs only the new lines.
 
-The cache file is named after the model and the settings that change the vectors
+The cache file is named after the model and every setting that changes the vectors (the model's
+files, pooling and length limit, the engine's arithmetic, and the caller's: prompt, long-text mode)
 (CORPUS.minie5-<key>.npz), and lives beside the corpus, or in a folder the caller names, or, where
 the corpus' folder cannot be written, in the user's cache ($XDG_CACHE_HOME/minie5/corpora), named
 after the corpus' whole path too. Inside, each vector is stored with a digest of its text, so that when
@@ -35,8 +36,7 @@ class CorpusCache:
     JSON-able dict of what else changes the vectors: the text's field, the prompt, long-text mode)."""
 
     def __init__(self, model, corpus: Path, settings: dict, folder: Path | None = None):
-        self.key = json.dumps({"model": model.files.fingerprint, "pooling": model.pooling,
-                               "max_length": model.max_length, **settings}, sort_keys=True)
+        self.key = json.dumps({**vector_settings(model), **settings}, sort_keys=True)
         self.dim = model.dim
         beside = folder is None and os.access(corpus.parent, os.W_OK)
         if folder is None:
@@ -108,6 +108,16 @@ class CorpusCache:
         if not np.isfinite(vectors).all() or not np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3):
             raise ValueError("vectors that are not finite unit vectors")
         return vectors, digests
+
+
+def vector_settings(model) -> dict:
+    """What in a loaded model decides its vectors: its files' fingerprint, pooling, length limit,
+    and the arithmetic the engine really runs (float32, int8 or bfloat16: a CPU without VNNI or BF16
+    runs float32 when asked for the others, and its vectors are float32's; numpy: float32 or float64).
+    A text's prompt, long-text mode and the like are the caller's settings."""
+    backend = model.backend
+    return {"model": model.files.fingerprint, "pooling": model.pooling, "max_length": model.max_length,
+            "backend": backend.name, "dtype": getattr(backend, "weights", None) or str(backend.dtype)}
 
 
 def text_digests(texts: list[str]) -> np.ndarray:  # n texts -> [n, 16] uint8

@@ -29,8 +29,8 @@ import numpy as np
 
 from .encode.batching import check_ids, plan_batches
 from .errors import TextError, check_choice, check_int
-from .loading.heads import HeadConfig, head_config, load_head
-from .loading.model_files import ModelFiles, open_model
+from .loading.heads import head_config, load_head
+from .loading.model_files import open_model
 from .loading.tokenizer import Tokenizer
 from .loading.weights import load_weights
 from .model import check_engine_options, check_vocabulary, float_dtype, make_backend
@@ -44,26 +44,54 @@ def load_reranker(model: str | Path, *, backend: str = "numba", threads: int | N
                   deterministic: bool = False) -> CrossEncoder:
     """Load a cross-encoder: a BertForSequenceClassification or XLMRobertaForSequenceClassification
     in Hugging Face layout (a folder or a hub name, found as `minie5.load` finds models). The options
-    are `minie5.load`'s; `max_length` defaults to the model's limit (512 tokens for BERT)."""
-    check_engine_options(backend, dtype, deterministic)
-    files = open_model(model, revision, None, max_length)
-    head = head_config(files.path / "config.json")
-    tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
-    check_vocabulary(tokenizer, files.config)
-    floats = float_dtype(dtype)
-    params = load_weights(files.weights, files.config, floats)
-    head_params = load_head(files.weights, files.config, head, floats)  # the head stays in floating point
-    engine = make_backend(params, files.config, backend, threads, dtype, deterministic)
-    return CrossEncoder(files, tokenizer, engine, head, head_params)
+    are `minie5.load`'s; `max_length` defaults to the model's limit (512 tokens for BERT). The same
+    as `minie5.CrossEncoder(model, ...)`."""
+    return CrossEncoder(model, backend=backend, threads=threads, revision=revision, max_length=max_length,
+                        dtype=dtype, deterministic=deterministic)
+
+
+# sentence-transformers' CrossEncoder keywords that ask for nothing minie5 does differently, with the
+# value that means so; any other value, and any other keyword, is refused naming the minie5 way.
+ST_NEUTRAL = {"num_labels": None, "activation_fn": None, "trust_remote_code": False, "model_kwargs": None,
+              "tokenizer_kwargs": None, "config_kwargs": None, "cache_folder": None, "local_files_only": False}
+ST_ADVICE = {"activation_fn": "pass predict(..., activation='sigmoid' | 'softmax' | 'none')",
+             "cache_folder": "set HF_HUB_CACHE, or pass a folder",
+             "local_files_only": "set HF_HUB_OFFLINE=1",
+             "trust_remote_code": "minie5 runs no code from a model's files"}
 
 
 class CrossEncoder:
-    """A loaded cross-encoder. Build it with `minie5.load_reranker`."""
+    """A cross-encoder (reranker), loaded by name as sentence-transformers' CrossEncoder is:
+    `minie5.CrossEncoder("cross-encoder/ms-marco-MiniLM-L-6-v2")` or a folder. `max_length`,
+    `revision` and `device="cpu"` mean what they mean there; `backend`, `threads`, `dtype` and
+    `deterministic` are `minie5.load`'s (sentence-transformers' backend="torch" / "onnx" has no
+    counterpart: minie5 is its own engine). `num_labels` is checked against the model's head."""
 
-    def __init__(self, files: ModelFiles, tokenizer: Tokenizer, backend, head: HeadConfig, head_params: dict):
-        self.files, self.name, self.path, self.config = files, files.name, files.path, files.config
-        self.tokenizer, self.backend = tokenizer, backend
-        self.head, self.head_params = head, head_params
+    def __init__(self, model_name_or_path: str | Path, *, max_length: int | None = None, revision: str | None = None,
+                 device: str | None = None, backend: str = "numba", threads: int | None = None,
+                 dtype: str = "float32", deterministic: bool = False, **sentence_transformers_options):
+        if device not in (None, "cpu"):
+            raise ValueError(f"device={device!r}: minie5 runs on the CPU (threads= sets how many cores)")
+        for name, value in sentence_transformers_options.items():
+            if name not in ST_NEUTRAL:
+                raise TypeError(f"CrossEncoder() got an unexpected keyword argument {name!r}")
+            if value != ST_NEUTRAL[name] and name != "num_labels":
+                raise ValueError(f"{name}={value!r} is not supported"
+                                 + (f": {ST_ADVICE[name]}" if name in ST_ADVICE else ""))
+        check_engine_options(backend, dtype, deterministic)
+        files = open_model(model_name_or_path, revision, None, max_length)
+        head = head_config(files.path / "config.json")
+        num_labels = sentence_transformers_options.get("num_labels")
+        if num_labels is not None and num_labels != head.num_labels:
+            raise ValueError(f"num_labels={num_labels}: {files.name}'s head has {head.num_labels} "
+                             f"({', '.join(head.labels)}); minie5 cannot add a new, untrained head")
+        self.tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
+        check_vocabulary(self.tokenizer, files.config)
+        floats = float_dtype(dtype)
+        params = load_weights(files.weights, files.config, floats)
+        self.head_params = load_head(files.weights, files.config, head, floats)  # the head stays in floating point
+        self.backend = make_backend(params, files.config, backend, threads, dtype, deterministic)
+        self.files, self.name, self.path, self.config, self.head = files, files.name, files.path, files.config, head
 
     @property
     def labels(self) -> tuple[str, ...]:

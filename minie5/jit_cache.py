@@ -72,16 +72,23 @@ def available() -> bool:
         return False
 
 
+# The float32 pass's kernel modules (engine/kernels/, a file per concept): the first encode of a
+# process needs each of them compiled. int8's and bfloat16's kernels compile only where used.
+FLOAT32_KERNELS = ("attention", "embeddings", "feed_forward", "layer_norm", "linear", "pooling")
+
+
 def kernels_cached() -> bool:
-    """Whether the engine's kernels are already compiled on disk (else the first encode of a
-    process compiles them, which takes a while; the CLI says so on a terminal)."""
+    """Whether the engine's float32 kernels are already compiled on disk (else the first encode of a
+    process compiles them, which takes a while; the CLI says so on a terminal): Numba's index file
+    (`<module>.<function>-<line>.py<version>.nbi`) of every kernel module is in the folder Numba
+    uses for engine/kernels/."""
     try:
         from numba.core import caching
 
-        kernels = PACKAGE / "engine" / "kernels.py"
-        subpath = caching._CacheLocator.get_suitable_cache_subpath(str(kernels))
+        kernels = PACKAGE / "engine" / "kernels"
+        subpath = caching._CacheLocator.get_suitable_cache_subpath(str(kernels / "linear.py"))
         folders = [Path(os.environ["NUMBA_CACHE_DIR"]) / subpath] if os.environ.get("NUMBA_CACHE_DIR") else [
-            cache_folder() / subpath, kernels.parent / "__pycache__"]
-        return any(any(folder.glob("kernels.*.nbi")) for folder in folders)
+            cache_folder() / subpath, kernels / "__pycache__"]
+        return any(all(any(folder.glob(f"{module}.*.nbi")) for module in FLOAT32_KERNELS) for folder in folders)
     except Exception:  # a Numba whose internals differ: say nothing rather than something wrong
         return True

@@ -16,6 +16,8 @@ from ..loading.model_files import DEFAULT_MODEL, MODEL_ENV
 from ..loading.sentence_transformers import POOLING_MODES
 from ..model import BACKENDS, DTYPES
 
+INPUT_FORMAT_NAMES = ("text", "jsonl", "json", "csv")
+
 
 class UsageError(Exception):
     """A problem with the command line itself: exit status 2."""
@@ -85,8 +87,13 @@ def prefix_kind(args) -> str | None:
 def add_input_arguments(parser: argparse.ArgumentParser, flag: str, short: str, help: str,
                         required: bool = False) -> None:
     parser.add_argument(flag, short, type=Path, metavar="FILE", required=required, help=help)
-    parser.add_argument("--field", "-f", default="text", metavar="NAME",
-                        help=f"with a .jsonl or .csv {flag}: the field holding the text (default 'text')")
+    parser.add_argument("--field", "-f", metavar="NAME",
+                        help=f"with JSONL, JSON or CSV {flag}: the field holding the text (default 'text')")
+    parser.add_argument("--format", choices=INPUT_FORMAT_NAMES, dest="input_format",
+                        help=f"how to read {flag} (or standard input): text (one text per line), jsonl (a JSON "
+                             "object per line), json (an array of objects, or JSON lines), csv (a header row); "
+                             "default: by the file's extension (.jsonl/.ndjson, .json, .csv; anything else text), "
+                             "and for standard input given --field, by its first line")
 
 
 @dataclass
@@ -105,8 +112,10 @@ class Origin:
 
 
 def note(args, message: str) -> None:
-    """An informational line on stderr (what was written, what was cached), unless --quiet."""
-    if not getattr(args, "quiet", False):
+    """An informational line on stderr (what was written, what was cached) for a person watching:
+    stderr is a terminal and no --quiet. Piped or redirected, a command prints only its result,
+    warnings and errors."""
+    if not getattr(args, "quiet", False) and sys.stderr.isatty():
         print(message, file=sys.stderr, flush=True)
 
 
@@ -139,7 +148,7 @@ def check_run_arguments(args) -> None:
 def load_model(args):
     from ..model import load
 
-    if getattr(args, "backend", "numba") == "numba" and sys.stderr.isatty():
+    if getattr(args, "backend", "numba") == "numba" and show_progress(args):
         from .. import jit_cache
 
         if not jit_cache.kernels_cached():
@@ -159,5 +168,5 @@ def encode(model, texts: list[str], args, origin: Origin, **kwargs) -> np.ndarra
 
 def show_progress(args) -> bool:
     """A progress bar only for a person watching: stderr is a terminal, and no --quiet."""
-    return not args.quiet and sys.stderr.isatty()
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
 

@@ -27,7 +27,7 @@ from .common import (
     read_ranges,
     show_progress,
 )
-from .text_io import OUTPUT_FORMATS, read_records, read_stdin_lines, write_vectors
+from .text_io import OUTPUT_FORMATS, read_records, write_vectors
 
 
 def add_parsers(commands) -> None:
@@ -41,8 +41,9 @@ def add_parsers(commands) -> None:
     embed.add_argument("texts", nargs="*", metavar="TEXT", help="texts to embed (default: --input, else stdin lines)")
     add_model_arguments(embed)
     add_input_arguments(embed, "--input", "-i", "read texts from FILE: .jsonl (one JSON object per line, "
-                        "text in --field), .csv (a header row, text in column --field), anything else "
-                        "one text per line; '-' is standard input")
+                        "text in --field), .json (an array of objects, or JSON lines), .csv (a header row, text "
+                        "in column --field), anything else one text per line (or as --format says); '-' is "
+                        "standard input")
     embed.add_argument("--out", "-o", type=Path, metavar="FILE",
                        help="write the vectors to FILE instead: .npy ([n, dim] array), .jsonl (a JSON "
                             "array per line; with --input .jsonl each record plus an 'embedding' "
@@ -86,11 +87,12 @@ def run_embed(args) -> None:
         raise UsageError("--ranges only applies with --precision int8 or uint8")
     records = None
     if args.texts:
+        if args.field is not None or args.input_format is not None:
+            flag = "--field" if args.field is not None else "--format"
+            raise UsageError(f"{flag} applies to --input or standard input, not to TEXT arguments")
         texts, origin = args.texts, Origin("TEXT")
-    elif args.input is not None:
-        texts, records, origin = read_records(args.input, args.field, "--input")
-    else:
-        texts, origin = read_stdin_lines(), Origin("standard input")
+    else:  # --input FILE, else standard input
+        texts, records, origin = read_records(args.input or Path("-"), args.field, "--input", args.input_format)
     ranges = read_ranges(args.ranges)
 
     if args.precision in ("int8", "uint8") and ranges is None and len(texts) < MIN_SELF_CALIBRATION:

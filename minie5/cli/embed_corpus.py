@@ -16,7 +16,6 @@ from .common import (
     UsageError,
     add_model_arguments,
     add_prefix_arguments,
-    note,
     prefix_kind,
     read_ranges,
 )
@@ -77,11 +76,11 @@ def run_embed_corpus(args) -> None:
             address=args.address, workers=args.workers, threads_per_worker=args.threads_per_worker,
             rows_per_part=args.rows_per_part, on_bad_row=args.on_bad_row, precision=args.precision,
             ranges=ranges, batch_size=args.batch_size, revision=args.revision, restart=args.restart, dtype=args.dtype,
-            progress=not args.quiet and sys.stderr.isatty(), log=lambda line: note(args, line))
+            progress=not args.quiet and sys.stderr.isatty(), log=lambda line: report(args, line))
     except ValueError as e:
         raise UsageError(str(e)) from None
     if summary["rows"]:
-        note(args, f"minie5 embed-corpus: {summary['parts'] - summary['skipped']} parts, {summary['rows']} rows in "
+        report(args, f"minie5 embed-corpus: {summary['parts'] - summary['skipped']} parts, {summary['rows']} rows in "
                    f"{summary['seconds']:.1f} s ({summary['rows_per_second']:.0f} rows/s)"
                    + (f"; {summary['skipped']} parts were done already" if summary["skipped"] else ""))
     if summary["truncated_rows"]:
@@ -94,3 +93,10 @@ def run_embed_corpus(args) -> None:
     if len(summary["bad_rows"]) > 20:
         print(f"minie5 embed-corpus: warning: and {len(summary['bad_rows']) - 20} more rows without text",
               file=sys.stderr)
+
+
+def report(args, line: str) -> None:
+    """A line of the job's log on stderr, unless --quiet. Unlike the other commands' notes, a batch
+    job's log is kept when stderr is a file: it is what a cluster job leaves to read afterwards."""
+    if not args.quiet:
+        print(line, file=sys.stderr, flush=True)

@@ -67,8 +67,10 @@ def run_evaluate(args) -> None:
                             progress=progress)
     if progress is not None:
         bar.close()
-    summary = {"dataset": str(args.dataset), "split": args.split, "model": model.name, "backend": model.backend.name,
-               "queries": result["queries"], "corpus": result["corpus"], "top_k": args.top_k,
+    setup = result["setup"]
+    summary = {"dataset": str(args.dataset), "split": args.split, "model": model.name, "backend": setup["backend"],
+               "dtype": setup["dtype"], "threads": setup["threads"], "setup": setup, "queries": result["queries"],
+               "corpus": result["corpus"], "top_k": args.top_k,
                "metrics": result["metrics"], "seconds": round(result["seconds"], 2),
                "python": platform.python_version(),
                "definitions": "nDCG@k, recall@k, MAP@k: trec_eval's ndcg_cut, recall, map_cut (as BEIR calls them "
@@ -86,6 +88,7 @@ def run_evaluate(args) -> None:
         print(json.dumps(summary))
         return
     print(f"{args.dataset} ({args.split}): {result['queries']} queries, {result['corpus']} passages, "
-          f"{model.name} ({model.backend.name}), {result['seconds']:.1f} s")
+          f"{model.name} ({setup['backend']}, {setup['dtype']}, {setup['threads']} threads; files "
+          f"{setup['files'][:12]}; minie5 {setup['minie5']}), {result['seconds']:.1f} s")
     for name in METRICS:
         print(f"  {name:<11}{result['metrics'][name]:.4f}")

@@ -37,7 +37,7 @@ def run_rerank(args) -> None:
     if args.corpus is not None and args.documents:
         raise UsageError("give documents as arguments or --corpus FILE, not both")
     if args.corpus is not None:
-        documents, _, _ = read_records(args.corpus, args.field, "--corpus")
+        documents, _, _ = read_records(args.corpus, args.field, "--corpus", args.input_format)
     else:
         documents = args.documents
     if not documents:

@@ -37,12 +37,17 @@ def add_parsers(commands) -> None:
     search.add_argument("--json", action="store_true",
                         help="print JSON lines (query, rank, score, index, text, and the corpus record for "
                              ".jsonl/.csv) instead of a table; index counts the corpus' texts from 0, as the "
-                             "table's #")
+                             "table's # (the table shows a record's id or title where it has one)")
     search.add_argument("--no-cache", dest="cache", action="store_false",
                         help="neither read nor write the cached corpus vectors")
     search.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="keep the cached corpus vectors in DIR (default: beside the corpus, or, where its "
                              "folder cannot be written, $XDG_CACHE_HOME/minie5/corpora)")
+    search.add_argument("--vectors", type=Path, metavar="FILE",
+                        help="the corpus' vectors, as `minie5 embed --passage` wrote them: a .npy [n, dim] array "
+                             "or a .jsonl of records with an 'embedding' field (or of JSON arrays), one per text "
+                             "of --corpus in order; checked against the model on the first texts, then used "
+                             "instead of embedding the corpus")
     search.add_argument("--rerank", metavar="MODEL",
                         help="rerank each query's top hits with this cross-encoder (minie5 rerank's models); "
                              "scores are then the reranker's")
@@ -53,6 +58,59 @@ def add_parsers(commands) -> None:
     search.set_defaults(run=run_search)
 
 
+# Texts of --vectors that search embeds itself, to check that the file was made by this model with
+# its document prompt (a different model, or vectors without e5's "passage: ", would rank wrongly).
+CHECKED_TEXTS = 3
+SAME_VECTORS = 0.99  # cosine; int8 and bfloat16 stay above 0.998 of float32's, another model or prompt far below
+
+
+def stored_vectors(model, texts: list[str], path: Path, args, origin: Origin) -> np.ndarray:
+    """The corpus' vectors from --vectors, checked: one per text, the model's width, finite, and
+    the first texts' equal to what this model gives them with its document prompt."""
+    try:
+        if path.suffix == ".npy":
+            vectors = np.load(path, allow_pickle=False)
+        elif path.suffix == ".jsonl":
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            vectors = np.array([row.get("embedding") if isinstance(row, dict) else row for row in rows])
+        else:
+            raise UsageError(f"--vectors {path}: unknown format {path.suffix or '(no extension)'!r}; use the .npy "
+                             "or .jsonl that `minie5 embed -o` writes")
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--vectors {path}: cannot read its vectors ({e})") from None
+    if vectors.dtype.kind != "f" or vectors.ndim != 2:
+        raise UsageError(f"--vectors {path}: holds {vectors.dtype} {list(vectors.shape)}, not float vectors "
+                         "(embed with --precision float32 or float16; quantised vectors cannot be searched here)")
+    if len(vectors) != len(texts) or vectors.shape[1] != model.dim:
+        raise UsageError(f"--vectors {path}: {len(vectors)} vectors of {vectors.shape[1]} dimensions, but --corpus "
+                         f"has {len(texts)} texts and {model.name} gives {model.dim} dimensions")
+    norms = np.linalg.norm(vectors.astype(np.float32), axis=1, keepdims=True)
+    if not np.isfinite(norms).all() or (norms == 0).any():
+        raise UsageError(f"--vectors {path}: holds vectors that are not finite, or zero")
+    vectors = vectors.astype(np.float32) / norms
+    first = min(CHECKED_TEXTS, len(texts))
+    prompt = model.prompts.resolve("document", warn=False) or ""
+    fresh = encode(model, texts[:first], args, origin, prompt=prompt, normalize=True)
+    cosines = np.sum(fresh * vectors[:first], axis=1)
+    if cosines.min() < SAME_VECTORS:
+        i = int(cosines.argmin())
+        raise UsageError(f"--vectors {path}: row {i} is not the vector {model.name} gives {origin.of(i)} with its "
+                         f"document prompt{f' {prompt!r}' if prompt else ''} (cosine {cosines[i]:.4f}): embed the "
+                         "corpus with this model and --passage, or search without --vectors")
+    return vectors
+
+
+def hit_label(records: list | None, i: int) -> str:
+    """How the result table names a hit: the record's id (or title) where it has one, else its
+    index in the corpus, from 0, as --json's index."""
+    record = records[i] if records is not None else None
+    if isinstance(record, dict):
+        for field in ("id", "_id", "doc_id", "title"):
+            if isinstance(record.get(field), (str, int)) and str(record[field]).strip():
+                return " ".join(str(record[field]).split())[:24]
+    return f"#{i}"
+
+
 def corpus_vectors(model, texts: list[str], corpus: Path, args, origin: Origin) -> np.ndarray:
     """The corpus' unit vectors (with the model's prompt for documents), from its cache for every
     text the cache already holds. A corpus read from standard input has no file to key a cache by,
@@ -61,7 +119,7 @@ def corpus_vectors(model, texts: list[str], corpus: Path, args, origin: Origin) 
     embed = lambda new: encode(model, new, args, origin, prompt=prompt, normalize=True)  # noqa: E731
     if not args.cache or str(corpus) == "-":
         return embed(texts)
-    cache = CorpusCache(model, corpus, {"field": args.field, "prompt": prompt, "long": args.long,
+    cache = CorpusCache(model, corpus, {"field": args.field or "text", "prompt": prompt, "long": args.long,
                                         "overlap": args.overlap}, folder=args.cache_dir)
     vectors, embedded, saved = cache.vectors(texts, embed)
     if saved and embedded == len(texts):
@@ -76,9 +134,11 @@ def run_search(args) -> None:
     check_run_arguments(args)
     if args.top_k < 1:
         raise UsageError(f"--top-k must be a positive integer, got {args.top_k}")
-    texts, records, origin = read_records(args.corpus, args.field, "--corpus")
+    texts, records, origin = read_records(args.corpus, args.field, "--corpus", args.input_format)
     if not texts:
         raise UsageError(f"--corpus {args.corpus}: holds no texts")
+    if args.vectors is not None and not args.vectors.is_file():
+        raise UsageError(f"--vectors {args.vectors}: no such file")
     if args.cache_dir is not None and not args.cache_dir.is_dir():
         raise UsageError(f"--cache-dir {args.cache_dir}: no such folder")
     if args.rerank_top < 1:
@@ -92,11 +152,14 @@ def run_search(args) -> None:
                                  dtype=getattr(args, "dtype", "float32"))
     model = load_model(args)
     # Documents and queries with the model's prompts for each (e5: "passage: " and "query: ").
-    passages = corpus_vectors(model, texts, args.corpus, args, origin)
+    passages = (stored_vectors(model, texts, args.vectors, args, origin) if args.vectors is not None
+                else corpus_vectors(model, texts, args.corpus, args, origin))
     query_prompt = model.prompts.resolve("query", warn=False) or ""
     queries = encode(model, args.queries, args, Origin("QUERY"), prompt=query_prompt, normalize=True)
     scores = queries @ passages.T
     k = min(args.top_k, len(texts))
+    labels = [hit_label(records, i) for i in range(len(texts))]
+    width = max(6, max(map(len, labels)))
     for q, query in enumerate(args.queries):
         top = np.argsort(-scores[q], kind="stable")[:k]
         if reranker is not None:  # the embedder's best rerank_top hits, reordered by the cross-encoder
@@ -117,5 +180,5 @@ def run_search(args) -> None:
         for rank, i in enumerate(top, start=1):
             shown = " ".join(texts[i].split())
             shown = shown if len(shown) <= 100 else shown[:99] + "…"
-            print(f"{rank:>3}  {scores[q, i]:.4f}  #{i:<6} {shown}")  # its index in the corpus, from 0, as --json
+            print(f"{rank:>3}  {scores[q, i]:.4f}  {labels[i]:<{width}} {shown}")
 

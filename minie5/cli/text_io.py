@@ -19,7 +19,8 @@ from ..files import write_atomically
 from .common import InputError, Origin, UsageError
 
 OUTPUT_FORMATS = (".npy", ".jsonl", ".csv")
-INPUT_FORMATS = {".jsonl": "jsonl", ".csv": "csv"}  # anything else: plain text, one per line
+INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}  # else: text
+DEFAULT_FIELD = "text"
 
 
 def decode_utf8(data: bytes, source: str) -> str:
@@ -37,48 +38,88 @@ def split_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
 
 
-def read_stdin_lines() -> list[str]:
+def read_stdin_text() -> str:
     if sys.stdin is None or sys.stdin.isatty():
         raise UsageError("no TEXT given and standard input is a terminal: pass texts as arguments, "
                          "--input FILE, or pipe them in, one per line")
-    return split_lines(decode_utf8(sys.stdin.buffer.read(), "standard input"))
+    return decode_utf8(sys.stdin.buffer.read(), "standard input")
 
 
-def read_records(path: Path, field: str, option: str) -> tuple[list[str], list | None, Origin]:
-    """The texts of an input file, for .jsonl/.csv the records they came from, and where each text is."""
+def read_stdin_lines() -> list[str]:
+    return split_lines(read_stdin_text())
+
+
+def input_format(path: Path, text: str, field: str | None, fmt: str | None, option: str) -> str:
+    """How to read an input: as asked (--format), else by the file's extension; standard input is
+    text unless --field asks for records, then JSON lines or CSV by its first line. A --field that
+    plain text would ignore is an error, never a silent embedding of whole lines."""
+    if fmt is not None:
+        return fmt
+    stdin = str(path) == "-"
+    kind = "text" if stdin else INPUT_FORMATS.get(path.suffix.lower(), "text")
+    if kind == "text" and field is not None:
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        if stdin and first.startswith("{"):
+            return "jsonl"
+        if stdin and field in next(csv.reader([first]), []):
+            return "csv"
+        where = "standard input" if stdin else f"{option} {path}"
+        raise UsageError(f"--field {field}: {where} is read as plain text, one text per line"
+                         f"{'' if stdin else ' (by its extension)'}, which has no fields; pass --format jsonl, "
+                         "json or csv to read records")
+    return kind
+
+
+def read_records(path: Path, field: str | None, option: str,
+                 fmt: str | None = None) -> tuple[list[str], list | None, Origin]:
+    """The texts of an input file (or of standard input, '-'), for records (JSONL, JSON, CSV) the
+    records they came from, and where each text is."""
     if str(path) == "-":
-        return read_stdin_lines(), None, Origin("standard input")
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"{option} {path}: cannot read ({e.strerror or e})") from None
-    text = decode_utf8(data, f"{option} {path}")
-    kind = INPUT_FORMATS.get(path.suffix.lower())
-    if kind is None:
-        return split_lines(text), None, Origin(f"{option} {path}")
+        text, label = read_stdin_text(), "standard input"
+    else:
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise InputError(f"{option} {path}: cannot read ({e.strerror or e})") from None
+        label = f"{option} {path}"
+        text = decode_utf8(data, label)
+    kind = input_format(path, text, field, fmt, option)
+    field = field or DEFAULT_FIELD
+    if kind == "text":
+        return split_lines(text), None, Origin(label)
     if kind == "csv":
         rows = list(csv.DictReader(io.StringIO(text, newline="")))
         if rows and field not in rows[0]:
-            raise InputError(f"{option} {path}: no column {field!r} (columns: {', '.join(rows[0])}); "
+            raise InputError(f"{label}: no column {field!r} (columns: {', '.join(rows[0])}); "
                              "choose one with --field")
-        return [row[field] or "" for row in rows], rows, Origin(f"{option} {path}", unit="row")
-    records, texts, lines = [], [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+        return [row[field] or "" for row in rows], rows, Origin(label, unit="row")
+    if kind == "json" and text.lstrip().startswith("["):
         try:
-            record = json.loads(line)
+            array = json.loads(text)
         except json.JSONDecodeError as e:
-            raise InputError(f"{option} {path} line {number}: not valid JSON ({e.msg})") from None
+            raise InputError(f"{label} line {e.lineno}: not valid JSON ({e.msg})") from None
+        numbered = list(enumerate(array, start=1))
+        origin = Origin(label, unit="record")
+    else:  # JSON lines (a .json file that is not an array is read as JSON lines too)
+        numbered = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                numbered.append((number, json.loads(line)))
+            except json.JSONDecodeError as e:
+                raise InputError(f"{label} line {number}: not valid JSON ({e.msg})") from None
+        origin = Origin(label, [number for number, _ in numbered])
+    records, texts = [], []
+    for number, record in numbered:
         value = record.get(field) if isinstance(record, dict) else None
         if not isinstance(value, str):
             what = "not a JSON object" if not isinstance(record, dict) else (
                 f"no field {field!r}" if field not in record else f"field {field!r} is not a string")
-            raise InputError(f"{option} {path} line {number}: {what} (choose the text's field with --field)")
+            raise InputError(f"{label} {origin.unit} {number}: {what} (choose the text's field with --field)")
         records.append(record)
         texts.append(value)
-        lines.append(number)
-    return texts, records, Origin(f"{option} {path}", lines)
+    return texts, records, origin
 
 
 # ---- output

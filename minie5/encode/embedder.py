@@ -26,6 +26,7 @@ from ..reference.pooling import l2_normalize
 from . import long_texts, prompts
 from .backend import Backend
 from .batching import check_ids, plan_batches
+from .dimensions import kept_dimensions, warn_cut
 
 # Texts tokenized and planned together: long-first packing works within a chunk, and the token
 # ids held at once stay bounded (about 2048 x 512 ids at the very most).
@@ -87,8 +88,9 @@ class Embedder:
         check_int("overlap", overlap, 0, what="tokens shared by successive windows")
         if overlap and long != "chunk":
             raise ValueError("overlap only applies with long='chunk'")
+        truncate_dim = kept_dimensions(truncate_dim, self.config.hidden_size)
         if truncate_dim is not None:
-            check_int("truncate_dim", truncate_dim, 1, self.config.hidden_size)
+            warn_cut(truncate_dim, self.config.hidden_size)
         return EncodeSettings(prompt, long, overlap, bool(normalize), truncate_dim, truncation_side)
 
     def prepare(self, texts: list[str], settings: EncodeSettings, first: int = 0) -> Prepared:

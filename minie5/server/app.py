@@ -157,7 +157,8 @@ async def _embeddings(service: Service, request: Request) -> Response:
     served = service.find("embedding", data.get("model"))
     model = served.model
     body = parse_embeddings_request(data, model.dim, service.settings.max_inputs, model.max_length)
-    settings = encode_settings(served, body.prompt_name, service.settings.default_prefix, long=body.long)
+    settings = encode_settings(served, body.prompt_name, service.settings.default_prefix, long=body.long,
+                               truncate_dim=body.dimensions)
     vectors, tokens = await embed_texts(service, request, served, body.texts, settings)
     return JSONResponse(embeddings_response(vectors, body.encoding_format, served.name, tokens))
 

@@ -32,6 +32,8 @@ def openapi_document(service) -> dict:
              "description": f"a text or 1 to {max_inputs} texts (token ids are refused)"}
     prompt_names = sorted({*PREFIX_CHOICES, *(name for m in embedders for name in m.prompts.names())})
     dims = sorted({m.dim for m in embedders})
+    # The first N dimensions, kept by the library's rule for truncate_dim (minie5.encode.dimensions).
+    dimensions = {"type": "integer", "minimum": 1, **({"maximum": max(dims)} if dims else {})}
     longest = max((m.max_length for m in embedders), default=512)
     model_field = {"type": "string", "nullable": True,
                    "description": f"a served model (default: the first of the route's kind): {service.listing()}"}
@@ -48,7 +50,7 @@ def openapi_document(service) -> dict:
             "input": texts,
             "model": model_field,
             "encoding_format": {"type": "string", "enum": list(ENCODING_FORMATS)},
-            "dimensions": {"type": "integer", "enum": dims},
+            "dimensions": dict(dimensions),
             "user": {"type": "string"},
             **choose_prompt,
             "long": {"type": "string", "enum": list(LONG_MODES),
@@ -61,7 +63,7 @@ def openapi_document(service) -> dict:
         },
     }
     _nullable(embeddings_request, "input")
-    dim_range = {"minItems": min(dims), "maxItems": max(dims)} if dims else {}
+    dim_range = {"minItems": 1, "maxItems": max(dims)} if dims else {}  # `dimensions` may ask for fewer
     embedding = {"type": "object", "required": ["object", "index", "embedding"], "properties": {
         "object": {"type": "string", "enum": ["embedding"]},
         "index": {"type": "integer", "minimum": 0},
@@ -106,7 +108,7 @@ def openapi_document(service) -> dict:
                                            "description": "the end a cut text loses (default Right)"}}
     tei_embed_request = {"type": "object", "required": ["inputs"], "additionalProperties": False, "properties": {
         "inputs": texts, "normalize": {"type": "boolean"}, **truncation, "prompt_name": choose_prompt["prompt_name"],
-        "dimensions": {"type": "integer", "enum": dims}, "model": model_field}}
+        "dimensions": dict(dimensions), "model": model_field}}
     _nullable(tei_embed_request, "inputs")
     tei_embed_response = {"type": "array", "items": {"type": "array", "items": {"type": "number"}, **dim_range}}
     any_text = {"type": "string"}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..encode.dimensions import kept_dimensions
 from ..encode.long_texts import LONG_MODES
 from .settings import PREFIX_CHOICES
 
@@ -61,6 +62,7 @@ class EmbeddingsRequest:
     encoding_format: str  # "float" or "base64"
     prompt_name: str | None  # `prefix` ("query", "passage", "document", "none") or TEI's `prompt_name`
     long: str  # "truncate", "chunk" or "error"
+    dimensions: int | None = None  # the first N dimensions kept (encode.dimensions' rule); None: all
 
 
 def parse_json(body: bytes) -> dict:
@@ -173,11 +175,16 @@ def parse_embeddings_request(data: dict, dim: int, max_inputs: int, max_length: 
         if type(dimensions) is not int:
             raise ApiError(400, f"'dimensions' must be an integer, got {json_type(dimensions)}",
                            param="dimensions")
-        if dimensions != dim:
-            raise ApiError(400, f"'dimensions' {dimensions} is not available: this model gives {dim}-dimensional "
-                           "vectors and was not trained to be truncated (no Matryoshka training)",
-                           param="dimensions", code="dimensions_not_supported")
-    return EmbeddingsRequest(texts, encoding_format, parse_prompt_name(data), _long_mode(data, max_length))
+    return EmbeddingsRequest(texts, encoding_format, parse_prompt_name(data), _long_mode(data, max_length),
+                             parse_dimensions(dimensions, dim))
+
+
+def parse_dimensions(dimensions, dim: int) -> int | None:
+    """`dimensions` by the library's one rule for truncate_dim (minie5.encode.dimensions)."""
+    try:
+        return kept_dimensions(dimensions, dim, "'dimensions'")
+    except ValueError as e:
+        raise ApiError(400, str(e), param="dimensions", code="dimensions_not_supported") from None
 
 
 def parse_prompt_name(data: dict) -> str | None:

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..encode import prompts
 from ..errors import TextError
-from .protocol import ApiError, check_fields, optional, parse_texts
+from .protocol import ApiError, check_fields, optional, parse_dimensions, parse_texts
 from .service import Service, embed_texts, encode_settings, in_worker, read_json, rerank_logits, text_error
 
 EMBED_FIELDS = {"inputs", "normalize", "truncate", "truncation_direction", "prompt_name", "dimensions", "model"}
@@ -55,15 +55,12 @@ async def _embed(service: Service, request: Request, data: dict) -> Response:
     served = service.find("embedding", data.get("model"))
     model = served.model
     texts = parse_texts(data, service.settings.max_inputs, field="inputs")
-    dimensions = optional(data, "dimensions", int)
-    if dimensions is not None and dimensions != model.dim:
-        raise ApiError(400, f"'dimensions' {dimensions} is not available: this model gives {model.dim}-dimensional "
-                       "vectors", param="dimensions", code="dimensions_not_supported")
+    dimensions = parse_dimensions(optional(data, "dimensions", int), model.dim)
     prompt_name = optional(data, "prompt_name", str)
     settings = encode_settings(served, prompt_name, service.settings.default_prefix,
                                long="truncate" if optional(data, "truncate", bool, True) else "error",
                                normalize=optional(data, "normalize", bool, True),
-                               truncation_side=_side(data))
+                               truncation_side=_side(data), truncate_dim=dimensions)
     vectors, tokens = await embed_texts(service, request, served, texts, settings, field="inputs")
     return JSONResponse(vectors.astype("<f4").tolist(), headers={"x-compute-tokens": str(tokens)})
 

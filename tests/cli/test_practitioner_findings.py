@@ -146,15 +146,15 @@ def test_errors_name_the_file_and_line(tmp_path, minilm_dir):
 
 def test_quiet_is_quiet(tmp_path, minilm_dir):
     out = tmp_path / "v.npy"
-    loud = minie5("embed", "-m", minilm_dir, "-o", out, "a")
+    loud = minie5("embed", "-m", minilm_dir, "-o", out, "a", tty=True)
     assert "wrote 1 vectors" in loud.stderr
-    quiet = minie5("embed", "-m", minilm_dir, "-o", out, "-q", "a")
+    quiet = minie5("embed", "-m", minilm_dir, "-o", out, "-q", "a", tty=True)
     assert quiet.returncode == 0 and quiet.stderr == ""
     corpus = tmp_path / "c.txt"
     corpus.write_text("one\ntwo\n")
-    assert "cached the corpus vectors" in minie5("search", "-m", minilm_dir, "-c", corpus, "q").stderr
+    assert "cached the corpus vectors" in minie5("search", "-m", minilm_dir, "-c", corpus, "q", tty=True).stderr
     corpus.write_text("one\ntwo\nthree\n")
-    assert minie5("search", "-m", minilm_dir, "-c", corpus, "-q", "q").stderr == ""
+    assert minie5("search", "-m", minilm_dir, "-c", corpus, "-q", "q", tty=True).stderr == ""
 
 
 def test_progress_moves_after_every_batch(minilm):
@@ -173,7 +173,7 @@ def test_search_on_a_read_only_folder_caches_in_the_users_cache(tmp_path, minilm
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == folder else real_access(p, mode))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    first = minie5("search", "-m", minilm_dir, "-c", corpus, "mountain")
+    first = minie5("search", "-m", minilm_dir, "-c", corpus, "mountain", tty=True)
     assert first.returncode == 0 and f"cached the corpus vectors in {tmp_path / 'cache' / 'minie5' / 'corpora'}" \
         in first.stderr
     assert list(folder.iterdir()) == [corpus]
@@ -190,7 +190,7 @@ def test_a_cache_that_cannot_be_written_is_not_claimed(tmp_path, minilm_dir, mon
     monkeypatch.setattr(corpus_module, "write_atomically", refuse)
     corpus = tmp_path / "c.txt"
     corpus.write_text("one\ntwo\n")
-    result = minie5("search", "-m", minilm_dir, "-c", corpus, "q")
+    result = minie5("search", "-m", minilm_dir, "-c", corpus, "q", tty=True)
     assert result.returncode == 0 and "could not cache the corpus vectors" in result.stderr
     assert "cached the corpus vectors in" not in result.stderr
 

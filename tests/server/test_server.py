@@ -120,7 +120,7 @@ def test_concurrent_clients_get_their_own_vectors(server, engine):
     ({"input": [101, 2023, 102]}, None, "input", "token_ids_not_supported"),
     ({"input": [[101, 2023], [102]]}, None, "input", "token_ids_not_supported"),
     ({"input": "a", "encoding_format": "int8"}, None, "encoding_format", None),
-    ({"input": "a", "dimensions": 128}, None, "dimensions", "dimensions_not_supported"),
+    ({"input": "a", "dimensions": 385}, None, "dimensions", "dimensions_not_supported"),
     ({"input": "a", "dimensions": "384"}, None, "dimensions", None),
     ({"input": "a", "prefix": "question"}, None, "prefix", None),
     ({"input": "a", "long": "cut"}, None, "long", None),

@@ -79,7 +79,7 @@ def test_embed_truncates_from_either_side_or_refuses(server, engine):
 @pytest.mark.parametrize("body, names", [
     ({"inputs": []}, "inputs"), ({"inputs": "a", "normalize": "yes"}, "normalize"),
     ({"inputs": "a", "truncation_direction": "middle"}, "truncation_direction"),
-    ({"inputs": "a", "prompt_name": "nonsense"}, "nonsense"), ({"inputs": "a", "dimensions": 12}, "dimensions"),
+    ({"inputs": "a", "prompt_name": "nonsense"}, "nonsense"), ({"inputs": "a", "dimensions": 0}, "dimensions"),
     ({"inputs": "a", "colour": 1}, "colour"), ({"inputs": "a", "model": "reranker"}, "reranker"),
     ({"inputs": "a", "model": "nobody"}, "nobody"),
 ])
