@@ -27,11 +27,11 @@ import warnings
 
 from .. import __version__
 from ..errors import TextError, TextTooLong, TruncationWarning
-from . import embed, embed_corpus, evaluate, info, porting, rerank, search, serve
+from . import embed, embed_corpus, evaluate, info, models, porting, rerank, search, serve
 from .common import InputError, SilentFailure, UsageError
 
 # Each adds its subcommands, in this order, to --help.
-COMMAND_MODULES = (embed, search, rerank, evaluate, serve, embed_corpus, porting, info)
+COMMAND_MODULES = (embed, search, rerank, evaluate, serve, embed_corpus, porting, info, models)
 
 EPILOG = """\
 examples:
@@ -42,6 +42,7 @@ examples:
   minie5 search --corpus docs.txt "how tall is the summit"      vectors cached beside docs.txt
   minie5 evaluate beir/scifact -m all-MiniLM-L6-v2               nDCG@10, MRR@10, recall, MAP on BEIR data
   minie5 info intfloat/e5-small-v2
+  minie5 models BAAI/bge-small-en-v1.5                          can minie5 run it? (before downloading)
   minie5 serve --port 8080                                      OpenAI's /v1/embeddings over HTTP
   minie5 embed-corpus --passage docs/ vectors/                  Parquet/JSONL in, Parquet parts out, on Ray
   minie5 trace --out trace.npz "query: summit define"           every intermediate tensor
