@@ -11,6 +11,7 @@
     porting.py     trace, verify, attention   info.py     info
     serve.py       serve (minie5.server)      embed_corpus.py  embed-corpus (minie5.distributed)
     common.py      shared options and checks   text_io.py  input and output files
+    models.py      models (what minie5 runs, what is here)
 
 Exit status: 0 on success, 2 for a usage error, 1 for any other error. Errors go to stderr as one
 line naming the file or argument at fault; set MINIE5_DEBUG=1 to see the traceback instead.
