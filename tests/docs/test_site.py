@@ -26,4 +26,5 @@ def test_mkdocs_build_strict(tmp_path):
     cli = (tmp_path / "site" / "reference/cli/index.html").read_text()
     assert "minie5 models" in cli and "--vectors" in cli  # generated from today's parsers
     http = (tmp_path / "site" / "reference/http/index.html").read_text()
-    assert "/v1/embeddings" in http and "/rerank" in http  # generated from the server's OpenAPI document
+    for route in ("POST /v1/embeddings", "POST /embed", "POST /v2/rerank", "POST /rerank", "GET /openapi.json"):
+        assert f"<code>{route}</code>" in http, route  # a section per route of the server's OpenAPI document
