@@ -44,7 +44,7 @@ def sh_lines(page: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["reading-guide.md"])
+@pytest.mark.parametrize("page", ["reading-guide.md", "break-it.md"])
 def test_the_pages_commands_run(page):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for line in sh_lines(page):
