@@ -28,7 +28,7 @@ def test_the_block_finder_honours_skip_marks():
     assert found == ["a = 1\n"]
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.slow) if p == "break-it.md" else p for p in PAGES])
 def test_the_pages_python_runs(page, monkeypatch, capsys):
     code = blocks(page, "python")
     assert code, f"{page} has no python block"
