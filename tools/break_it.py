@@ -3,11 +3,14 @@
 A small port of the forward pass (plain NumPy, float32, batched with right padding) with a switch
 for each mistake. For every mistake it reports what `minie5 verify` says about the port's trace
 (the first tensor past the tolerance, and the tensor whose error grew most over its inputs': the
-bug's real place), and what the mistake costs in retrieval quality on tools/make_retrieval_set.py's
-query/passage pairs (recall@1, MRR@10, against the same port without the mistake).
+bug's real place, and which texts differ and how: verify's note), and what the mistake costs in
+retrieval quality on tools/make_retrieval_set.py's query/passage pairs (recall@1, MRR@10, against
+the same port without the mistake, with a 95% paired bootstrap interval over the queries: a change
+whose interval holds 0 is noise, not a gain or a loss).
 
     no-mask        attention looks at the padding tokens too
     no-scale       attention scores not divided by sqrt(head size)
+    head-split     q, k and v reshaped straight to [B, N, T, D] instead of [B, T, N, D] and transposed
     tanh-gelu      GELU's tanh approximation instead of the exact erf form
     eps-1e-5       LayerNorm's epsilon 1e-5 (PyTorch's default) instead of BERT's 1e-12
     pre-ln         LayerNorm before each sublayer (GPT-2's order) instead of after (BERT's)
@@ -16,7 +19,9 @@ query/passage pairs (recall@1, MRR@10, against the same port without the mistake
     padding-trap   tokenizer.json used as it is: all-MiniLM-L6-v2's pads every text to 128 tokens,
                    and a mean over every position averages the pads in
 
-    python tools/break_it.py [--model all-MiniLM-L6-v2] [--pairs 300] [--markdown]
+    python tools/break_it.py [--model all-MiniLM-L6-v2] [--pairs 300] [--bugs ...] [--markdown]
+
+--pairs 0 prints only what verify says (seconds); the retrieval columns take minutes (plain NumPy).
 
 Answers (what each prints, and why) are in docs/break-it.md.
 """
@@ -38,7 +43,8 @@ from minie5.porting import compare  # noqa: E402
 from minie5.reference.erf import erf  # noqa: E402
 from tools.make_retrieval_set import retrieval_set  # noqa: E402
 
-BUGS = ["none", "no-mask", "no-scale", "tanh-gelu", "eps-1e-5", "pre-ln", "cls-pooling", "no-prefix", "padding-trap"]
+BUGS = ["none", "no-mask", "no-scale", "head-split", "tanh-gelu", "eps-1e-5", "pre-ln", "cls-pooling", "no-prefix",
+        "padding-trap"]
 VERIFY_TEXTS = ["query: how much protein should a female eat", "passage: summit"]  # two lengths: padding
 
 
@@ -85,7 +91,10 @@ class Port:
             q, k, v = (linear(h, a["self"][n]) for n in ("query", "key", "value"))
             out.update({name + "attention.self.query": q, name + "attention.self.key": k,
                         name + "attention.self.value": v})
-            q, k, v = (t.reshape(B, T, N, D).transpose(0, 2, 1, 3) for t in (q, k, v))
+            if bug == "head-split":  # the same numbers, cut the wrong way: token rows and channels mixed
+                q, k, v = (t.reshape(B, N, T, D) for t in (q, k, v))
+            else:
+                q, k, v = (t.reshape(B, T, N, D).transpose(0, 2, 1, 3) for t in (q, k, v))
             scores = q @ k.transpose(0, 1, 3, 2) / (1.0 if bug == "no-scale" else math.sqrt(D))
             if bug != "no-mask":
                 scores = scores + np.where(mask[:, None, None, :] > 0, 0.0, np.finfo(np.float32).min)
@@ -121,24 +130,42 @@ class Port:
         return out
 
 
-def verify_says(model: minie5.Model, port: Port) -> tuple[str, str, str]:
-    """(first divergence, largest growth, verdict) of the port's trace against minie5's."""
+def verify_says(model: minie5.Model, port: Port) -> tuple[str, str, str, str]:
+    """(first divergence, largest growth, verdict, note) of the port's trace against minie5's."""
     try:
         rows, _ = compare.compare(model.trace(VERIFY_TEXTS), port.trace(VERIFY_TEXTS))
     except Minie5Error as e:
-        return f"refused: {e}", "", "DIFFER"
-    first = next((r.name for r in rows if not r.ok), "none")
+        return f"refused: {e}", "", "DIFFER", ""
+    first = next((r for r in rows if not r.ok), None)
     grown = compare.suspect(rows)
     embedding = next(r for r in rows if r.name == "embedding")
-    return first, f"{grown.name} ({grown.growth:.0f}x)" if grown else "", "AGREE" if embedding.ok else "DIFFER"
+    return (first.name if first else "none", f"{grown.name} ({grown.growth:.0f}x)" if grown else "",
+            "AGREE" if embedding.ok else "DIFFER", first.note if first else "")
 
 
-def retrieval(port: Port, pairs) -> dict[str, float]:
+def retrieval(port: Port, pairs) -> dict[str, np.ndarray]:
+    """Per query: recall@1 and reciprocal rank within 10 (0 or 1 / rank) of its own passage."""
     queries = port.embed(["query: " + q for _, q, _ in pairs])
     passages = port.embed(["passage: " + p for _, _, p in pairs])
     scores = queries @ passages.T
     rank = (scores > scores[np.arange(len(pairs)), np.arange(len(pairs))][:, None]).sum(axis=1)
-    return {"recall@1": float(np.mean(rank < 1)), "MRR@10": float(np.mean(np.where(rank < 10, 1 / (rank + 1), 0)))}
+    return {"recall@1": (rank < 1).astype(float), "MRR@10": np.where(rank < 10, 1 / (rank + 1), 0.0)}
+
+
+def paired_interval(ours: np.ndarray, base: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of mean(ours - base), the queries resampled with replacement."""
+    rng = np.random.default_rng(seed)
+    diff = ours - base
+    means = diff[rng.integers(0, len(diff), (draws, len(diff)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def change(ours: np.ndarray, base: np.ndarray) -> str:
+    """'0.387 (-0.070, 95% -0.10 .. -0.04)', with 'noise' where the interval holds 0."""
+    lo, hi = paired_interval(ours, base)
+    delta = ours.mean() - base.mean()
+    verdict = "" if delta == 0 and lo == hi else " noise" if lo <= 0 <= hi else ""
+    return f"{ours.mean():.3f} ({delta:+.3f}, 95% {lo:+.3f} .. {hi:+.3f}{verdict})"
 
 
 def main() -> int:
@@ -150,28 +177,32 @@ def main() -> int:
     args = parser.parse_args()
     model = minie5.load(args.model, backend="numpy")
     pairs = retrieval_set()[:args.pairs]
-    print(f"{args.model}; {len(pairs)} query/passage pairs of tools/make_retrieval_set.py (Python "
-          f"{sys.version.split()[0]}), 'query: ' / 'passage: ' on every text; {time.strftime('%Y-%m-%d')}")
+    started = time.perf_counter()
+    print(f"{args.model}; verify on {VERIFY_TEXTS}" + (f"; {len(pairs)} query/passage pairs of "
+          f"tools/make_retrieval_set.py (Python {sys.version.split()[0]}), 'query: ' / 'passage: ' on every text"
+          if pairs else "") + f"; {time.strftime('%Y-%m-%d')}")
     rows = []
     for bug in ["none", *[b for b in args.bugs if b != "none"]]:
         port = Port(model, bug)
-        first, grown, verdict = verify_says(model, port)
-        rows.append((bug, first, grown, verdict, retrieval(port, pairs)))
+        rows.append((bug, *verify_says(model, port), retrieval(port, pairs) if pairs else None))
         print(f"  {bug} done", file=sys.stderr, flush=True)
-    base = rows[0][4]
-    header = ["mistake", "verify: first divergence", "verify: largest growth", "embeddings", "recall@1", "MRR@10"]
+    base = rows[0][5]
+    header = ["mistake", "verify: first divergence", "verify: largest growth", "embeddings", "verify: which texts, how"]
+    header += ["recall@1", "MRR@10"] if pairs else []
     lines = []
-    for bug, first, grown, verdict, r in rows:
-        lines.append([bug, first, grown, verdict, f"{r['recall@1']:.3f} ({r['recall@1'] - base['recall@1']:+.3f})",
-                      f"{r['MRR@10']:.3f} ({r['MRR@10'] - base['MRR@10']:+.3f})"])
+    for bug, first, grown, verdict, note, r in rows:
+        line = [bug, first, grown, verdict, note]
+        if pairs:
+            line += [change(r["recall@1"], base["recall@1"]), change(r["MRR@10"], base["MRR@10"])]
+        lines.append(line)
     if args.markdown:
         print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
         print("\n".join("| " + " | ".join(f"`{c}`" if i in (1, 2) and c and " " not in c.split(" (")[0]
                                            else c for i, c in enumerate(line)) + " |" for line in lines))
     else:
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
-        for line in [header, *lines]:
-            print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)))
+        for line in lines:
+            print("\n".join(f"{h:>26}: {c}" for h, c in zip(header, line) if c) + "\n")
+    print(f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     return 0
 
 

@@ -3,9 +3,10 @@ guide's text (minie5/porting/figures.py):
 
     python tools/figures.py [--model all-MiniLM-L6-v2] [--out docs/figures]
 
-writes pipeline.svg, embedding_sum.svg, attention_steps.svg, attention_head.svg, padding_mask.svg, heads.svg,
-mean_pooling.svg, packing.svg, post_ln_block.svg and scores_layout.svg. `minie5 explain TEXT
---html FILE` draws the same for any text.
+writes pipeline.svg, embedding_sum.svg, attention_steps.svg, query_token.svg, attention_head.svg,
+padding_mask.svg, heads.svg, mean_pooling.svg, packing.svg, post_ln_block.svg and scores_layout.svg
+(layer 0, head 0). `minie5 explain TEXT --html FILE --layer L --head H` draws the same for any
+text, the engine's two (packing, scores_layout) left to the engine guide.
 """
 
 from __future__ import annotations

@@ -69,7 +69,9 @@ def add_parsers(commands) -> None:
                     "self-contained page with the figures drawn for TEXT (docs/reading-guide.md explains them).")
     explain.add_argument("text", metavar="TEXT")
     explain.add_argument("--layer", "-l", type=int, metavar="L", help="the layer whose attention to show "
-                         "(default: the last)")
+                         "(default: the last); --html: every attention figure's layer")
+    explain.add_argument("--head", type=int, default=0, metavar="H", help="--html: the head the attention figures "
+                         "show (default 0)")
     explain.add_argument("--html", type=Path, metavar="FILE", help="also write the page here")
     add_model_arguments(explain)
     explain.set_defaults(run=run_explain)
@@ -161,10 +163,13 @@ def run_explain(args) -> None:
     layers = model.config.num_hidden_layers
     if args.layer is not None and not 0 <= args.layer < layers:
         raise UsageError(f"--layer must be from 0 to {layers - 1}, got {args.layer}")
+    heads = model.config.num_attention_heads
+    if not 0 <= args.head < heads:
+        raise UsageError(f"--head must be from 0 to {heads - 1}, got {args.head}")
     trace = model.trace([args.text])
     print(explain.report(model, args.text, args.layer, trace))
     if args.html is not None:
-        page = explain.page(model, args.text, args.layer, trace)
+        page = explain.page(model, args.text, args.layer, trace, head=args.head)
         write_atomically(args.html, lambda f: f.write(page.encode("utf-8")))
         print(f"wrote {args.html}", file=sys.stderr)
 

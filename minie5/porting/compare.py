@@ -17,6 +17,14 @@ and crosses it at the LayerNorm after. So each tensor's `growth` is also reporte
 error over the largest of its inputs' (`inputs_of`: the tensors the forward pass computes it
 from), and the tensor whose error grows most is named beside the first divergence: a faithful
 step passes its inputs' error on (growth about 1), a wrong one adds its own.
+
+Where a tensor diverges, two more things tell mistakes apart that land on the same tensor (a
+missing mask, a missing 1/sqrt(D) and a wrong split into heads all first show in layer 0's
+attention probabilities): which texts differ (`Row.texts`: a mask mistake leaves every text
+without padding exact, so "only the padded text differs"), and, for attention probabilities, how
+the other side's relate to minie5's (`sharpening`: a port that forgot 1/sqrt(D) computes
+softmax(sqrt(D) s) where minie5 computes softmax(s), so its log-probabilities are minie5's times
+sqrt(D), row by row; a wrong split is no rescaling at all). `Row.note` says it in words.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ class Row:
     max_rel: float
     ok: bool
     growth: float | None = None  # max_rel over the largest of its inputs' (None: no inputs in the comparison)
+    texts: tuple[bool, ...] = ()  # per text of the batch: whether that text's values are beyond tolerance
+    note: str = ""  # at the first divergence: what the pattern of the difference points to
 
 
 def inputs_of(name: str, layers: int) -> list[str]:
@@ -106,6 +116,64 @@ def real_tokens(name: str, tensor: np.ndarray, lengths: list[int]) -> np.ndarray
     return np.concatenate([tensor[b, :n].reshape(-1) for b, n in enumerate(lengths)])  # [B, T, ...]
 
 
+def text_values(name: str, tensor: np.ndarray, b: int, n: int) -> np.ndarray:
+    """Text b's values at its n real tokens."""
+    if name in ("pooled", "embedding"):
+        return tensor[b]
+    return tensor[b, :, :n, :n] if name.endswith("attention.self.probs") else tensor[b, :n]
+
+
+def sharpening(ours: np.ndarray, theirs: np.ndarray, lengths: list[int]) -> float:  # [B, N, T, T] x 2 -> scale
+    """c such that the other side's attention looks most like softmax(c s) where minie5's is
+    softmax(s): the least-squares slope of their log-probabilities on minie5's, each row centred,
+    over the real keys where both are above float32's underflow. 1: the same sharpness; sqrt(D):
+    scores not divided by sqrt(D)."""
+    xs, ys = [], []
+    for b, n in enumerate(lengths):
+        a, t = ours[b, :, :n, :n].astype(np.float64), theirs[b, :, :n, :n].astype(np.float64)
+        keep = (a > 1e-30) & (t > 1e-30)
+        la, lt = (np.where(keep, np.log(np.maximum(p, 1e-300)), 0.0) for p in (a, t))  # [N, n, n] each
+        count = np.maximum(keep.sum(-1, keepdims=True), 1)
+        xs.append(np.where(keep, la - la.sum(-1, keepdims=True) / count, 0.0).ravel())
+        ys.append(np.where(keep, lt - lt.sum(-1, keepdims=True) / count, 0.0).ravel())
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    return float(x @ y / (x @ x)) if x @ x > 0 else 1.0
+
+
+def diagnose(row: Row, lengths: list[int], ours: dict, theirs: dict, by_name: dict[str, Row]) -> str:
+    """What the first divergence's pattern points to, in a sentence or two."""
+    bad = [b for b, wrong in enumerate(row.texts) if wrong]
+    longest, words = max(lengths), []
+    padded = [b for b in range(len(lengths)) if lengths[b] < longest]
+    if len(lengths) > 1 and bad:
+        listed = ", ".join(f"text {b} ({lengths[b]} tokens{', padded to ' + str(longest) if b in padded else ''})"
+                           for b in bad)
+        if len(bad) < len(lengths) and set(bad) <= set(padded):
+            words.append(f"only the padded text{'s' if len(bad) > 1 else ''} differ{'' if len(bad) > 1 else 's'}: "
+                         f"{listed}; the texts without padding agree, so look at the attention mask (padding keys "
+                         "must get probability 0) or at what is averaged over padding")
+        elif len(bad) < len(lengths):
+            words.append(f"{len(bad)} of {len(lengths)} texts differ: {listed}")
+        else:
+            words.append(f"every text differs ({len(bad)} of {len(bad)}), padded or not: not a mask mistake")
+    if row.name.endswith("attention.self.probs") and not (bad and set(bad) <= set(padded) and len(bad) < len(lengths)):
+        prefix = row.name.removesuffix("probs")
+        q = by_name.get(prefix + "query")
+        head_size = ours[prefix + "query"].shape[-1] // ours[row.name].shape[1]
+        c, root = sharpening(ours[row.name], np.asarray(theirs[row.name]), lengths), np.sqrt(head_size)
+        if abs(c / root - 1) < 0.05:
+            words.append(f"the other side's attention is minie5's sharpened {c:.2f} times, and sqrt(D) = "
+                         f"sqrt({head_size}) = {root:.2f}: its scores were not divided by sqrt(D)")
+        elif abs(c * root - 1) < 0.05:
+            words.append(f"the other side's attention is minie5's softened {1 / c:.2f} times, about sqrt(D) = "
+                         f"{root:.2f}: its scores were divided by sqrt(D) twice (or by D)")
+        elif q is not None and q.ok and abs(c - 1) > 0.1:
+            words.append(f"the queries agree, and the probabilities are no rescaling of minie5's (the best fitting "
+                         f"scale of the scores is {c:.2f}, not 1 or sqrt(D) = {root:.2f}): look at how q, k and v are "
+                         f"cut into heads ([B, T, H] -> [B, T, N, D], then N moved before T)")
+    return "; ".join(words)
+
+
 def compare(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray], rtol: float = DEFAULT_RTOL,
             embedding_atol: float = DEFAULT_EMBEDDING_ATOL) -> tuple[list[Row], list[str]]:
     """Rows for the tensors both traces hold, in forward order; and the names only minie5's has."""
@@ -137,7 +205,17 @@ def compare(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray], rtol: fl
             ok = diff <= embedding_atol
         else:
             ok = rel <= rtol
-        rows.append(Row(name, tuple(np.shape(ours[name])), diff, rel, ok))
+        texts = []
+        for b, n in enumerate(lengths):
+            d = text_values(name, np.asarray(ours[name]), b, n).astype(np.float64) - \
+                text_values(name, np.asarray(theirs[name]), b, n)
+            worst = float(np.abs(d).max()) if d.size else 0.0
+            texts.append(worst > 0 if name == "input_ids" else worst > embedding_atol if name == "embedding"
+                         else (worst / scale if scale else worst) > rtol)
+        rows.append(Row(name, tuple(np.shape(ours[name])), diff, rel, ok, texts=tuple(texts)))
+    first = next((r for r in rows if not r.ok), None)
+    if first is not None:
+        first.note = diagnose(first, lengths, ours, theirs, {r.name: r for r in rows})
     return with_growth(rows), missing
 
 
@@ -160,6 +238,9 @@ def report(rows: list[Row], missing: list[str], rtol: float, embedding_atol: flo
     if missing:
         lines.append(f"not in the other trace ({len(missing)}): " + ", ".join(missing[:6]) +
                      (" ..." if len(missing) > 6 else ""))
+    noted = next((r for r in rows if r.note), None)
+    if noted is not None:
+        lines += ["", f"at {noted.name}: {noted.note}"]
     curve = layer_curve(rows)
     if curve:
         lines += ["", "relative error of each layer's output (log scale, 1e-9 .. 1):"]

@@ -5,6 +5,7 @@ the reading guide's text into docs/figures/; `minie5 explain --html` draws them 
     pipeline        string -> word pieces -> ids -> vectors -> layers -> pooled -> unit vector, real shapes
     embedding_sum   the three look-ups (word, position, token type) summed, then LayerNorm
     attention_steps one head step by step: its slice of q, k, v (the split into heads), scores, softmax, probs v
+    query_token     one query token followed through one head: q.k / sqrt(D) per key, the softmax, the weighted v
     attention_head  one head: its softmax(QK^T / sqrt(D)) over the text's tokens, with a colour bar
     padding_mask    a padded batch: the mask, and the shorter text's probabilities at its pads
     heads           the heads of one layer side by side
@@ -68,6 +69,17 @@ class Svg:
         self.text(x + 18, y + height, f"{vmin:.2g}", 10)
         self.text(x + 44, y + height / 2, label, 11, anchor="middle", rotate=90)
 
+    def hbar(self, x, y, width, vmin, vmax, label, cmap="blues"):
+        """A horizontal colour bar, vmin on the left, vmax on the right, `label` above it."""
+        steps = 30
+        for k in range(steps):
+            v = vmin + (vmax - vmin) * k / (steps - 1)
+            self.rect(x + k * width / steps, y, width / steps + 0.5, 8, colour(v, vmin, vmax, cmap))
+        self.rect(x, y, width, 8, "none", stroke="#666")
+        self.text(x, y + 19, f"{vmin:.2g}", 9)
+        self.text(x + width, y + 19, f"{vmax:.2g}", 9, anchor="end")
+        self.text(x, y - 3, label, 9)
+
     def render(self) -> str:
         marker = ("<defs><marker id='arrow' markerWidth='8' markerHeight='8' refX='7' refY='4' orient='auto'>"
                   "<path d='M0,0 L8,4 L0,8 z' fill='#444'/></marker></defs>")
@@ -89,9 +101,11 @@ def colour(v: float, vmin: float, vmax: float, cmap: str) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def token_labels(svg: Svg, tokens, x, y, cell, vertical=False, size=11):
+def token_labels(svg: Svg, tokens, x, y, cell, vertical=False, size=11, below=False):
     for i, token in enumerate(tokens):
-        if vertical:
+        if below:
+            svg.text(x + i * cell + cell / 2 - 2, y + 4, token, size, anchor="start", rotate=60)
+        elif vertical:
             svg.text(x + i * cell + cell / 2 + 4, y, token, size, anchor="end", rotate=-60)
         else:
             svg.text(x, y + i * cell + cell * 0.7, token, size, anchor="end")
@@ -130,19 +144,26 @@ def embedding_sum(model, trace, tokens) -> Svg:
              ("token_type_embeddings[0]", np.repeat(params["token_type_embeddings"]["weight"][:1, :dims], shown, 0)),
              ("sum (embeddings.sum)", trace["embeddings.sum"][0, :shown, :dims]),
              ("LayerNorm (embeddings.LayerNorm)", trace["embeddings.LayerNorm"][0, :shown, :dims])]
-    cell, gap = 9, 40
-    svg = Svg(130 + len(parts) * (dims * cell + gap), shown * cell + 110)
-    token_labels(svg, tokens[:shown], 120, 50, cell, size=9)
+    cell, gap, per_row = 10, 44, 3
+    panel_h = shown * cell + 70
+    svg = Svg(130 + per_row * (dims * cell + gap), 2 * panel_h + 60)
+    summed = float(max(np.abs(v).max() for _, v in parts[:4]))  # one scale for the three look-ups and their sum
+    normed = float(np.abs(parts[4][1]).max())
     for k, (name, values) in enumerate(parts):
-        x = 130 + k * (dims * cell + gap)
-        limit = float(np.abs(values).max())
-        svg.heatmap(x, 50, values, cell, -limit, limit, "diverging", titles=np.round(values, 4))
-        svg.text(x + dims * cell / 2, 40, name, 11, anchor="middle")
-        if k < len(parts) - 1:
-            svg.text(x + dims * cell + gap / 2, 50 + shown * cell / 2, ["+", "+", "=", "->"][k], 16, anchor="middle")
+        x, y = 130 + (k % per_row) * (dims * cell + gap), 50 + (k // per_row) * panel_h
+        limit = normed if k == 4 else summed
+        if k % per_row == 0:
+            token_labels(svg, tokens[:shown], 122, y, cell, size=10)
+        svg.heatmap(x, y, values, cell, -limit, limit, "diverging", titles=np.round(values, 4))
+        svg.text(x + dims * cell / 2, y - 8, name, 11, anchor="middle")
+        if k < len(parts) - 1 and k % per_row < per_row - 1:
+            svg.text(x + dims * cell + gap / 2, y + shown * cell / 2, ["+", "+", "", "->"][k], 16, anchor="middle")
+    svg.hbar(130, 50 + shown * cell + 22, 200, -summed, summed, "the look-ups and their sum", "diverging")
+    svg.hbar(130 + (dims * cell + gap), 50 + panel_h + shown * cell + 22, 200, -normed, normed, "after LayerNorm",
+             "diverging")
     hidden = trace["embeddings.sum"].shape[-1]
-    svg.text(130, shown * cell + 80, f"the first {shown} tokens, the first {dims} of {hidden} dimensions; red "
-             "positive, blue negative, each panel scaled to its own largest |value|", 11)
+    svg.text(20, 2 * panel_h + 50, f"the first {shown} tokens, the first {dims} of {hidden} dimensions; red positive, "
+             "blue negative; LayerNorm rescales every token to mean 0, variance 1", 11)
     return svg
 
 
@@ -166,7 +187,7 @@ def attention_steps(trace, tokens, layer=0, head=0) -> Svg:
               (f"softmax [{T}, {T}]", probs, row, "blues"), (f"probs v [{T}, {D}]", context, narrow,
                                                                            "diverging")]
     width = 110 + sum(values.shape[1] * w + 34 for _, values, w, _ in panels)
-    svg = Svg(width, T * row + 140)
+    svg = Svg(width, T * row + 170)
     svg.text(20, 20, f"layer {layer}, head {head} of {N}: this head's {D} of the {H} columns of query, key and value, "
              f"then softmax(q k^T / sqrt({D})) v", 12)
     for n in range(N):  # the split into heads: H columns as N blocks of D
@@ -182,9 +203,66 @@ def attention_steps(trace, tokens, layer=0, head=0) -> Svg:
             for j, value in enumerate(line):
                 svg.rect(x + j * w, y + i * row, w, row, colour(value, lo, hi, cmap), title=f"{value:.3f}")
         x += values.shape[1] * w + 34
-    svg.text(20, y + T * row + 30, "rows: the text's tokens; red positive, blue negative, each panel scaled to its "
-             "own largest |value|; the softmax white (0) to dark blue, each row summing to 1;", 11)
-    svg.text(20, y + T * row + 46, "hover a cell for its value", 11)
+    svg.text(20, y + T * row + 30, "rows: the text's tokens; red positive, blue negative; each panel has its own "
+             "scale (the bars below); the softmax's rows sum to 1", 11)
+    for k, (title, values, _, cmap) in enumerate(panels):
+        hi = float(values.max()) if cmap == "blues" else float(np.abs(values).max())
+        svg.hbar(20 + k * 150, y + T * row + 58, 120, 0.0 if cmap == "blues" else -hi, hi, title.split(" [")[0], cmap)
+    return svg
+
+
+def query_token(trace, tokens, layer=0, head=0, token: int | None = None) -> Svg:
+    """One query token followed through one head (Alammar's "The Illustrated Transformer" walk,
+    drawn from the trace): its score with every key, q_i . k_j / sqrt(D); the softmax of those
+    scores (the trace's probabilities); each value vector weighted by its probability; and their
+    sum, the token's context vector (the trace's). `token`: the query's index (default: the last
+    word before [SEP])."""
+    prefix = f"encoder.layer.{layer}.attention.self"
+    H = trace[prefix + ".query"].shape[-1]
+    N = trace[prefix + ".probs"].shape[1]
+    D, T = H // N, len(tokens)
+    i = T - 2 if token is None else token
+    cols = slice(head * D, (head + 1) * D)
+    q, k, v = (trace[f"{prefix}.{name}"][0][:, cols] for name in ("query", "key", "value"))
+    scores = k @ q[i] / np.sqrt(D)  # [T]
+    probs = trace[prefix + ".probs"][0, head, i]  # [T]
+    weighted = probs[:, None] * v  # [T, D]
+    context = trace[prefix][0][i, cols]  # [D]
+    row, bar, cell = 20, 150, 6
+    x0 = 120
+    svg = Svg(x0 + 2 * (bar + 50) + max(D * cell, 160) + 40, 130 + (T + 2) * row)
+    svg.text(20, 20, f"layer {layer}, head {head}: the query token {tokens[i]!r} (row {i}) reads the other tokens", 13,
+             weight="bold")
+    svg.text(20, 38, "1. its query meets every key: q . k / sqrt(D);  2. softmax makes the scores weights that sum "
+             "to 1;", 11)
+    svg.text(20, 54, "3. each value vector is scaled by its weight, and the scaled values are summed", 11)
+    y = 80
+    token_labels(svg, tokens, x0 - 8, y, row, size=11)
+    limit = float(np.abs(scores).max())
+    columns = [("1. q . k / sqrt(D)", scores, limit, -limit), ("2. softmax", probs, 1.0, 0.0)]
+    for c, (title, values, hi, lo) in enumerate(columns):
+        x = x0 + c * (bar + 50)
+        svg.text(x, y - 10, title, 11, weight="bold")
+        zero = x + (0 - lo) / (hi - lo) * bar
+        svg.line(zero, y - 2, zero, y + T * row, stroke="#999", width=1)
+        for j, value in enumerate(values):
+            left, right = sorted((zero, x + (value - lo) / (hi - lo) * bar))
+            svg.rect(left, y + j * row + 3, max(right - left, 0.5), row - 6,
+                     "#e38b2c" if j == int(np.argmax(probs)) else "#6b8cc7", title=f"{value:.3f}")
+            svg.text(x + bar + 4, y + j * row + row * 0.7, f"{value:.2f}", 9)
+    x = x0 + 2 * (bar + 50)
+    svg.text(x, y - 10, f"3. weight x v [{T}, {D}], summed down", 11, weight="bold")
+    limit = float(max(np.abs(weighted).max(), np.abs(context).max()))
+    for j, line in enumerate([*weighted, context]):  # the token rows, then their sum a row further down
+        top = y + j * row + (row if j == T else 0)
+        for d, value in enumerate(line):
+            svg.rect(x + d * cell, top + 2, cell, row - 4, colour(value, -limit, limit, "diverging"),
+                     title=f"{value:.3f}")
+    svg.line(x, y + T * row + 10, x + D * cell, y + T * row + 10, stroke="#444", width=1)
+    svg.text(x - 6, y + (T + 1) * row + 14, "sum = context", 10, anchor="end")
+    svg.hbar(x, y + (T + 2) * row + 14, 150, -limit, limit, "weighted values and their sum", "diverging")
+    svg.text(20, y + (T + 2) * row + 14, f"the sum is the trace's {prefix}", 10)
+    svg.text(20, y + (T + 2) * row + 28, f"(head {head}'s {D} columns)", 10)
     return svg
 
 
@@ -203,13 +281,13 @@ def attention_head(trace, tokens, layer=0, head=0) -> Svg:
     return svg
 
 
-def padding_mask(model, text: str, short: str = SHORT) -> Svg:
+def padding_mask(model, text: str, short: str = SHORT, layer=0, head=0) -> Svg:
     batch = model.trace([text, short])
     mask = batch["attention_mask"]
     lengths = mask.sum(1)
     T, cell = mask.shape[1], 22
     short_tokens = model.tokenizer.tokens(short) + ["[PAD]"] * (T - int(lengths[1]))
-    probs = batch["encoder.layer.0.attention.self.probs"][1, 0]
+    probs = batch[f"encoder.layer.{layer}.attention.self.probs"][1, head]
     svg = Svg(T * cell + 620, T * cell + 240)
     svg.text(20, 20, f"a batch of two texts, padded to T = {T} tokens: the attention mask (1: real token, 0: padding)",
              13)
@@ -217,8 +295,8 @@ def padding_mask(model, text: str, short: str = SHORT) -> Svg:
     for b in range(2):
         svg.text(102, 34 + b * cell + cell * 0.7, f"text {b} ({int(lengths[b])})", 11, anchor="end")
     y = 130
-    svg.text(20, y - 24, f"text 1, layer 0, head 0: the keys past token {int(lengths[1])} are padding and get "
-             "probability 0 (white), so no real token reads a pad;", 12)
+    svg.text(20, y - 24, f"text 1, layer {layer}, head {head}: the keys past token {int(lengths[1])} are padding "
+             "and get probability 0 (white), so no real token reads a pad;", 12)
     svg.text(20, y - 8, "the pads' own rows are computed too, and thrown away by the masked mean at the end", 12)
     svg.heatmap(110, y + 70, probs, cell, 0.0, float(probs.max()), titles=np.round(probs, 3), grid=True)
     token_labels(svg, short_tokens, 104, y + 70, cell, size=10)
@@ -228,25 +306,44 @@ def padding_mask(model, text: str, short: str = SHORT) -> Svg:
     return svg
 
 
+def head_pattern(probs: np.ndarray) -> str:  # [T, T] -> a few words, or ""
+    """What a head mostly does, where one pattern takes most of its weight: the previous or the next
+    token, the token itself, [CLS] or [SEP] (with the pattern's mean weight)."""
+    T = len(probs)
+    shares = {"previous": np.mean([probs[i, i - 1] for i in range(1, T)]),
+              "next": np.mean([probs[i, i + 1] for i in range(T - 1)]),
+              "itself": np.mean(np.diag(probs)), "[CLS]": probs[:, 0].mean(), "[SEP]": probs[:, -1].mean()}
+    name, share = max(shares.items(), key=lambda kv: kv[1])
+    return f"{name} {share:.2f}" if share >= 0.5 else ""
+
+
 def heads(trace, tokens, layer=0) -> Svg:
     probs = trace[f"encoder.layer.{layer}.attention.self.probs"][0]
     N, T = probs.shape[:2]
-    cell, cols = 9, 6
-    panel = T * cell + 24
-    svg = Svg(max(cols * panel + 40, 720), -(-N // cols) * (panel + 16) + 50)
-    svg.text(20, 20, f"the {N} heads of layer {layer} on this text (rows: query tokens, columns: keys; "
-             "darker: more attention)", 12)
+    cell, cols, label = 11, 4, 70
+    panel = T * cell + 40
+    rows = -(-N // cols)
+    svg = Svg(cols * panel + label + 90, rows * (panel + 30) + 80)
+    svg.text(20, 20, f"the {N} heads of layer {layer} on this text (rows: query tokens, columns: keys; one scale, "
+             "0 to 1, for every head)", 12)
     for h in range(N):
-        x, y = 20 + (h % cols) * panel, 45 + (h // cols) * (panel + 16)
-        svg.heatmap(x, y + 12, probs[h], cell, 0.0, float(probs[h].max()), titles=np.round(probs[h], 3))
-        svg.text(x, y + 8, f"head {h}", 10)
+        x, y = label + (h % cols) * panel, 60 + (h // cols) * (panel + 30)
+        svg.heatmap(x, y, probs[h], cell, 0.0, 1.0, titles=np.round(probs[h], 3))
+        pattern = head_pattern(probs[h])
+        svg.text(x, y - 6, f"head {h}" + (f": {pattern}" if pattern else ""), 10,
+                 weight="bold" if pattern else "normal")
+        if h % cols == 0:
+            token_labels(svg, tokens, x - 4, y, cell, size=8)
+        if h // cols == rows - 1 or h + cols >= N:
+            token_labels(svg, tokens, x, y + T * cell + 2, cell, size=8, below=True)
+    svg.colour_bar(label + cols * panel, 60, rows * (panel + 30) - 40, 0.0, 1.0, "attention probability")
     return svg
 
 
 def mean_pooling(trace, tokens) -> Svg:
     layers = sum(1 for k in trace if k.endswith(".output.LayerNorm") and ".attention." not in k)
     last = trace[f"encoder.layer.{layers - 1}.output.LayerNorm"][0]
-    dims, cell = 32, 12
+    dims, cell = 32, 16
     rows = np.vstack([last[:, :dims], trace["pooled"][:, :dims], trace["embedding"][:, :dims] * 10])
     labels = [*tokens, "mean (pooled)", "unit vector x 10"]
     limit = float(np.abs(rows).max())
@@ -256,8 +353,8 @@ def mean_pooling(trace, tokens) -> Svg:
     svg.heatmap(150, 48, rows[:len(tokens)], cell, -limit, limit, "diverging", titles=np.round(rows, 4))
     svg.heatmap(150, 60 + len(tokens) * cell, rows[len(tokens):], cell, -limit, limit, "diverging",
                 titles=np.round(rows[len(tokens):], 4))
-    token_labels(svg, labels[:len(tokens)], 142, 48, cell, size=9)
-    token_labels(svg, labels[len(tokens):], 142, 60 + len(tokens) * cell, cell, size=9)
+    token_labels(svg, labels[:len(tokens)], 142, 48, cell, size=11)
+    token_labels(svg, labels[len(tokens):], 142, 60 + len(tokens) * cell, cell, size=11)
     svg.colour_bar(160 + dims * cell, 48, len(labels) * cell + 12, -limit, limit, "value", "diverging")
     return svg
 
@@ -353,7 +450,6 @@ def scores_layout(trace, tokens, layer=0, head=0) -> Svg:
     return svg
 
 
-
 def write_svgs(figures: dict[str, Svg], folder: str | Path) -> None:
     """Each figure to folder/<name>.svg (the folder made if need be)."""
     folder = Path(folder)
@@ -361,12 +457,20 @@ def write_svgs(figures: dict[str, Svg], folder: str | Path) -> None:
     for name, svg in figures.items():
         (folder / f"{name}.svg").write_text(svg.render())
 
-def all_figures(model, text: str, trace: dict | None = None) -> dict[str, Svg]:
-    """Every figure for `text` (through `model`'s NumPy reference; `trace`: its trace, if at hand), by name."""
+def all_figures(model, text: str, trace: dict | None = None, layer: int = 0, head: int = 0,
+                token: int | None = None, engine: bool = True) -> dict[str, Svg]:
+    """Every figure for `text` (through `model`'s NumPy reference; `trace`: its trace, if at hand), by
+    name, the attention figures for `layer` and `head` (`token`: the query token followed, default
+    the last word); `engine`: with the engine guide's figures (packing, scores_layout)."""
     trace = model.trace([text]) if trace is None else trace
     tokens = model.tokenizer.tokens(text)[:model.max_length]
-    return {"pipeline": pipeline(model, trace, tokens, text), "embedding_sum": embedding_sum(model, trace, tokens),
-            "attention_steps": attention_steps(trace, tokens), "attention_head": attention_head(trace, tokens),
-            "padding_mask": padding_mask(model, text),
-            "heads": heads(trace, tokens), "mean_pooling": mean_pooling(trace, tokens), "packing": packing(model, text),
-            "post_ln_block": post_ln_block(trace), "scores_layout": scores_layout(trace, tokens)}
+    figures = {"pipeline": pipeline(model, trace, tokens, text), "embedding_sum": embedding_sum(model, trace, tokens),
+               "attention_steps": attention_steps(trace, tokens, layer, head),
+               "query_token": query_token(trace, tokens, layer, head, token),
+               "attention_head": attention_head(trace, tokens, layer, head),
+               "padding_mask": padding_mask(model, text, layer=layer, head=head),
+               "heads": heads(trace, tokens, layer), "post_ln_block": post_ln_block(trace, layer),
+               "mean_pooling": mean_pooling(trace, tokens)}
+    if engine:
+        figures.update({"packing": packing(model, text), "scores_layout": scores_layout(trace, tokens, layer, head)})
+    return figures
