@@ -20,7 +20,7 @@ LAYERS = [
     ["porting"],
     ["st_compat"],
     ["model"],
-    ["describe", "corpus", "evaluation", "cross_encoder"],
+    ["describe", "corpus", "evaluation", "cross_encoder", "sparse"],
     ["batch_embedder"],
     ["integrations"],
     ["server", "distributed"],
