@@ -20,7 +20,7 @@ LAYERS = [
     ["porting"],
     ["st_compat"],
     ["model"],
-    ["describe", "corpus", "evaluation", "cross_encoder", "sparse"],
+    ["describe", "corpus", "evaluation", "cross_encoder", "sparse", "multi_vector"],
     ["batch_embedder"],
     ["integrations"],
     ["server", "distributed"],

@@ -84,6 +84,43 @@ def build_sparse(name: str, work: Path):
     return SparseEncoder(modules=[router])
 
 
+def build_colbert(work: Path):
+    """ColBERT in sentence-transformers 6's layout: classic query expansion to 32 [MASK] tokens
+    (not attended), documents up to 180 tokens with punctuation skipped, a 384 -> 128 projection."""
+    import string
+
+    import torch
+    from sentence_transformers import MultiVectorEncoder
+    from sentence_transformers.base.modules import Dense, Normalize, Transformer
+    from sentence_transformers.multi_vector_encoder.modules import MultiVectorMask
+
+    weights, projection = random_sparse.colbert_weights(random_sparse.SEEDS["colbert-random"])
+    random_sparse.write_transformer(work / "encoder", weights, random_sparse.ENCODER_CONFIG, minilm_dir())
+    transformer = Transformer(str(work / "encoder"), query_length=32, document_length=180,
+                              query_expansion={"strategy": "fixed", "length": 32})
+    dense = Dense(random_sparse.ENCODER_CONFIG["hidden_size"], random_sparse.COLBERT_DIM, bias=False,
+                  activation_function=torch.nn.Identity(), module_input_name="token_embeddings",
+                  init_weight=torch.from_numpy(projection))
+    return MultiVectorEncoder(modules=[transformer, dense, Normalize(module_input_name="token_embeddings"),
+                                       MultiVectorMask(skiplist_words=list(string.punctuation))])
+
+
+def run_colbert(model) -> dict[str, np.ndarray]:
+    def ragged(key, vectors):
+        return {f"{key}_vectors": np.concatenate([v.numpy() for v in vectors]),
+                f"{key}_lengths": np.array([len(v) for v in vectors])}
+
+    out = {}
+    queries, documents = model.encode_query(TEXTS[:-1]), model.encode_document(TEXTS, batch_size=3)
+    out.update(ragged("query", queries))
+    out.update(ragged("document", documents))
+    out["maxsim"] = model.similarity(queries, documents).numpy()
+    model[0].query_expansion = {"strategy": "fixed", "length": 32, "attend": True}  # the other expansion
+    out.update(ragged("query_attend", model.encode_query(TEXTS[:-1])))
+    model[0].query_expansion = {"strategy": "fixed", "length": 32}  # saved as built
+    return out
+
+
 def run_sparse(model) -> dict[str, np.ndarray]:
     out = {}
     out.update(csr("document", model.encode_document(TEXTS, batch_size=3)))
@@ -119,15 +156,13 @@ def main() -> int:
     import transformers
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["splade-random", "inference-free-random"])
+    parser.add_argument("--models", nargs="+", default=["splade-random", "inference-free-random", "colbert-random"])
     args = parser.parse_args()
     torch.manual_seed(0)
     for name in args.models:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             if name == "colbert-random":
-                from make_multi_vector_golden import build_colbert, run_colbert  # noqa: PLC0415
-
                 model = build_colbert(work)
                 outputs = run_colbert(model)
             else:
