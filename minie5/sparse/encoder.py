@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..encode.batching import check_ids, plan_batches
-from ..encode.embedder import CHUNK_TEXTS, Embedder, as_text_list, check_texts
+from ..encode.embedder import CHUNK_TEXTS, Embedder, EncodeSettings, as_text_list, check_texts
 from ..encode.long_texts import warn_truncated
 from ..encode.prompts import Prompts
 from ..errors import TextError, check_choice, check_int
@@ -76,7 +76,7 @@ class SparseEncoder:
         self.prompts = Prompts(None, files.pipeline.prompts, False, self.name)
         self.embedder = Embedder(tokenizer, backend, self.config, "mean", e5=False)  # prepare only: no pooling
         side = layout.document
-        self.head = SpladeHead(head_params, self.config, backend, side.strategy, side.activation)
+        self.splade_head = SpladeHead(head_params, self.config, backend, side.strategy, side.activation)
         self.static = static  # inference-free queries: (tokenizer without special tokens, weight [V])
         self._vocabulary: list[str] | None = None
 
@@ -142,7 +142,7 @@ class SparseEncoder:
             if task == "query" and self.static is not None:
                 parts.append(SparseEmbeddings.from_dense(self._static(chunk, prompt_text, done), max_active_dims))
             else:
-                settings = replace(self.embedder.settings(prompt=prompt_text, long=long), normalize=False)
+                settings = self.settings(prompt=prompt_text, long=long)
                 prepared = self.embedder.prepare(chunk, settings, first=done)
                 cut += prepared.truncated
                 parts.extend(self._pool(prepared.sequences, batch_size, max_active_dims, progress, done, len(texts)))
@@ -155,6 +155,23 @@ class SparseEncoder:
         if output == "dense":
             return result.to_dense()[0] if single else result.to_dense()
         return result[0] if single else result
+
+    def settings(self, *, prompt_name: str | None = None, prompt: str | None = None, long: str = "truncate",
+                 truncation_side: str = "right") -> EncodeSettings:
+        """The text pipeline's settings for these arguments (what a server request embeds with)."""
+        check_choice("long", long, ("truncate", "error"))
+        return replace(self.embedder.settings(prompt=self.prompts.text(prompt_name, prompt), long=long,
+                                              truncation_side=truncation_side), normalize=False)
+
+    def pool_sequences(self, sequences: list[np.ndarray], batch_size: int = 32) -> list[SparseVector]:
+        """The sparse vectors of token sequences already prepared by `embedder.prepare`, in order
+        (what the server's batcher runs)."""
+        parts = self._pool(sequences, batch_size, None, None, 0, len(sequences))
+        return list(parts[0].rows()) if parts else []
+
+    def encode_tokens(self, ids: list[np.ndarray]) -> SparseEmbeddings:
+        """Sparse vectors of sequences tokenized by `tokenizer` (special tokens included)."""
+        return SparseEmbeddings.concatenate(self._pool(list(ids), 32, None, None, 0, len(ids)), self.dim)
 
     def encode_query(self, texts: str | Iterable[str], **kwargs):
         """`encode` for search queries: the model's "query" prompt if it declares one; with
@@ -175,7 +192,7 @@ class SparseEncoder:
                                  self.backend.pads_batches):
             batch = [sequences[i] for i in rows]
             check_ids(batch, self.config.vocab_size, self.config.max_tokens, rows)
-            dense = self.backend.token_states(batch, self.head)  # [len(rows), V]
+            dense = self.backend.token_states(batch, self.splade_head)  # [len(rows), V]
             parts.append(SparseEmbeddings.from_dense(dense, max_active_dims))
             order.extend(rows)
             done += len(rows)
