@@ -44,8 +44,8 @@ class BM25:
         for i, text in enumerate(corpus):
             words = terms(text, self.stopwords)
             lengths.append(len(words))
-            ids, tf = np.unique([self.vocabulary.setdefault(w, len(self.vocabulary)) for w in words],
-                                return_counts=True)
+            ids, tf = np.unique(np.array([self.vocabulary.setdefault(w, len(self.vocabulary)) for w in words],
+                                         dtype=np.int64), return_counts=True)
             rows.append(np.full(len(ids), i))
             columns.append(ids)
             counts.append(tf)

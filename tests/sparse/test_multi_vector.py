@@ -14,7 +14,7 @@ import minie5
 from minie5.errors import ConfigError
 from tests.support import random_sparse
 
-ATOL = 2e-5  # float32 against torch's float32, on unit-length 128-wide vectors
+ATOL = 2e-6  # float32 against torch's float32, on unit-length 128-wide vectors: measured 3.4e-7
 
 
 def ragged(arrays, key):

@@ -52,6 +52,13 @@ def test_bm25_scores_are_bm25s_lucene():
         assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
 
 
+def test_bm25_takes_documents_and_queries_without_terms():
+    bm25 = BM25(["", "the of and", "disk full"])  # empty, stopwords only, words
+    scores, rows = bm25.search(["disk", "", "unknown words"], k=3)
+    assert rows[0, 0] == 2 and scores[0, 0] > 0 and scores[0, 1:].tolist() == [0, 0]
+    assert not scores[1:].any()
+
+
 def test_fusions():
     dense = {"q": {"a": 0.9, "b": 0.8, "c": 0.1}}
     sparse = {"q": {"c": 12.0, "a": 3.0, "d": 1.0}}
