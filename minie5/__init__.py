@@ -18,6 +18,8 @@ The package, layer by layer: a module imports only from its own layer and the la
     model.py     `load` and `Model`, the API; st_compat.py, sentence-transformers' keywords
     describe.py  `describe`; corpus.py, a corpus' cached vectors; evaluation/, retrieval metrics
     cross_encoder.py   CrossEncoder (load_reranker): rerankers, a query and a document scored together
+    sparse/      SparseEncoder (load_sparse): SPLADE, a text as weights over the vocabulary
+    multi_vector/  MultiVectorEncoder (load_multi_vector): ColBERT, a vector per token, MaxSim
     batch_embedder.py  BatchEmbedder, for Ray Data, Dask and Spark
     integrations/  LangChain, Chroma
     server/, distributed/   front ends: `minie5 serve`, `minie5 embed-corpus`
@@ -33,7 +35,9 @@ from .encode.quantize import calibration_ranges, hamming_distance, quantize
 from .errors import ConfigError, Minie5Error, TextError, TokenizerError, WeightsError
 from .loading.config import BertConfig
 from .model import Model, load
+from .multi_vector import MultiVectorEncoder, load_multi_vector
+from .sparse import SparseEncoder, load_sparse
 
 __all__ = ["BatchEmbedder", "BertConfig", "ConfigError", "CrossEncoder", "Minie5Error", "Model", "ModelDescription",
            "TextError", "TokenizerError", "WeightsError", "calibration_ranges", "describe", "hamming_distance", "load",
-           "load_reranker", "quantize"]
+           "load_multi_vector", "load_reranker", "load_sparse", "quantize", "MultiVectorEncoder", "SparseEncoder"]

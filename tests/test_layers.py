@@ -21,6 +21,7 @@ LAYERS = [
     ["st_compat"],
     ["model"],
     ["describe", "corpus", "evaluation", "cross_encoder"],
+    ["sparse", "multi_vector"],
     ["batch_embedder"],
     ["integrations"],
     ["server", "distributed"],

@@ -7,6 +7,7 @@ import platform
 from pathlib import Path
 
 from ..files import write_atomically
+from . import hybrid
 from .common import (
     UsageError,
     add_model_arguments,
@@ -39,6 +40,7 @@ def add_parsers(commands) -> None:
                           help="write the run in TREC format (query Q0 doc rank score minie5), for trec_eval")
     add_model_arguments(evaluate)
     add_run_arguments(evaluate)
+    hybrid.add_arguments(evaluate)  # sparse, multi-vector, BM25 and hybrid runs (cli/hybrid.py)
     evaluate.set_defaults(run=run_evaluate)
 
 
@@ -56,21 +58,26 @@ def run_evaluate(args) -> None:
     if not args.dataset.is_dir():
         raise UsageError(f"{args.dataset}: no such folder (a BEIR dataset: corpus.jsonl, queries.jsonl, qrels/)")
     dataset = load_beir(args.dataset, args.split)
-    model = load_model(args)
-    progress = None
-    if show_progress(args):
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(dataset.corpus), unit=" passages", dynamic_ncols=True)
-        progress = lambda done, _total: bar.update(done - bar.n)  # noqa: E731
-    result = evaluate_model(model, dataset, top_k=args.top_k, batch_size=args.batch_size, long=args.long,
-                            progress=progress)
-    if progress is not None:
-        bar.close()
-    setup = result["setup"]
-    summary = {"dataset": str(args.dataset), "split": args.split, "model": model.name, "backend": setup["backend"],
-               "dtype": setup["dtype"], "threads": setup["threads"], "setup": setup, "queries": result["queries"],
-               "corpus": result["corpus"], "top_k": args.top_k,
+    def dense():
+        model = load_model(args)
+        progress = None
+        if show_progress(args):
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(dataset.corpus), unit=" passages", dynamic_ncols=True)
+            progress = lambda done, _total: bar.update(done - bar.n)  # noqa: E731
+        result = evaluate_model(model, dataset, top_k=args.top_k, batch_size=args.batch_size, long=args.long,
+                                progress=progress)
+        if progress is not None:
+            bar.close()
+        return result, model.name, model.backend.name
+
+    result, name, backend = hybrid.evaluate(args, dataset, dense)
+    setup = result.get("setup", {})  # what ran: dtype, threads, the files' fingerprint, minie5's version
+    summary = {"dataset": str(args.dataset), "split": args.split, "model": name, "backend": backend,
+               "dtype": setup.get("dtype"), "threads": setup.get("threads"), "setup": setup,
+               "queries": result["queries"], "corpus": result["corpus"], "top_k": args.top_k,
                "metrics": result["metrics"], "seconds": round(result["seconds"], 2),
                "python": platform.python_version(),
                "definitions": "nDCG@k, recall@k, MAP@k: trec_eval's ndcg_cut, recall, map_cut (as BEIR calls them "
@@ -88,7 +95,14 @@ def run_evaluate(args) -> None:
         print(json.dumps(summary))
         return
     print(f"{args.dataset} ({args.split}): {result['queries']} queries, {result['corpus']} passages, "
-          f"{model.name} ({setup['backend']}, {setup['dtype']}, {setup['threads']} threads; files "
-          f"{setup['files'][:12]}; minie5 {setup['minie5']}), {result['seconds']:.1f} s")
+          f"{name} ({describe_setup(backend, setup)}), {result['seconds']:.1f} s")
     for name in METRICS:
         print(f"  {name:<11}{result['metrics'][name]:.4f}")
+
+
+def describe_setup(backend: str, setup: dict) -> str:
+    """The summary line's account of what ran: "numba, int8, 2 threads; files 1a2b3c4d5e6f; minie5 0.1.0"."""
+    if not setup:
+        return backend
+    return (f"{setup['backend']}, {setup['dtype']}, {setup['threads']} threads; files {setup['files'][:12]}; "
+            f"minie5 {setup['minie5']}")

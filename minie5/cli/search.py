@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..corpus import CorpusCache
+from . import hybrid
 from .common import (
     Origin,
     UsageError,
@@ -55,6 +56,7 @@ def add_parsers(commands) -> None:
                         help="with --rerank: how many of the embedder's hits to rerank (default 50)")
     add_model_arguments(search)
     add_run_arguments(search)
+    hybrid.add_arguments(search)
     search.set_defaults(run=run_search)
 
 
@@ -150,13 +152,16 @@ def run_search(args) -> None:
         reranker = load_reranker(args.rerank, backend=args.backend, threads=args.threads,
                                  deterministic=getattr(args, "deterministic", False),
                                  dtype=getattr(args, "dtype", "float32"))
-    model = load_model(args)
-    # Documents and queries with the model's prompts for each (e5: "passage: " and "query: ").
-    passages = (stored_vectors(model, texts, args.vectors, args, origin) if args.vectors is not None
-                else corpus_vectors(model, texts, args.corpus, args, origin))
-    query_prompt = model.prompts.resolve("query", warn=False) or ""
-    queries = encode(model, args.queries, args, Origin("QUERY"), prompt=query_prompt, normalize=True)
-    scores = queries @ passages.T
+    def dense():
+        model = load_model(args)
+        # Documents and queries with the model's prompts for each (e5: "passage: " and "query: ").
+        passages = (stored_vectors(model, texts, args.vectors, args, origin) if args.vectors is not None
+                    else corpus_vectors(model, texts, args.corpus, args, origin))
+        query_prompt = model.prompts.resolve("query", warn=False) or ""
+        queries = encode(model, args.queries, args, Origin("QUERY"), prompt=query_prompt, normalize=True)
+        return queries @ passages.T
+
+    scores = hybrid.search_scores(args, texts, dense)  # sparse, multi-vector, BM25, hybrid: cli/hybrid.py
     k = min(args.top_k, len(texts))
     labels = [hit_label(records, i) for i in range(len(texts))]
     width = max(6, max(map(len, labels)))

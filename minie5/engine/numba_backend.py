@@ -114,6 +114,26 @@ class NumbaBackend:
             kernels.POOLINGS[pooling](x, offsets, out)
         return out
 
+    def token_states(self, ids: list[np.ndarray], head):
+        """Run a batch and hand its last layer's token vectors, packed [M, H] float32 with each
+        text's rows offsets[s]:offsets[s+1], to `head(x, offsets)` while the forward lock is held;
+        return what it returns. For heads that read every token (minie5.sparse's masked-LM head,
+        minie5.multi_vector's projection): x is a buffer the next pass overwrites, and the head's
+        own products go through `product` under the same lock."""
+        with _FORWARD_LOCK, self.threads.applied():
+            offsets, x = self._forward(ids, keep=None)
+            return head(x, offsets)
+
+    def pack(self, weight: np.ndarray):  # [N, K] float32 -> this engine's packed weight
+        """A head's [out, in] weight packed as this engine packs its layers' (float32, int8 or bfloat16)."""
+        return {"float32": kernels.pack_weight, "int8": int8.pack_weight, "bfloat16": bfloat16.pack_weight}[
+            self.weights](np.ascontiguousarray(weight, dtype=np.float32))
+
+    def product(self, a: np.ndarray, weight, out: np.ndarray) -> None:  # [M, K] @ [N, K]^T -> out [M, N]
+        """out = a @ weight^T for a weight from `pack`, as the layers' products run; call it only
+        from a `token_states` head (it needs the forward lock)."""
+        self._matmul(a, weight, out)
+
     def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
         """The embeddings' output and every layer's, padded to [B, T, H] with a mask, as the NumPy
         backend returns them (for comparison; the engine itself never pads)."""
@@ -145,7 +165,7 @@ class NumbaBackend:
         one (a width not a multiple of 16), they write to a work array, copied."""
         if isinstance(weight, kernels.PackedWeight) and not (
                 self.deterministic or a.shape[0] <= LINEAR_ROWS or self._linear_is_faster()):
-            self._openblas(a, weight.dense, out)
+            self._openblas(a, weight.dense, out[:, :weight.rows])  # a head's out may hold the padding columns
             return
         M = a.shape[0]
         direct = out.flags.c_contiguous and out.shape[1] == weight.padded_rows

@@ -37,3 +37,11 @@ class NumpyBackend:
               token_types: list[np.ndarray] | None = None) -> np.ndarray:  # B ragged -> [B, H], in self.dtype
         hidden_states, attention_mask = self.hidden_states(ids, token_types)
         return pool(hidden_states[-1], attention_mask, pooling)
+
+    def token_states(self, ids: list[np.ndarray], head):
+        """The last layer's token vectors of a batch, packed [M, H] (padding dropped) with each text's
+        rows offsets[s]:offsets[s+1], handed to `head(x, offsets)`: the engine's `token_states`."""
+        hidden_states, attention_mask = self.hidden_states(ids)
+        real = attention_mask > 0
+        offsets = np.concatenate([[0], np.cumsum(real.sum(axis=1))]).astype(np.int64)
+        return head(hidden_states[-1][real], offsets)

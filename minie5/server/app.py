@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import rerank_api, tei
+from . import rerank_api, tei, tei_sparse
 from .batcher import ClientGone
 from .metrics import CLIENT_CLOSED, Metrics
 from .openapi import openapi_document
@@ -89,6 +89,8 @@ def create_app(models, settings: ServerSettings = ServerSettings(),  # noqa: B00
         route("/tokenize", _tokenize),
         route("/embed", tei.embed, shape="tei"), route("/", tei.root, shape="tei"),
         route("/rerank", tei.rerank, shape="tei"), route("/info", tei.info, ["GET"], shape="tei"),
+        route("/embed_sparse", tei_sparse.embed_sparse, shape="tei"),
+        route("/embed_all", tei_sparse.embed_all, shape="tei"),
         route("/v1/rerank", rerank_api.rerank_v1, shape="cohere"),
         route("/v2/rerank", rerank_api.rerank_v2, shape="cohere"),
         route("/health", _health, ["GET"], **public), route("/ready", _ready, ["GET"], **public),
@@ -174,7 +176,7 @@ def _model_card(service: Service, served) -> dict:
     if served.kind == "embedding":
         card.update({"dimensions": model.dim, "pooling": model.pooling, "normalized": model.pipeline.normalize,
                      "default_prefix": service.settings.default_prefix, "expects_prefixes": model.expects_prefixes})
-    else:
+    elif served.kind == "reranker":
         card.update({"labels": list(model.labels), "activation": model.head.activation})
     return card
 

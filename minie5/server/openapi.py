@@ -6,7 +6,9 @@ server from it (schemathesis) and hold every response to it."""
 from __future__ import annotations
 
 from ..encode.long_texts import LONG_MODES
+from . import tei_sparse
 from .protocol import ENCODING_FORMATS
+from .service import KINDS
 from .settings import PREFIX_CHOICES
 
 ERROR_STATUSES = {
@@ -96,8 +98,7 @@ def openapi_document(service) -> dict:
         "object": {"type": "string", "enum": ["list"]},
         "data": {"type": "array", "items": {"type": "object", "required": ["id", "object", "kind"],
                                             "properties": {"id": {"type": "string"}, "object": {"type": "string"},
-                                                           "kind": {"type": "string", "enum": ["embedding",
-                                                                                               "reranker"]},
+                                                           "kind": {"type": "string", "enum": list(KINDS)},
                                                            "dimensions": {"type": "integer"},
                                                            "labels": {"type": "array", "items": {"type": "string"}},
                                                            "max_input_tokens": {"type": "integer"},
@@ -204,6 +205,10 @@ def openapi_document(service) -> dict:
         paths.update({"/v1/rerank": rerank, "/v2/rerank": rerank,
                       "/rerank": post("Rerank texts (text-embeddings-inference's /rerank)", "TeiRerankRequest",
                                       "TeiRerankResponse", "TeiError")})
+    sparse = any(s.kind == "sparse" for s in service.models)
+    more_paths, more_schemas = tei_sparse.openapi(texts, model_field, truncation, choose_prompt["prompt_name"], sparse,
+                                                  bool(embedders), post)
+    paths.update(more_paths)
     # TEI's root route embeds, or reranks a body with `query` and `texts`.
     root = [("TeiEmbedRequest", "TeiEmbedResponse")] * bool(embedders) + \
         [("TeiRerankRequest", "TeiRerankResponse")] * bool(rerankers)
@@ -230,7 +235,7 @@ def openapi_document(service) -> dict:
                         "TeiRerankRequest": tei_rerank_request, "TeiRerankResponse": tei_rerank_response,
                         "RerankRequest": rerank_request, "RerankResponse": rerank_response, "TeiInfo": tei_info,
                         "ModelsResponse": models_response, "Status": status, "Error": error, "TeiError": tei_error,
-                        "CohereError": cohere_error},
+                        "CohereError": cohere_error, **more_schemas},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

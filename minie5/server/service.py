@@ -31,13 +31,14 @@ from .settings import ServerSettings
 
 log = logging.getLogger("minie5.server")
 
-KINDS = ("embedding", "reranker")
-_ROUTES = {"embedding": "POST /v1/embeddings or /embed", "reranker": "POST /rerank, /v1/rerank or /v2/rerank"}
+KINDS = ("embedding", "reranker", "sparse")
+_ROUTES = {"embedding": "POST /v1/embeddings or /embed", "reranker": "POST /rerank, /v1/rerank or /v2/rerank",
+           "sparse": "POST /embed_sparse"}
 
 
 def kind_of(model) -> str:
-    """"reranker" for a minie5.CrossEncoder, "embedding" for a minie5.Model."""
-    return "reranker" if hasattr(model, "head") else "embedding"
+    """"reranker" for a minie5.CrossEncoder, "sparse" for a minie5.SparseEncoder, "embedding" for a minie5.Model."""
+    return "sparse" if hasattr(model, "splade_head") else "reranker" if hasattr(model, "head") else "embedding"
 
 
 class Served:
@@ -46,8 +47,8 @@ class Served:
     def __init__(self, model, name: str, settings: ServerSettings, metrics: Metrics, executor: ThreadPoolExecutor):
         self.model, self.name, self.kind = model, name, kind_of(model)
         self.metrics = metrics.model(name)
-        if self.kind == "embedding":
-            forward, size = model.embedder.pool, len
+        if self.kind != "reranker":  # a sparse model's rows are SparseVectors (server/tei_sparse.py)
+            forward, size = model.pool_sequences if self.kind == "sparse" else model.embedder.pool, len
         else:  # items are (ids, token types) pairs; the rows are the head's logits
             def forward(items):
                 return model.logits_of_tokens([ids for ids, _ in items], [types for _, types in items])
@@ -60,7 +61,7 @@ class Served:
 
     def warm_up(self) -> None:
         """One tiny pass, which compiles (or loads) the engine's kernels."""
-        if self.kind == "embedding":
+        if self.kind != "reranker":
             self.model.encode_tokens(self.model.tokenizer.tokenize(["warm up"]))
         else:
             self.model.logits([("warm", "up")])
