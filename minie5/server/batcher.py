@@ -18,6 +18,8 @@ can be dropped, and it never reaches the engine:
     deadline      the request's deadline passed before its job left the queue: `Unavailable`
     expire()      the server is draining and its time is up: `Unavailable`
 
+    cancelled     the caller's task was cancelled (the server stopping now)
+
 A running pass is not interrupted: it is one engine call, and the rows of a client that left are
 simply not delivered. The queue's drain rate (tokens per second, measured on every pass) sizes
 `retry_after()`, the Retry-After of a 429 or 503.
@@ -50,12 +52,22 @@ class Unavailable(Exception):
     """The job was dropped before it reached the engine: its deadline passed, or the server is draining."""
 
 
+@dataclass
+class Timing:
+    """Where a job's time went: waiting in the queue, and the engine pass it ran in."""
+
+    queue_s: float = 0.0
+    compute_s: float = 0.0
+
+
 @dataclass(eq=False)
 class _Job:
     items: list
     tokens: int
     future: asyncio.Future = field(repr=False)
     state: str = "queued"  # queued -> running -> done; or queued -> dropped
+    timing: Timing = field(default_factory=Timing)
+    queued_at: float = field(default_factory=time.perf_counter)
 
 
 class Batcher:
@@ -81,32 +93,46 @@ class Batcher:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
-        """Finish what is queued, then stop."""
+    async def stop(self, now: bool = False) -> None:
+        """Finish what is queued, then stop; `now`: drop what is queued and abandon the pass
+        running (its thread finishes it for nobody)."""
         if self._task is not None:
+            if now:
+                self.halt()
+                self._task.cancel()
             self._stopping = True
             self._arrived.set()
-            await self._task
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                if not now:
+                    raise
             self._task = None
         if self._owns_executor:
             self._executor.shutdown(wait=True)
 
     async def pool(self, items: list, *, client_gone: asyncio.Future | None = None,
-                   deadline: float | None = None) -> np.ndarray:  # n items -> [n, ...]
+                   deadline: float | None = None, timing: Timing | None = None) -> np.ndarray:  # n items -> [n, ...]
         """`forward`'s rows for `items`. Raises QueueFull at once when the queue is full, ClientGone
         when `client_gone` completes first, Unavailable when the job is still queued at `deadline`
-        (the event loop's clock) or is expired."""
+        (the event loop's clock) or is expired. `timing`, if given, is filled in when the rows come."""
+        if self._stopping:
+            raise Unavailable("the server is shutting down")
         if self._queued + len(items) > self.max_queued:
             raise QueueFull(f"{self._queued} sequences are waiting (the limit is {self.max_queued})")
         loop = asyncio.get_running_loop()
-        job = _Job(items, sum(self.size(item) for item in items), loop.create_future())
+        job = _Job(items, sum(self.size(item) for item in items), loop.create_future(), timing=timing or Timing())
         self._pending.append(job)
         self._count(job, +1)
         self._arrived.set()
         waiting = {job.future} | ({client_gone} if client_gone is not None else set())
         while True:
             timeout = None if deadline is None or job.state != "queued" else max(0.0, deadline - loop.time())
-            done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                self._drop(job, "cancelled")
+                raise
             if job.future in done:
                 return job.future.result()
             if client_gone in done:
@@ -125,6 +151,12 @@ class Batcher:
             self._drop(job, reason)
             job.future.set_exception(Unavailable("the server is shutting down"))
         return len(dropped)
+
+    def halt(self) -> None:
+        """Start no pass again: what is queued is dropped (Unavailable), new work refused."""
+        self._stopping = True
+        self.expire("draining")
+        self._arrived.set()
 
     def retry_after(self) -> int:
         """Whole seconds until the work now queued or running is done, at the measured rate (1 to
@@ -201,6 +233,8 @@ class Batcher:
         self.metrics.batch_texts.observe(len(items))
         self.metrics.batch_tokens.observe(tokens)
         started = time.perf_counter()
+        for job in jobs:
+            job.timing.queue_s = started - job.queued_at
         try:
             rows = await loop.run_in_executor(self._executor, self.forward, items)
         except Exception as e:  # reported to every request of the batch, never lost
@@ -208,7 +242,10 @@ class Batcher:
                 if not job.future.done():
                     job.future.set_exception(e)
             return
-        rate = tokens / max(time.perf_counter() - started, 1e-6)
+        took = time.perf_counter() - started
+        for job in jobs:
+            job.timing.compute_s = took
+        rate = tokens / max(took, 1e-6)
         self._tokens_per_s = rate if self._tokens_per_s is None else 0.7 * self._tokens_per_s + 0.3 * rate
         start = 0
         for job in jobs:
