@@ -55,6 +55,10 @@ def add_parsers(commands) -> None:
                             f"(default {DEFAULTS.max_queued_texts})")
     serve.add_argument("--batch-wait-ms", type=float, default=DEFAULTS.batch_wait_ms, metavar="MS",
                        help=f"how long a batch waits for other requests to join (default {DEFAULTS.batch_wait_ms:g})")
+    serve.add_argument("--max-batch-tokens", type=int, default=DEFAULTS.max_batch_tokens, metavar="N",
+                       help="tokens one engine pass takes from the queue at most: smaller passes let a short query "
+                            "overtake big batches sooner (default "
+                            f"{DEFAULTS.max_batch_tokens or 'the engine budget'})")
     serve.add_argument("--request-timeout", type=float, default=DEFAULTS.request_timeout_s, metavar="S",
                        help="seconds a request may take to arrive and wait in the queue; its body late: 408, "
                             "its work still queued: dropped, 503 with Retry-After "
@@ -104,7 +108,7 @@ def run_serve(args) -> None:
         settings = ServerSettings(api_key=args.api_key or None, default_prefix=args.default_prefix,
                                   max_body_bytes=args.max_body_bytes, max_inputs=args.max_inputs,
                                   max_request_tokens=args.max_request_tokens, max_queued_texts=args.max_queue,
-                                  batch_wait_ms=args.batch_wait_ms,
+                                  batch_wait_ms=args.batch_wait_ms, max_batch_tokens=args.max_batch_tokens,
                                   request_timeout_s=args.request_timeout, drain_timeout_s=args.drain_timeout,
                                   header_timeout_s=args.header_timeout, max_header_bytes=args.max_header_bytes,
                                   max_headers=args.max_headers, max_requests=args.max_requests,

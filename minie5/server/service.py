@@ -57,7 +57,8 @@ class Served:
 
             def size(item):
                 return len(item[0])
-        self.batcher = Batcher(forward, size=size, max_batch_tokens=model.backend.max_batch_tokens,
+        budget = min(settings.max_batch_tokens or model.backend.max_batch_tokens, model.backend.max_batch_tokens)
+        self.batcher = Batcher(forward, size=size, max_batch_tokens=budget,
                                max_queued=settings.max_queued_texts, wait_s=settings.batch_wait_ms / 1000,
                                metrics=self.metrics, executor=executor)
 
@@ -335,6 +336,7 @@ async def prepare(served, texts: list[str], settings, field: str = "input"):
 async def embed_texts(service: Service, request: Request, served, texts: list[str], settings,
                       field: str = "input"):
     """The vectors of `texts` by `served` (an embedder), and how many tokens they took."""
+    await check_client(request)
     prepared = await prepare(served, texts, settings, field)
     check_tokens(service, prepared.tokens)
     pooled = await pool(service, served, request, prepared.sequences)
@@ -346,6 +348,13 @@ async def embed_texts(service: Service, request: Request, served, texts: list[st
     return vectors, prepared.tokens
 
 
+async def check_client(request: Request) -> None:
+    """ClientGone if the client already closed its connection: a retry storm's requests are not
+    even tokenized."""
+    if await request.is_disconnected():
+        raise ClientGone()
+
+
 async def rerank_logits(service: Service, request: Request, served, query: str, documents: list[str], *,
                         truncate: bool = True, side: str = "right", field: str = "documents") -> tuple[np.ndarray, int]:
     """Each document's one logit against `query` by `served` (a one-label cross-encoder), and the
@@ -354,6 +363,7 @@ async def rerank_logits(service: Service, request: Request, served, query: str, 
         raise ApiError(400, f"model {served.name!r} has {served.model.head.num_labels} labels "
                        f"({', '.join(served.model.labels)}); reranking needs a one-label relevance model",
                        param="model", code="wrong_model_kind")
+    await check_client(request)
     try:
         ids, types, cut = await in_worker(served.model.tokenizer.tokenize_pairs, [query] * len(documents),
                                           documents, side)

@@ -21,6 +21,7 @@ class ServerSettings:
     max_request_tokens: int = 131072  # tokens one request may embed (after truncation): more is a 400
     max_queued_texts: int = 8192  # texts waiting for the engine across requests: more is a 429
     batch_wait_ms: float = 1.0  # how long a batch waits for company once the engine is free
+    max_batch_tokens: int = 0  # tokens one engine pass collects from the queue at most; 0: the engine's own budget
     served_name: str = ""  # the model name echoed in responses (default: as the model was loaded)
     # Time limits. A request's deadline counts from its arrival: a body not received by then is a
     # 408; work still queued then is dropped and answered 503 with Retry-After (a pass already
@@ -44,6 +45,9 @@ class ServerSettings:
     def __post_init__(self):
         check_choice("default_prefix", self.default_prefix, PREFIX_CHOICES)
         check_choice("access_log", self.access_log, ("", "text", "json"))
+        if self.max_batch_tokens < 0:
+            raise ValueError(f"max_batch_tokens must be 0 (the engine's) or a positive integer, got "
+                             f"{self.max_batch_tokens}")
         for name in ("max_body_bytes", "max_inputs", "max_request_tokens", "max_queued_texts", "max_header_bytes",
                      "max_headers", "max_requests", "max_connections"):
             if getattr(self, name) < 1:

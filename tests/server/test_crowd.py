@@ -224,3 +224,12 @@ def test_ready_answers_503_for_the_pre_stop_delay_before_the_listener_closes(min
         with pytest.raises(httpx.ConnectError):
             httpx.get(url + "/ready", timeout=5)
     assert "the listener closes in 2 s" in errors.text() and "Traceback" not in errors.text()
+
+
+@pytest.mark.parametrize("flag, value", [("--pre-stop-delay", "-1"), ("--max-requests", "0"),
+                                         ("--max-connections", "0"), ("--max-batch-tokens", "-5")])
+def test_a_bad_limit_is_refused_naming_its_flag(flag, value, capsys):
+    from minie5.cli import main
+
+    assert main(["serve", "--model", "unused", flag, value]) == 2
+    assert f"minie5 serve: error: {flag} must be" in capsys.readouterr().err
