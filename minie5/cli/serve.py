@@ -56,9 +56,9 @@ def add_parsers(commands) -> None:
     serve.add_argument("--batch-wait-ms", type=float, default=DEFAULTS.batch_wait_ms, metavar="MS",
                        help=f"how long a batch waits for other requests to join (default {DEFAULTS.batch_wait_ms:g})")
     serve.add_argument("--max-batch-tokens", type=int, default=DEFAULTS.max_batch_tokens, metavar="N",
-                       help="tokens one engine pass takes from the queue at most: smaller passes let a short query "
-                            "overtake big batches sooner (default "
-                            f"{DEFAULTS.max_batch_tokens or 'the engine budget'})")
+                       help="tokens one engine pass takes from the queue at most; a larger request runs in several "
+                            "passes, round robin with the others, so a short query overtakes big batches; 0: the "
+                            f"engine's own budget (default {DEFAULTS.max_batch_tokens})")
     serve.add_argument("--request-timeout", type=float, default=DEFAULTS.request_timeout_s, metavar="S",
                        help="seconds a request may take to arrive and wait in the queue; its body late: 408, "
                             "its work still queued: dropped, 503 with Retry-After "

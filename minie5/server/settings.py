@@ -21,7 +21,10 @@ class ServerSettings:
     max_request_tokens: int = 131072  # tokens one request may embed (after truncation): more is a 400
     max_queued_texts: int = 8192  # texts waiting for the engine across requests: more is a 429
     batch_wait_ms: float = 1.0  # how long a batch waits for company once the engine is free
-    max_batch_tokens: int = 0  # tokens one engine pass collects from the queue at most; 0: the engine's own budget
+    # Tokens one engine pass takes from the queue at most (0: the engine's own budget, 16384): a
+    # request larger than this runs in several passes, round robin with the others, so that a
+    # single query waits for one small pass rather than a whole batch (docs/server-load.md).
+    max_batch_tokens: int = 2048
     served_name: str = ""  # the model name echoed in responses (default: as the model was loaded)
     # Time limits. A request's deadline counts from its arrival: a body not received by then is a
     # 408; work still queued then is dropped and answered 503 with Retry-After (a pass already

@@ -168,8 +168,10 @@ def test_the_log_has_no_tracebacks(hostile):
 def test_queued_work_past_the_request_timeout_gets_503_with_retry_after(minilm_dir):
     """A request stuck behind ~10 s of work with --request-timeout 1: dropped from the queue and
     answered 503 after about a second, with a Retry-After sized from the measured drain rate; the
-    long request, already running when its own deadline passed, is answered."""
-    with running_server("--model", minilm_dir, "--request-timeout", "1") as (process, url):
+    long request, already running when its own deadline passed, is answered. (With passes of the
+    engine's whole budget, --max-batch-tokens 0: with the default small passes, the short request
+    would overtake the long one and be answered in time.)"""
+    with running_server("--model", minilm_dir, "--request-timeout", "1", "--max-batch-tokens", "0") as (process, url):
         httpx.post(url + "/v1/embeddings", json={"input": [PASSAGE] * 16}, timeout=60)  # measures the rate
         long = {}
         thread = threading.Thread(target=lambda: long.setdefault("r", httpx.post(
