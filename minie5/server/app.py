@@ -185,7 +185,8 @@ class _Admission:
         if service.requests_in_flight >= settings.max_requests:
             error = ApiError(429, f"the server is handling its limit of {settings.max_requests} requests; retry "
                              "shortly", type="rate_limit_error", code="too_many_requests")
-            await self.refuse(error, {"Retry-After": str(service.retry_after())}, path, scope, receive, send)
+            route = path if path in self.shapes else "other"  # a label per route, never per path sent
+            await self.refuse(error, {"Retry-After": str(service.retry_after())}, route, scope, receive, send)
             return
         service.requests_in_flight += 1
         try:
