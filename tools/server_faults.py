@@ -18,6 +18,9 @@ and its resident memory before and after.
     oversize headers  200 heads of 20 kB, and 20 unfinished heads of 100 kB
     oversize bodies   20 bodies of 8 MB (over the 4 MB limit)
     pipelined         20 connections, 10 requests each in one write
+    crowd             all at once, for 12 s: 800 connections that send nothing, 300 slowloris heads
+                      (a header line every second) and 100 clients that send a whole request of 8
+                      passages and vanish; the goal: the probe's p99 within 2x the baseline's
     SIGTERM under load  12 clients of ~1 s of work each in flight when SIGTERM comes: how many
                       were answered 200 or 503, how many lost, and how long the exit took
 
@@ -271,9 +274,63 @@ def pipelined(server: Server, seconds: float) -> str:
     return counts(many(20, send))
 
 
+def crowd(server: Server, seconds: float) -> str:
+    """The crowd runs in a process of its own, as it would on other machines: in the probe's own
+    process its 1,200 sockets and threads would slow the probe, not the server."""
+    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from tools.server_faults import hold_crowd; "
+            f"print(hold_crowd({server.address!r}, {max(seconds, 12)!r}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300).stdout.strip()
+
+
+def hold_crowd(address: tuple[str, int], seconds: float) -> str:
+    """800 sockets that send nothing, 300 slowloris heads (a header line a second) and 100 clients
+    that send a whole request of 8 passages and vanish, for `seconds`; what became of them."""
+    idle = [socket.create_connection(address, timeout=5) for _ in range(800)]
+    slow = []
+    for _ in range(300):
+        sock = socket.create_connection(address, timeout=5)
+        sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n")
+        slow.append(sock)
+    vanishing = raw_request(json.dumps({"input": [f"{i} {PASSAGE}" for i in range(8)]}).encode())
+
+    def vanish(i):
+        with socket.create_connection(address) as sock:
+            sock.sendall(vanishing)
+        return "closed"
+
+    threading.Thread(target=many, args=(100, vanish, 20), daemon=True).start()
+    slow_results: dict[int, str] = {}
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        for i, sock in enumerate(slow):
+            if i not in slow_results:
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    slow_results[i] = status_of(sock)
+        time.sleep(1)
+    slow_tally = counts(slow_results.get(i) or status_of_now(sock) for i, sock in enumerate(slow))
+    idle_tally = counts(status_of_now(sock) for sock in idle)
+    return f"idle: {idle_tally}; slow heads: {slow_tally}; 100 vanished"
+
+
+def status_of_now(sock: socket.socket) -> str:
+    """What the server did with a connection so far: its answer's status, 'closed', or 'still open'."""
+    sock.setblocking(False)
+    try:
+        head = sock.recv(64)
+    except BlockingIOError:
+        return "still open"
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    match = re.match(rb"HTTP/1\.1 (\d+)", head)
+    return match.group(1).decode() if match else "closed by server"
+
+
 FAULTS = {"baseline": None, "slow senders": slow_senders, "idle connections": idle_connections,
           "gone mid-body": gone_mid_body, "gone before answer": gone_before_answer,
-          "oversize headers": oversize_headers, "oversize bodies": oversize_bodies, "pipelined": pipelined}
+          "oversize headers": oversize_headers, "oversize bodies": oversize_bodies, "pipelined": pipelined,
+          "crowd": crowd}
 
 
 def sigterm_under_load(model: str, source: Path) -> dict:

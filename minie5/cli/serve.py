@@ -22,9 +22,11 @@ def add_parsers(commands) -> None:
                     "text-embeddings-inference's (/embed, /rerank, /info; huggingface_hub's InferenceClient) and "
                     "Cohere's rerank API (/v1/rerank, /v2/rerank). Concurrent requests are batched together. "
                     "Needs the server extra: "
-                    f"{install_hint('server')}. On Ctrl-C or SIGTERM it drains: /ready answers 503, the "
-                    "listener closes, accepted requests are answered (queued ones past --drain-timeout get 503), "
-                    "then it exits. The API is described at /openapi.json.")
+                    f"{install_hint('server')}. On Ctrl-C or SIGTERM it drains and says so: /ready answers 503 "
+                    "(for --pre-stop-delay seconds the listener stays open), the listener closes, accepted "
+                    "requests are answered (queued ones past --drain-timeout get 503), then it exits; a second "
+                    "Ctrl-C answers every waiting request 503 and stops now. The API is described at "
+                    "/openapi.json.")
     add_model_arguments(serve, repeatable=True,
                         model_help="a model to serve: a Hugging Face name or a folder, an embedder or a "
                                    "cross-encoder (a ...ForSequenceClassification reranker; told apart by its "
@@ -53,6 +55,10 @@ def add_parsers(commands) -> None:
                             f"(default {DEFAULTS.max_queued_texts})")
     serve.add_argument("--batch-wait-ms", type=float, default=DEFAULTS.batch_wait_ms, metavar="MS",
                        help=f"how long a batch waits for other requests to join (default {DEFAULTS.batch_wait_ms:g})")
+    serve.add_argument("--max-batch-tokens", type=int, default=DEFAULTS.max_batch_tokens, metavar="N",
+                       help="tokens one engine pass takes from the queue at most; a larger request runs in several "
+                            "passes, round robin with the others, so a short query overtakes big batches; 0: the "
+                            f"engine's own budget (default {DEFAULTS.max_batch_tokens})")
     serve.add_argument("--request-timeout", type=float, default=DEFAULTS.request_timeout_s, metavar="S",
                        help="seconds a request may take to arrive and wait in the queue; its body late: 408, "
                             "its work still queued: dropped, 503 with Retry-After "
@@ -60,6 +66,10 @@ def add_parsers(commands) -> None:
     serve.add_argument("--drain-timeout", type=float, default=DEFAULTS.drain_timeout_s, metavar="S",
                        help="on SIGTERM, seconds to go on answering accepted requests before what is still queued "
                             f"gets 503 with Retry-After (default {DEFAULTS.drain_timeout_s:g})")
+    serve.add_argument("--pre-stop-delay", type=float, default=DEFAULTS.pre_stop_s, metavar="S",
+                       help="on SIGTERM, seconds /ready answers 503 while requests are still served, before the "
+                            "listener closes, so that a load balancer sees it (default "
+                            f"{DEFAULTS.pre_stop_s:g})")
     serve.add_argument("--header-timeout", type=float, default=DEFAULTS.header_timeout_s, metavar="S",
                        help="a connection that sends no whole request head within S seconds is closed "
                             f"(default {DEFAULTS.header_timeout_s:g})")
@@ -67,8 +77,16 @@ def add_parsers(commands) -> None:
                        help=f"request line and headers; more gets 431 (default {DEFAULTS.max_header_bytes})")
     serve.add_argument("--max-headers", type=int, default=DEFAULTS.max_headers, metavar="N",
                        help=f"header fields per request; more gets 431 (default {DEFAULTS.max_headers})")
+    serve.add_argument("--max-requests", type=int, default=DEFAULTS.max_requests, metavar="N",
+                       help="requests in flight (being read, queued or computed); more get 429 with Retry-After "
+                            f"(default {DEFAULTS.max_requests}, as text-embeddings-inference)")
     serve.add_argument("--max-connections", type=int, default=DEFAULTS.max_connections, metavar="N",
-                       help=f"open connections; past it new requests get 503 (default {DEFAULTS.max_connections})")
+                       help="open connections, idle ones included; at the cap the connection idle the longest is "
+                            f"closed for a new one (default {DEFAULTS.max_connections})")
+    serve.add_argument("--access-log", nargs="?", const="text", choices=("text", "json"), metavar="FORMAT",
+                       help="one line per request on standard output: time, client, route, status, model, texts, "
+                            "tokens, queue, compute and total milliseconds; FORMAT text (the default) or json "
+                            "(JSON lines). Off unless given")
     serve.add_argument("--threads", type=int, metavar="N", help="cores to use (default: $MINIE5_NUM_THREADS, else all)")
     serve.add_argument("--backend", choices=("numba", "numpy"), default="numba", help="numba (default) or numpy")
     add_deterministic_argument(serve)
@@ -90,13 +108,16 @@ def run_serve(args) -> None:
         settings = ServerSettings(api_key=args.api_key or None, default_prefix=args.default_prefix,
                                   max_body_bytes=args.max_body_bytes, max_inputs=args.max_inputs,
                                   max_request_tokens=args.max_request_tokens, max_queued_texts=args.max_queue,
-                                  batch_wait_ms=args.batch_wait_ms,
+                                  batch_wait_ms=args.batch_wait_ms, max_batch_tokens=args.max_batch_tokens,
                                   request_timeout_s=args.request_timeout, drain_timeout_s=args.drain_timeout,
                                   header_timeout_s=args.header_timeout, max_header_bytes=args.max_header_bytes,
-                                  max_headers=args.max_headers, max_connections=args.max_connections)
+                                  max_headers=args.max_headers, max_requests=args.max_requests,
+                                  max_connections=args.max_connections, pre_stop_s=args.pre_stop_delay,
+                                  access_log=args.access_log or "")
     except ValueError as e:
         field = str(e).split()[0]
-        flag = {"max_queued_texts": "max-queue"}.get(field) or field.removesuffix("_s").replace("_", "-")
+        flag = ({"max_queued_texts": "max-queue", "pre_stop_s": "pre-stop-delay"}.get(field)
+                or field.removesuffix("_s").replace("_", "-"))
         raise UsageError(f"--{flag}{str(e)[len(field):]}") from None
     names = args.served_name or []
     if len(names) > len(args.model or [None]):
@@ -136,9 +157,17 @@ def run_serve(args) -> None:
 
     # The kernels compile (or load from Numba's cache) on a worker thread once the server listens:
     # meanwhile /ready and the model routes answer 503, so a load balancer waits.
+    if settings.access_log:
+        import logging
+
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access = logging.getLogger("minie5.access")
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
     app = create_app(models, settings, on_ready=lambda: print(ready, flush=True), names=names)
     serve(app, settings, sock, on_listening=listening)
-    print("minie5 serve: stopped", file=sys.stderr)
 
 
 def load_models(args) -> list:

@@ -7,12 +7,16 @@ and Cohere's APIs (the server extra: `pip install ".[server]"`).
                  steps every route shares: the body read, texts tokenized, work pooled
     tei.py       text-embeddings-inference's routes: /embed, /rerank, /, /info, /tokenize's form
     rerank_api.py  Cohere's and Jina's /v1/rerank and /v2/rerank
-    batcher.py   concurrent requests merged into engine batches under a token budget, one batcher
-                 per model; work dropped when its client goes or its deadline passes
+    batcher.py   concurrent requests merged into engine passes under a token budget, a large request
+                 split across passes round robin, one batcher per model; work dropped when its client
+                 goes or its deadline passes
     metrics.py   counters and histograms in Prometheus' text format
     openapi.py   the API as an OpenAPI document, with this server's limits
-    app.py       the Starlette application: a table of routes to small handlers
-    serving.py   the application on uvicorn: connection limits, and a drain on SIGTERM
+    app.py       the Starlette application: a table of routes to small handlers, the limit on
+                 requests in flight, the access log
+    connections.py  uvicorn's h11 protocol with a cap on connections (idle ones closed first), the
+                 header timeout, and the HTTP layer's refusals in JSON
+    serving.py   the application on uvicorn, and a shutdown that says what it does (drain, stop now)
 
 A front end over the library, as the CLI is: `minie5` itself never imports this package, and
 `create_app(model)` serves any loaded `minie5.Model` or `minie5.CrossEncoder`, or a list of them.

@@ -18,10 +18,11 @@ and minie5's:
     GET  /metrics                      Prometheus text
     GET  /openapi.json                 this API as an OpenAPI 3.0 document
 
-`_endpoint` wraps every handler: the phase (warming up, ready, draining), the API key, the
-request's deadline, the error shape of the route's protocol for every failure, and the request
-metrics live there and nowhere else. `_HeaderLimits` sits in front of it all and answers 431 for
-oversized heads.
+`_endpoint` wraps every handler: the phase (warming up, ready, draining, stopping now), the API
+key, the request's deadline, the error shape of the route's protocol for every failure, the
+request metrics and the access log live there and nowhere else. `_Admission` sits in front of it
+all: 431 for oversized heads, and 429 with Retry-After past --max-requests in flight (the probes
+/health, /ready and /metrics are never refused). The connections under them are connections.py's.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from starlette.routing import Route
 
 from . import rerank_api, tei, tei_sparse
 from .batcher import ClientGone
-from .metrics import CLIENT_CLOSED, Metrics
+from .metrics import CLIENT_CLOSED
 from .openapi import openapi_document
 from .protocol import ApiError, embeddings_response, parse_embeddings_request, parse_prompt_name, parse_texts
 from .service import Service, check_key, embed_texts, encode_settings, prepare, read_json
@@ -77,12 +78,15 @@ def create_app(models, settings: ServerSettings = ServerSettings(),  # noqa: B00
             warming.cancel()
             await service.stop()
 
+    shapes: dict[str, str] = {}
+
     def route(path: str, handler, methods=("POST",), shape: str = "openai", needs_key: bool = True,
               needs_model: bool = True, name: str | None = None) -> Route:
+        shapes[path] = shape
         return Route(path, _endpoint(service, handler, name or path, shape, needs_key, needs_model),
                      methods=list(methods))
 
-    public = {"needs_key": False, "needs_model": False}
+    public = {"needs_key": False, "needs_model": False, "shape": "openai"}
     routes = [
         route("/v1/embeddings", _embeddings), route("/embeddings", _embeddings, name="/v1/embeddings"),
         route("/v1/models", _models, ["GET"]), route("/models", _models, ["GET"], name="/v1/models"),
@@ -98,8 +102,7 @@ def create_app(models, settings: ServerSettings = ServerSettings(),  # noqa: B00
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_exception})
     app.state.minie5 = service
-    app.add_middleware(_HeaderLimits, max_bytes=settings.max_header_bytes, max_count=settings.max_headers,
-                       metrics=service.metrics)
+    app.add_middleware(_Admission, service=service, shapes=shapes)
     return app
 
 
@@ -108,12 +111,23 @@ def _endpoint(service: Service, handler, route: str, shape: str, needs_key: bool
         started = time.perf_counter()
         request.state.deadline = asyncio.get_running_loop().time() + service.settings.request_timeout_s
         service.metrics.in_flight += 1
+        task = asyncio.current_task()
+        service.handling.add(task)
         try:
+            if service.stopping_now:
+                raise asyncio.CancelledError
             if needs_model and service.phase in ("warming up", "failed"):
                 raise service.unavailable(f"the model is not ready ({service.phase}); retry shortly", "not_ready")
             if needs_key:
                 check_key(request, service.settings.api_key)
             response = await handler(service, request)
+        except asyncio.CancelledError:
+            if not service.stopping_now:
+                raise
+            task.uncancel()  # cancelled by stop_now(), to be answered: not the server's own cancellation
+            error = service.unavailable("the server is stopping now; retry on another instance", "shutting_down")
+            headers = {**error.headers, "Connection": "close"}
+            response = JSONResponse(error.body(shape), status_code=503, headers=headers)
         except ApiError as e:
             response = JSONResponse(e.body(e.shape or shape), status_code=e.status, headers=e.headers)
         except ClientGone:  # nobody to answer: counted as nginx's 499, one line in the log
@@ -126,32 +140,67 @@ def _endpoint(service: Service, handler, route: str, shape: str, needs_key: bool
             response = JSONResponse(error.body(shape), status_code=500)
         finally:
             service.metrics.in_flight -= 1
-        service.metrics.request(route, response.status_code, time.perf_counter() - started)
+            service.handling.discard(task)
+        seconds = time.perf_counter() - started
+        service.metrics.request(route, response.status_code, seconds)
+        if service.phase == "draining":
+            service.during_drain[response.status_code] = service.during_drain.get(response.status_code, 0) + 1
+        service.access(request.url.path, response.status_code, request.client, request.method, seconds,
+                       getattr(request.state, "work", None))
         return response
 
     return run
 
 
-class _HeaderLimits:
-    """ASGI middleware: a request whose head has more than `max_count` fields or `max_bytes` bytes
-    gets a 431 in OpenAI's error shape before any route sees it. (A head past the HTTP server's own
-    buffer, 4x max_bytes, is refused by uvicorn with a 400 before it reaches the application.)"""
+# Routes that answer whatever the load: a balancer's and a scraper's probes.
+_PROBES = ("/health", "/ready", "/metrics")
 
-    def __init__(self, app, max_bytes: int, max_count: int, metrics: Metrics):
-        self.app, self.max_bytes, self.max_count, self.metrics = app, max_bytes, max_count, metrics
+
+class _Admission:
+    """ASGI middleware in front of every route. A head with more than --max-headers fields or
+    --max-header-bytes bytes gets a 431 (a head past the HTTP server's own buffer, 4x that, is
+    answered by connections.py); past --max-requests requests in flight, a 429 with Retry-After,
+    before the body is read. Both in the error shape of the route's protocol (`shapes`)."""
+
+    def __init__(self, app, service: Service, shapes: dict[str, str]):
+        self.app, self.service, self.shapes = app, service, shapes
+        self.settings = service.settings
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            headers = scope["headers"]
-            size = len(scope.get("raw_path") or b"") + sum(len(k) + len(v) + 4 for k, v in headers)
-            problem = (f"{len(headers)} header fields; at most {self.max_count}" if len(headers) > self.max_count
-                       else f"{size} bytes of headers; at most {self.max_bytes}" if size > self.max_bytes else None)
-            if problem:
-                error = ApiError(431, f"the request has {problem}", code="request_header_fields_too_large")
-                self.metrics.request("headers", 431, 0.0)
-                await JSONResponse(error.body(), status_code=431, headers={"Connection": "close"})(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        service, settings, path = self.service, self.settings, scope["path"]
+        headers = scope["headers"]
+        size = len(scope.get("raw_path") or b"") + sum(len(k) + len(v) + 4 for k, v in headers)
+        problem = (f"{len(headers)} header fields; at most {settings.max_headers}"
+                   if len(headers) > settings.max_headers else
+                   f"{size} bytes of headers; at most {settings.max_header_bytes}"
+                   if size > settings.max_header_bytes else None)
+        if problem:
+            error = ApiError(431, f"the request has {problem}", code="request_header_fields_too_large")
+            await self.refuse(error, {"Connection": "close"}, "headers", scope, receive, send)
+            return
+        if path in _PROBES:
+            await self.app(scope, receive, send)
+            return
+        if service.requests_in_flight >= settings.max_requests:
+            error = ApiError(429, f"the server is handling its limit of {settings.max_requests} requests; retry "
+                             "shortly", type="rate_limit_error", code="too_many_requests")
+            route = path if path in self.shapes else "other"  # a label per route, never per path sent
+            await self.refuse(error, {"Retry-After": str(service.retry_after())}, route, scope, receive, send)
+            return
+        service.requests_in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            service.requests_in_flight -= 1
+
+    async def refuse(self, error: ApiError, headers: dict, route: str, scope, receive, send) -> None:
+        body = error.body(self.shapes.get(scope["path"], "openai"))
+        await JSONResponse(body, status_code=error.status, headers=headers)(scope, receive, send)
+        self.service.metrics.request(route, error.status, 0.0)
+        self.service.access(scope["path"], error.status, scope.get("client"), scope["method"])
 
 
 async def _embeddings(service: Service, request: Request) -> Response:

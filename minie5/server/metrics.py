@@ -10,7 +10,7 @@ from collections import defaultdict
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_TEXT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 BATCH_TOKEN_BUCKETS = (16, 64, 256, 1024, 4096, 16384, 65536)
-DROP_REASONS = ("client_gone", "deadline", "draining")
+DROP_REASONS = ("client_gone", "deadline", "draining", "cancelled")
 # nginx's convention for a request whose client closed the connection before the answer: counted
 # under this status in minie5_requests_total, never sent (there is nobody to send it to).
 CLIENT_CLOSED = 499
@@ -48,6 +48,8 @@ class ModelMetrics:
         self.batch_texts = Histogram(BATCH_TEXT_BUCKETS)  # sequences per engine call
         self.batch_tokens = Histogram(BATCH_TOKEN_BUCKETS)  # tokens per engine call
         self.queued_texts = 0  # sequences waiting for, or in, the engine
+        self.queue_seconds = Histogram(LATENCY_BUCKETS)  # per request: from the queue to its pass
+        self.compute_seconds = Histogram(LATENCY_BUCKETS)  # per request: the engine pass its texts ran in
         self.dropped: dict[str, int] = defaultdict(int)  # reason -> sequences dropped before the engine
 
 
@@ -58,6 +60,8 @@ class Metrics:
         self.requests: dict[tuple[str, int], int] = defaultdict(int)  # (route, status) -> count
         self.latency: dict[str, Histogram] = {}  # route -> request duration
         self.in_flight = 0  # requests being handled
+        self.connections = 0  # open connections
+        self.reclaimed = 0  # idle connections closed to make room for new ones (--max-connections)
         self.models: dict[str, ModelMetrics] = {}  # served name -> its counts
 
     def model(self, name: str) -> ModelMetrics:
@@ -91,13 +95,25 @@ class Metrics:
         lines += family("minie5_batch_tokens", "histogram", "Tokens per engine call.",
                         (line for m, c in models for line in c.batch_tokens.lines("minie5_batch_tokens",
                                                                                   f'model="{m}"')))
+        lines += family("minie5_request_queue_seconds", "histogram",
+                        "Per request, its time waiting for the engine (the access log's queue_ms).",
+                        (line for m, c in models for line in c.queue_seconds.lines("minie5_request_queue_seconds",
+                                                                                   f'model="{m}"')))
+        lines += family("minie5_request_compute_seconds", "histogram",
+                        "Per request, the engine pass its texts ran in (the access log's compute_ms).",
+                        (line for m, c in models
+                         for line in c.compute_seconds.lines("minie5_request_compute_seconds", f'model="{m}"')))
         lines += family("minie5_queue_sequences", "gauge", "Sequences waiting for or in the engine.",
                         (f'minie5_queue_sequences{{model="{m}"}} {c.queued_texts}' for m, c in models))
         lines += family("minie5_dropped_sequences_total", "counter",
                         "Sequences dropped before they reached the engine: client_gone (the client closed its "
-                        "connection), deadline (--request-timeout), draining.",
+                        "connection), deadline (--request-timeout), draining, cancelled (stopped now).",
                         (f'minie5_dropped_sequences_total{{model="{m}",reason="{reason}"}} {c.dropped[reason]}'
                          for m, c in models for reason in DROP_REASONS))
         lines += family("minie5_requests_in_flight", "gauge", "Requests being handled.",
                         [f"minie5_requests_in_flight {self.in_flight}"])
+        lines += family("minie5_connections", "gauge", "Open connections.", [f"minie5_connections {self.connections}"])
+        lines += family("minie5_connections_reclaimed_total", "counter",
+                        "Idle connections closed to make room for new ones (--max-connections).",
+                        [f"minie5_connections_reclaimed_total {self.reclaimed}"])
         return "\n".join(lines) + "\n"

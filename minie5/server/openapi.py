@@ -17,9 +17,11 @@ ERROR_STATUSES = {
     "404": "the request names a model this server does not serve (several of its kind are served)",
     "408": "the request body did not arrive within the request timeout",
     "413": "the request body is over the server's limit",
-    "429": "the queue is full; Retry-After says when capacity frees up",
+    "429": "the queue is full, or the server's limit of requests in flight is reached; Retry-After says when "
+           "capacity frees up",
     "431": "too many header fields, or too many bytes of them",
-    "503": "not ready (warming up), draining, or the request waited past the request timeout; see Retry-After",
+    "503": "not ready (warming up), draining or stopping now, or the request waited past the request timeout; "
+           "see Retry-After",
 }
 _ROUTE_ERRORS = ("400", "401", "404", "408", "413", "429", "431", "503")
 
@@ -183,13 +185,14 @@ def openapi_document(service) -> dict:
 
     paths = {
         "/v1/models": get("The served models (OpenAI's list shape)", json_body("ModelsResponse"),
-                          ("401", "431", "503"), secure=True),
+                          ("401", "429", "431", "503"), secure=True),
         "/health": get("Liveness", json_body("Status"), ("431", "503")),
         "/ready": get("Readiness: 503 while warming up and while draining", json_body("Status"), ("431", "503")),
         "/metrics": get("Prometheus text", {"content": {"text/plain": {"schema": {"type": "string"}}}}),
-        "/openapi.json": get("This document", {"content": {"application/json": {"schema": {"type": "object"}}}}),
+        "/openapi.json": get("This document", {"content": {"application/json": {"schema": {"type": "object"}}}},
+                             ("429", "431")),
         "/info": get("text-embeddings-inference's description of the default model", json_body("TeiInfo"),
-                     ("401", "431", "503"), secure=True),
+                     ("401", "429", "431", "503"), secure=True),
     }
     paths["/models"] = paths["/v1/models"]
     if embedders:

@@ -16,7 +16,9 @@ cores. Which model answers (`Service.find`):
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hmac
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,12 +26,13 @@ import numpy as np
 from starlette.requests import ClientDisconnect, Request
 
 from ..errors import TextError, TextTooLong
-from .batcher import Batcher, ClientGone, QueueFull, Unavailable
+from .batcher import Batcher, ClientGone, QueueFull, Timing, Unavailable
 from .metrics import Metrics
 from .protocol import ApiError, json_type, parse_json
 from .settings import ServerSettings
 
 log = logging.getLogger("minie5.server")
+access_log = logging.getLogger("minie5.access")  # one line per request, with --access-log
 
 KINDS = ("embedding", "reranker", "sparse")
 _ROUTES = {"embedding": "POST /v1/embeddings or /embed", "reranker": "POST /rerank, /v1/rerank or /v2/rerank",
@@ -55,7 +58,8 @@ class Served:
 
             def size(item):
                 return len(item[0])
-        self.batcher = Batcher(forward, size=size, max_batch_tokens=model.backend.max_batch_tokens,
+        budget = min(settings.max_batch_tokens or model.backend.max_batch_tokens, model.backend.max_batch_tokens)
+        self.batcher = Batcher(forward, size=size, max_batch_tokens=budget,
                                max_queued=settings.max_queued_texts, wait_s=settings.batch_wait_ms / 1000,
                                metrics=self.metrics, executor=executor)
 
@@ -69,7 +73,8 @@ class Served:
 
 class Service:
     """The served models, the settings, the metrics, and the phase of the server's life:
-    "warming up" -> "ready" -> "draining" (or "failed" if warming up did)."""
+    "warming up" -> "ready" -> "draining" (or "failed" if warming up did). `stop_now()` ends a
+    drain early: every request still being handled is answered 503 at once."""
 
     def __init__(self, models: list, names: list[str], settings: ServerSettings):
         if not models:
@@ -83,6 +88,10 @@ class Service:
         self.by_name = {served.name: served for served in self.models}
         self.phase = "warming up"
         self.failure = ""
+        self.requests_in_flight = 0  # model and API requests being handled (not probes): --max-requests
+        self.handling: set[asyncio.Task] = set()  # their tasks, while a handler runs
+        self.stopping_now = False
+        self.during_drain: dict[int, int] = {}  # status -> requests answered since draining began
 
     @property
     def name(self) -> str:
@@ -116,9 +125,10 @@ class Service:
             await served.batcher.start()
 
     async def stop(self) -> None:
+        """Finish what is queued (after `stop_now()`: abandon the pass running), then stop."""
         for served in self.models:
-            await served.batcher.stop()
-        self.executor.shutdown(wait=True)
+            await served.batcher.stop(now=self.stopping_now)
+        self.executor.shutdown(wait=not self.stopping_now, cancel_futures=True)
 
     async def warm_up(self, warm_up, on_ready) -> None:
         """`warm_up()` (default: a tiny pass of each model) on a worker thread, then "ready"."""
@@ -137,11 +147,11 @@ class Service:
             if on_ready is not None:
                 on_ready()
 
-    def drain(self, timeout_s: float | None = None) -> None:
+    def drain(self, timeout_s: float | None = None, pre_stop_s: float = 0.0) -> None:
         """Begin a graceful shutdown (call on the event loop's thread): /ready answers 503 at once,
-        requests already accepted are answered, and after `timeout_s` (default: the settings')
-        whatever is still queued is answered 503 with Retry-After. Stopping the listener and
-        waiting for the connections is the HTTP server's part."""
+        requests go on being answered, and `pre_stop_s + timeout_s` (default: the settings'
+        drain_timeout_s) later whatever is still queued is answered 503 with Retry-After.
+        Stopping the listener and waiting for the connections is the HTTP server's part."""
         if self.phase == "draining":
             return
         self.phase = "draining"
@@ -151,13 +161,64 @@ class Service:
             for served in self.models:
                 served.batcher.expire("draining")
 
-        asyncio.get_running_loop().call_later(timeout_s, expire)
+        asyncio.get_running_loop().call_later(pre_stop_s + timeout_s, expire)
+
+    def stop_now(self) -> int:
+        """End the drain now (call on the event loop's thread): no pass starts again, and every
+        request being handled is answered 503 with Retry-After. Returns how many."""
+        self.phase, self.stopping_now = "draining", True
+        for served in self.models:
+            served.batcher.halt()
+        waiting = list(self.handling)
+        for task in waiting:
+            task.cancel()
+        return len(waiting)
+
+    def shutdown_summary(self) -> str:
+        answered = sum(self.during_drain.values())
+        unavailable = self.during_drain.get(503, 0)
+        return f"{answered} requests answered while draining, {unavailable} of them 503"
+
+    def access(self, route: str, status: int, client=None, method: str = "-", seconds: float = 0.0,
+               work: Work | None = None) -> None:
+        """One access-log line (--access-log text or json), when the log is on."""
+        style = self.settings.access_log
+        if not style:
+            return
+        work = work or Work()
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        fields = {"time": now, "client": f"{client[0]}:{client[1]}" if client else "-", "method": method,
+                  "route": route, "status": status, "model": work.model or "-", "texts": work.texts,
+                  "tokens": work.tokens, "queue_ms": round(1000 * work.queue_s, 2),
+                  "compute_ms": round(1000 * work.compute_s, 2), "total_ms": round(1000 * seconds, 2)}
+        if style == "json":
+            access_log.info(json.dumps(fields))
+        else:
+            access_log.info(" ".join([fields["time"], fields["client"], f'"{method} {route}"', str(status)]
+                                     + [f"{k}={v}" for k, v in list(fields.items())[5:]]))
 
     def retry_after(self) -> int:
         return max(served.batcher.retry_after() for served in self.models)
 
     def unavailable(self, message: str, code: str) -> ApiError:
         return ApiError(503, message, type="server_error", code=code, headers={"Retry-After": str(self.retry_after())})
+
+
+class Work:
+    """What a request asked of a model: its name, texts and tokens, and its time in the queue
+    and in the engine (the pass its texts ran in), for the access log and /metrics."""
+
+    __slots__ = ("model", "texts", "tokens", "queue_s", "compute_s")
+
+    def __init__(self):
+        self.model, self.texts, self.tokens, self.queue_s, self.compute_s = "", 0, 0, 0.0, 0.0
+
+
+def work_of(request: Request) -> Work:
+    work = getattr(request.state, "work", None)
+    if work is None:
+        work = request.state.work = Work()
+    return work
 
 
 def check_key(request: Request, key: str | None) -> None:
@@ -217,8 +278,9 @@ async def pool(service: Service, served: Served, request: Request, items: list) 
     """The model's rows for `items` through its batcher, dropped from the queue if the client goes
     away or the deadline passes first."""
     watcher = asyncio.ensure_future(_client_gone(request))
+    timing = Timing()
     try:
-        return await served.batcher.pool(items, client_gone=watcher, deadline=request.state.deadline)
+        rows = await served.batcher.pool(items, client_gone=watcher, deadline=request.state.deadline, timing=timing)
     except QueueFull as e:
         raise ApiError(429, f"the server is busy: {e}; retry shortly", type="rate_limit_error", code="queue_full",
                        headers={"Retry-After": str(served.batcher.retry_after())}) from None
@@ -226,6 +288,11 @@ async def pool(service: Service, served: Served, request: Request, items: list) 
         raise service.unavailable(f"the server is busy: {e}; retry shortly", "timeout") from None
     finally:
         watcher.cancel()
+        work = work_of(request)
+        work.model, work.queue_s, work.compute_s = served.name, timing.queue_s, timing.compute_s
+    served.metrics.queue_seconds.observe(timing.queue_s)
+    served.metrics.compute_seconds.observe(timing.compute_s)
+    return rows
 
 
 def check_tokens(service: Service, tokens: int) -> None:
@@ -270,13 +337,23 @@ async def prepare(served, texts: list[str], settings, field: str = "input"):
 async def embed_texts(service: Service, request: Request, served, texts: list[str], settings,
                       field: str = "input"):
     """The vectors of `texts` by `served` (an embedder), and how many tokens they took."""
+    await check_client(request)
     prepared = await prepare(served, texts, settings, field)
     check_tokens(service, prepared.tokens)
     pooled = await pool(service, served, request, prepared.sequences)
     vectors = served.model.embedder.finish(prepared, pooled, settings)
     served.metrics.texts += len(texts)
     served.metrics.tokens += prepared.tokens
+    work = work_of(request)
+    work.texts, work.tokens = len(texts), prepared.tokens
     return vectors, prepared.tokens
+
+
+async def check_client(request: Request) -> None:
+    """ClientGone if the client already closed its connection: a retry storm's requests are not
+    even tokenized."""
+    if await request.is_disconnected():
+        raise ClientGone()
 
 
 async def rerank_logits(service: Service, request: Request, served, query: str, documents: list[str], *,
@@ -287,6 +364,7 @@ async def rerank_logits(service: Service, request: Request, served, query: str, 
         raise ApiError(400, f"model {served.name!r} has {served.model.head.num_labels} labels "
                        f"({', '.join(served.model.labels)}); reranking needs a one-label relevance model",
                        param="model", code="wrong_model_kind")
+    await check_client(request)
     try:
         ids, types, cut = await in_worker(served.model.tokenizer.tokenize_pairs, [query] * len(documents),
                                           documents, side)
@@ -302,4 +380,6 @@ async def rerank_logits(service: Service, request: Request, served, query: str, 
     logits = await pool(service, served, request, list(zip(ids, types)))
     served.metrics.texts += len(documents)
     served.metrics.tokens += tokens
+    work = work_of(request)
+    work.texts, work.tokens = len(documents), tokens
     return np.asarray(logits, dtype=np.float64)[:, 0], tokens

@@ -1,78 +1,122 @@
-"""The application on uvicorn, with the connection-level limits of `ServerSettings` and a
-graceful drain on SIGTERM / Ctrl-C.
+"""The application on uvicorn: the connection limits of `ServerSettings` (connections.py), and a
+shutdown that says what it is doing.
 
-    header_timeout_s    a connection that has not sent a whole request head this long after it
-                        opened (or after its last answer) is closed: uvicorn alone keeps it forever
-    max_header_bytes    uvicorn's h11 buffer is 4x this (past it: uvicorn's 400); the app's own
-                        check answers 431 from 1x (app.py, _HeaderLimits)
-    max_connections     uvicorn's limit_concurrency: past it, new requests get uvicorn's 503
-    drain_timeout_s     on SIGTERM: /ready says 503 at once, the listener closes, requests already
-                        accepted are answered, what is still queued after drain_timeout_s gets a
-                        503 with Retry-After, and uvicorn waits for the last pass to be written
+    first SIGTERM / Ctrl-C   "draining N requests (Ctrl-C again to stop now)": /ready answers 503
+                             at once; for pre_stop_s the server goes on serving, so that a load
+                             balancer probing /ready stops sending; then the listener closes, idle
+                             connections are closed, accepted requests are answered, and whatever is
+                             still queued drain_timeout_s later gets 503 with Retry-After
+    second                   "stopping now": every request still waiting is answered 503 with
+                             Retry-After at once and the process exits, leaving the engine pass
+                             that was running (nothing can interrupt it) to the operating system
+    third                    the process exits at once
 
 The h11 protocol is chosen outright (not httptools, when it happens to be installed) so that the
-limits above hold whatever else is installed.
+limits hold whatever else is installed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import resource
+import sys
+
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .connections import Connections, protocol_for
 
 # What a pass already running may still need after the drain time is up: the largest batch on a
 # slow machine, plus writing the answers.
 _LAST_PASS_S = 30
+# File descriptors the process keeps for itself beyond its connections (model files, the log, pipes).
+_SPARE_FDS = 64
 
 
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol, closing connections that do not send a request head in time."""
-
-    header_timeout_s = 10.0  # set per server by `serve`
-
-    def connection_made(self, transport) -> None:
-        super().connection_made(transport)
-        self._await_head()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._await_head()
-
-    def _await_head(self) -> None:
-        cycle = self.cycle  # a new request replaces it; if none has when the timer fires, close
-        self.loop.call_later(self.header_timeout_s, self._head_timeout, cycle)
-
-    def _head_timeout(self, cycle) -> None:
-        if self.cycle is cycle and not self.transport.is_closing():
-            self.transport.close()
+def connection_limit(wanted: int, say=print) -> int:
+    """`wanted` connections, the soft limit on open files raised to allow it where the hard limit
+    does; otherwise as many as the hard limit allows, said once."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + _SPARE_FDS
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+        if soft < needed:
+            say(f"--max-connections {wanted} is over what this process may open (ulimit -n {soft}): "
+                f"holding at most {soft - _SPARE_FDS}")
+            return max(1, soft - _SPARE_FDS)
+    return wanted
 
 
-def serve(app, settings, sock, on_listening=None) -> None:
+def serve(app, settings, sock, on_listening=None, say=None) -> None:
     """Run `app` (made by `create_app`) on the bound socket `sock` until SIGTERM or Ctrl-C, then
-    drain. `on_listening()` is called once the socket accepts connections."""
-
-    protocol = type("Protocol", (_Protocol,), {"header_timeout_s": settings.header_timeout_s})
+    drain. `on_listening()` is called once the socket accepts connections; `say(line)` reports
+    the shutdown (default: stderr, prefixed "minie5 serve: ")."""
+    service = app.state.minie5
+    say = say or (lambda line: print(f"minie5 serve: {line}", file=sys.stderr, flush=True))
+    connections = Connections(connection_limit(settings.max_connections, say), settings.header_timeout_s, service)
 
     class Server(uvicorn.Server):
+        signals = 0
+        _loop: asyncio.AbstractEventLoop | None = None
+
         async def startup(self, sockets=None):
             await super().startup(sockets=sockets)
             if on_listening is not None:
                 on_listening()
 
-        def handle_exit(self, sig, frame):
-            # A signal handler: hand the drain to the event loop, which is between callbacks.
-            loop = getattr(self, "_loop", None)
-            if loop is not None and not self.should_exit:
-                loop.call_soon_threadsafe(app.state.minie5.drain)
-            super().handle_exit(sig, frame)
-
         async def serve(self, sockets=None):
-            import asyncio
-
             self._loop = asyncio.get_running_loop()
             await super().serve(sockets=sockets)
 
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=protocol,
+        def handle_exit(self, sig, frame):
+            # A signal handler, between two bytecodes of the main thread: the work goes to the loop.
+            self._captured_signals.append(sig)  # uvicorn raises it again once stopped
+            self.signals += 1
+            if self.signals >= 3:
+                say("stopped at once")
+                os._exit(128 + sig)
+            if self._loop is None:  # not serving yet
+                self.should_exit = True
+            elif self.signals == 1:
+                self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self.drain()))
+            else:
+                self._loop.call_soon_threadsafe(self.stop_now)
+
+        async def drain(self):
+            say(f"draining {service.requests_in_flight} requests (Ctrl-C again to stop now)")
+            service.drain(pre_stop_s=settings.pre_stop_s)
+            if settings.pre_stop_s > 0:
+                say(f"/ready answers 503; the listener closes in {settings.pre_stop_s:g} s")
+                waited = 0.0
+                while waited < settings.pre_stop_s and self.signals == 1:
+                    await asyncio.sleep(min(0.1, settings.pre_stop_s - waited))
+                    waited += 0.1
+            self.should_exit = True
+
+        def stop_now(self):
+            answered = service.stop_now()
+            say(f"stopping now: {answered} waiting requests answered 503")
+            self.should_exit = True
+
+        async def shutdown(self, sockets=None):
+            await super().shutdown(sockets=sockets)
+            say(f"stopped ({service.shutdown_summary()})")
+
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=protocol_for(connections),
                             h11_max_incomplete_event_size=4 * settings.max_header_bytes,
-                            limit_concurrency=settings.max_connections,
                             timeout_graceful_shutdown=int(settings.drain_timeout_s) + _LAST_PASS_S)
-    Server(config).run(sockets=[sock])
+    server = Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if service.stopping_now:
+            # Every request is answered; the engine's thread may still be in the pass nobody waits
+            # for, and the interpreter would wait for it at exit.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(128 + (server._captured_signals or [15])[-1])

@@ -104,7 +104,7 @@ async def info(service: Service, request: Request) -> Response:
     return JSONResponse({
         "model_id": served.name, "model_sha": None,
         "model_dtype": getattr(model.backend, "weights", str(model.backend.dtype)), "model_type": model_type,
-        "max_concurrent_requests": service.settings.max_connections, "max_input_length": model.max_length,
+        "max_concurrent_requests": service.settings.max_requests, "max_input_length": model.max_length,
         "max_batch_tokens": model.backend.max_batch_tokens, "max_batch_requests": None,
         "max_client_batch_size": service.settings.max_inputs, "auto_truncate": True,
         "tokenization_workers": min(32, (os.cpu_count() or 1) + 4), "version": __version__, "sha": None,
