@@ -53,21 +53,21 @@ def choose(dtype: str) -> Choice:
                                                           "where this CPU runs it faster (timed once per process)")
     if dtype not in ("bfloat16", "int8"):
         raise ValueError(f"dtype must be 'float32', 'bfloat16' or 'int8', got {dtype!r}")
-    use_amx, emulated, amx_why = _amx()
+    use_amx, emulated, amx_why = _amx()  # why not: `minie5 info` and amx.amx_status() say it
     suffix = " (emulated)" if emulated else ""
     if use_amx:
         return Choice(dtype, f"kernels.amx_{dtype}{suffix}", dtype, amx_why)
     if dtype == "bfloat16":
         if has_avx512_bf16() and not numba.config.DISABLE_JIT:
-            return Choice(dtype, "kernels.bfloat16", dtype, f"AVX-512 BF16 (vdpbf16ps); no AMX: {amx_why}")
+            return Choice(dtype, "kernels.bfloat16", dtype, "AVX-512 BF16 (vdpbf16ps); no AMX")
         return Choice(dtype, "kernels.linear", "float32",
-                      f"has no AVX-512 BF16 (or runs with NUMBA_DISABLE_JIT), and no AMX ({amx_why})")
+                      "has no AVX-512 BF16 (or runs with NUMBA_DISABLE_JIT), and no AMX")
     if numba.config.DISABLE_JIT:
         return Choice(dtype, "kernels.int8 (portable)", dtype, "kernels run as Python: the portable int8 loops")
     if has_avx512_vnni():
-        return Choice(dtype, "kernels.int8", dtype, f"AVX-512 VNNI (vpdpbusd); no AMX: {amx_why}")
+        return Choice(dtype, "kernels.int8", dtype, "AVX-512 VNNI (vpdpbusd); no AMX")
     return Choice(dtype, "kernels.linear", "float32", "has no AVX-512 VNNI, where int8 products would be slower "
-                                                      f"than float32's, and no AMX ({amx_why})")
+                                                      "than float32's, and no AMX")
 
 
 FEATURES = {  # what `minie5 info` reports, as lscpu spells them: LLVM's name for each

@@ -5,6 +5,7 @@ subprocess, after the feature check: compiling AMX for a CPU without it aborts t
 
 import math
 import os
+import platform
 import subprocess
 import sys
 import warnings
@@ -272,3 +273,36 @@ def test_on_an_amx_cpu_bfloat16_runs_on_the_tiles_and_keeps_its_accuracy(minilm_
     cos = np.sum(model.encode(texts) * minie5.load(minilm_dir).encode(texts), axis=1)
     assert cos.min() >= 0.9999
     assert_same_bits_in_any_batch_and_thread_count(model, minilm_dir, "bfloat16", seed=5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="AMX is x86-64's")
+def test_the_hardware_schedules_compile_to_amx_instructions(tmp_path):
+    """On any x86-64 CPU: the products compiled with tiles=None for a Sapphire Rapids target (LLVM's
+    features plus amx-tile, amx-bf16, amx-int8), never run, and their machine code read: the
+    configuration, the loads, the products, the stores and the release are real tile instructions.
+    In a subprocess: its target is not this CPU's."""
+    from llvmlite import binding
+
+    code = (
+        "import re\n"
+        "from numba import types\n"
+        "from minie5.engine.kernels import amx_bfloat16, amx_int8\n"
+        "int64, none = types.int64, types.none\n"
+        "amx_bfloat16.linear_amx_bfloat16.compile((types.uint16[:, ::1], types.uint16[:, ::1], "
+        "types.float32[:, ::1], none))\n"
+        "amx_int8.linear_amx_int8.compile((types.int8[:, ::1], types.float32[:, ::1], types.int8[:, ::1], "
+        "types.float32[:, ::1], types.float32[:, ::1], none))\n"
+        "for kernel, product in ((amx_bfloat16._task, 'tdpbf16ps'), (amx_int8._task, 'tdpbssd')):\n"
+        "    asm = '\\n'.join(kernel.inspect_asm().values())\n"
+        "    print(product, *(len(re.findall(r'\\b' + op + r'\\b', asm)) for op in "
+        "('ldtilecfg', 'tileloadd', product, 'tilestored', 'tilezero', 'tilerelease')))\n")
+    features = binding.get_host_cpu_features().flatten() + ",+amx-tile,+amx-bf16,+amx-int8"
+    env = dict(os.environ, NUMBA_CPU_NAME="sapphirerapids", NUMBA_CPU_FEATURES=features,
+               NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for line in result.stdout.splitlines():
+        product, configure, loads, products, stores, zeros, release = line.split()
+        assert configure == release == "1", line  # one configuration and one release per task
+        assert int(loads) >= 4 and int(products) >= 4 and int(stores) >= 4 and int(zeros) >= 4, line
