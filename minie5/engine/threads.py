@@ -113,8 +113,23 @@ def resolve_threads(threads: int | None) -> int:
         except ValueError:
             raise ValueError(f"{THREADS_ENV} must be a positive integer, got {threads!r}") from None
     if threads is None:
-        threads = available_cores()
+        return DefaultThreads(min(available_cores(), numba.config.NUMBA_NUM_THREADS))
     return min(check_int(source, threads, 1), numba.config.NUMBA_NUM_THREADS)
+
+
+class DefaultThreads(int):
+    """A thread count nobody chose (resolve_threads' default): the most a pass uses, fewer where
+    other processes keep the cores busy (ThreadLimits.for_pass). A count a user gives is kept."""
+
+
+def busy_cores(loadavg: Path = Path("/proc/loadavg")) -> int | None:
+    """Tasks running or ready to run on the whole machine right now, other than the caller: the
+    fourth field of /proc/loadavg ("running/total") less one; None where it cannot be read."""
+    try:
+        running = int(loadavg.read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, running - 1)
 
 
 class ThreadLimits:
@@ -122,7 +137,9 @@ class ThreadLimits:
     engine splits its products itself), both for the duration of the pass only."""
 
     def __init__(self, threads: int):
-        self.threads = threads
+        self.threads = int(threads)
+        # The default gives way to other processes (for_pass); a count the user gave is kept.
+        self.adaptive = isinstance(threads, DefaultThreads)
         # threadpoolctl's view of the BLAS libraries loaded in this process (NumPy's OpenBLAS),
         # found once here rather than at every pass.
         self._blas = ThreadpoolController()
@@ -130,5 +147,18 @@ class ThreadLimits:
     @contextlib.contextmanager
     def applied(self):
         with self._blas.limit(limits=1, user_api="blas"):
-            numba.set_num_threads(self.threads)
+            numba.set_num_threads(self.for_pass())
             yield
+
+    def for_pass(self) -> int:
+        """Numba's threads for the next pass: `threads`, or with the default, no more than the
+        machine's cores that other tasks leave free (at least one). On a loaded machine each
+        parallel kernel would otherwise wait at its barrier for a thread that lost its core
+        (docs/engine-guide.md, "Threads that fit the machine", has the measurements). Kernels
+        give the same bits on any thread count, so this changes speed, not vectors."""
+        if not self.adaptive:
+            return self.threads
+        busy = busy_cores()
+        if busy is None:
+            return self.threads
+        return max(1, min(self.threads, (os.cpu_count() or 1) - busy))

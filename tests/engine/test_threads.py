@@ -55,3 +55,26 @@ def test_the_default_is_the_quota_rounded_up_within_the_affinity(monkeypatch):
     monkeypatch.delenv(threads.THREADS_ENV, raising=False)
     monkeypatch.setattr(threads, "cgroup_cpu_quota", lambda: 0.5)
     assert threads.resolve_threads(None) == 1
+
+
+def test_busy_cores_reads_the_run_queue(tmp_path):
+    write(tmp_path / "loadavg", "13.47 13.05 11.65 15/202 27088\n")
+    assert threads.busy_cores(tmp_path / "loadavg") == 14  # the caller is one of the 15
+    write(tmp_path / "loadavg", "odd\n")
+    assert threads.busy_cores(tmp_path / "loadavg") is None
+
+
+def test_the_default_gives_way_to_busy_cores_and_a_chosen_count_does_not(monkeypatch):
+    monkeypatch.delenv(threads.THREADS_ENV, raising=False)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
+    default = threads.ThreadLimits(threads.DefaultThreads(4))
+    chosen = threads.ThreadLimits(4)
+    for busy, expected in ((0, 4), (1, 3), (3, 1), (9, 1)):
+        monkeypatch.setattr(threads, "busy_cores", lambda busy=busy: busy)
+        assert default.for_pass() == expected and chosen.for_pass() == 4
+    monkeypatch.setattr(threads, "busy_cores", lambda: None)  # no /proc/loadavg: every thread
+    assert default.for_pass() == 4
+    assert threads.ThreadLimits(threads.resolve_threads(None)).adaptive
+    assert not threads.ThreadLimits(threads.resolve_threads(1)).adaptive
+    monkeypatch.setenv(threads.THREADS_ENV, "1")
+    assert not threads.ThreadLimits(threads.resolve_threads(None)).adaptive
