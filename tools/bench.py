@@ -437,6 +437,8 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=PaddedEngine.max_length,
                         help="tokens per text for the peers (default 512; minie5 uses the model's own limit, "
                              "so give a model's limit when it is less, e.g. 256 for all-MiniLM-L6-v2)")
+    parser.add_argument("--no-accuracy", action="store_true",
+                        help="skip the comparison with minie5's float64 reference (slow on a loaded machine)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--onnx", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--vectors-out", type=Path, help=argparse.SUPPRESS)
@@ -482,9 +484,11 @@ def main() -> int:
                 continue
             runs.setdefault(engine, []).append(json.loads(result.stdout.strip().splitlines()[-1]))
             vector_files[engine] = vectors
-            print(f"  run {run + 1}: {engine} done", file=sys.stderr, flush=True)
+            done = runs[engine][-1]
+            print(f"  run {run + 1}: {engine} done: " + ", ".join(f"{k} {done[k]:.2f}" for k in
+                  ("corpus_tokens_s", "query_ms", "long_tokens_s") if k in done), file=sys.stderr, flush=True)
     results = [median_result(engine, rs) for engine, rs in runs.items()]
-    for name, values in accuracy(model, vector_files).items():
+    for name, values in ({} if args.no_accuracy else accuracy(model, vector_files)).items():
         next(r for r in results if r["engine"] == name).update(values)
     for r in results:
         if "corpus_tokens_s" in r:

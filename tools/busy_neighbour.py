@@ -1,6 +1,7 @@
 """One query's latency when another process keeps a core busy, by thread count: the engine's
-default (every core the process may use, within its cgroup CPU quota: engine/threads.py), and
-threads=1, each beside a quiet run, in one run.
+default (every core the process may use, within its cgroup CPU quota, fewer while other tasks keep
+cores busy: engine/threads.py), the same count fixed (the default before), and threads=1, each
+beside a run without the neighbour, in one run.
 
 The neighbour is what a new user's machine has: another process spinning on the CPU (a Python
 busy loop, not pinned; the scheduler places it). With two cores and two engine threads, every
@@ -56,7 +57,9 @@ def main() -> None:
     for dtype in args.dtypes.split(","):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            models = {f"default ({default})": minie5.load(args.model, dtype=dtype),
+            models = {f"default ({default}, giving way to busy cores)": minie5.load(args.model, dtype=dtype),
+                      f"threads={default} (fixed: the default before)": minie5.load(args.model, dtype=dtype,
+                                                                                    threads=int(default)),
                       "threads=1": minie5.load(args.model, dtype=dtype, threads=1)}
         for neighbour in ("quiet", "busy neighbour"):
             stop = multiprocessing.Event()
