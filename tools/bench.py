@@ -39,12 +39,16 @@ from pathlib import Path
 
 import numpy as np
 
+# transformers 5.2x swaps layers for kernels from its hub by default and refuses to load a model
+# where the `kernels` package is missing; the peers here run transformers' own modules.
+os.environ.setdefault("USE_HUB_KERNELS", "NO")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from tools.measure import attention_flops, linear_flops_per_token, peak_rss_mb  # noqa: E402
 
 ENGINES = ["minie5-numba", "minie5-deterministic", "minie5-int8", "minie5-bf16", "minie5-numpy", "minie5-baseline",
-           "torch", "onnxruntime", "onnxruntime-int8", "onnxruntime-int8-channel", "openvino"]
+           "torch", "torch-bf16", "onnxruntime", "onnxruntime-int8", "onnxruntime-int8-channel", "openvino",
+           "openvino-default"]
 OURS = ("minie5-numba", "minie5-int8", "minie5-bf16")  # the rows the ratios are given for, against every other
 WORKLOADS = ["corpus", "queries", "long", "latency"]
 LATENCY_LENGTHS = (1, 8, 32, 128)  # word-piece tokens of text, [CLS] and [SEP] not counted
@@ -154,7 +158,11 @@ class PaddedEngine:
 
 
 class TorchEngine(PaddedEngine):
-    def __init__(self, model_dir: Path, threads: int):
+    """transformers + PyTorch; with bfloat16, the model cast to bfloat16 as a user would
+    (`model.to(torch.bfloat16)`: oneDNN runs its products on AMX or AVX-512 BF16 where the CPU has
+    them), the hidden states pooled in float32."""
+
+    def __init__(self, model_dir: Path, threads: int, bfloat16: bool = False):
         import torch
         from transformers import AutoModel
 
@@ -162,13 +170,15 @@ class TorchEngine(PaddedEngine):
         super().__init__(model_dir)
         self.torch = torch
         self.model = AutoModel.from_pretrained(str(model_dir)).eval()
+        if bfloat16:
+            self.model = self.model.to(torch.bfloat16)
         self.dim = self.model.config.hidden_size
 
     def run(self, input_ids, attention_mask, token_type_ids):
         t = self.torch
         with t.inference_mode():
             return self.model(input_ids=t.from_numpy(input_ids), attention_mask=t.from_numpy(attention_mask),
-                              token_type_ids=t.from_numpy(token_type_ids)).last_hidden_state.numpy()
+                              token_type_ids=t.from_numpy(token_type_ids)).last_hidden_state.float().numpy()
 
 
 class OnnxEngine(PaddedEngine):
@@ -189,16 +199,18 @@ class OnnxEngine(PaddedEngine):
 
 
 class OpenVinoEngine(PaddedEngine):
-    """The same ONNX export, compiled by OpenVINO for the CPU in full float32: on CPUs with
-    AVX-512 BF16 its default inference precision is silently bf16."""
+    """The same ONNX export, compiled by OpenVINO for the CPU in full float32 (precision "f32"), or
+    at its default precision (precision None), as a user who sets nothing gets it: bf16 on CPUs
+    with AMX or AVX-512 BF16, f32 elsewhere."""
 
-    def __init__(self, model_dir: Path, threads: int, onnx_path: Path):
+    def __init__(self, model_dir: Path, threads: int, onnx_path: Path, precision: str | None = "f32"):
         import openvino as ov
 
         super().__init__(model_dir)
         core = ov.Core()
-        self.compiled = core.compile_model(str(onnx_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
-                                                                   "INFERENCE_NUM_THREADS": threads})
+        config = {"INFERENCE_NUM_THREADS": threads} | ({"INFERENCE_PRECISION_HINT": precision} if precision else {})
+        self.compiled = core.compile_model(str(onnx_path), "CPU", config)
+        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
         self.request = self.compiled.create_infer_request()
         self.dim = hidden_size(model_dir)
 
@@ -270,15 +282,18 @@ def worker(args) -> None:
         engine = Minie5Engine(args.model, args.threads, "numba")
     elif args.worker.startswith("minie5"):
         engine = Minie5Engine(args.model, args.threads, args.worker.split("-")[1])
-    elif args.worker == "torch":
-        engine = TorchEngine(args.model, args.threads)
-    elif args.worker == "openvino":
-        engine = OpenVinoEngine(args.model, args.threads, args.onnx)
+    elif args.worker in ("torch", "torch-bf16"):
+        engine = TorchEngine(args.model, args.threads, bfloat16=args.worker == "torch-bf16")
+    elif args.worker in ("openvino", "openvino-default"):
+        precision = None if args.worker == "openvino-default" else "f32"
+        engine = OpenVinoEngine(args.model, args.threads, args.onnx, precision)
     elif args.worker.startswith("onnxruntime-int8"):
         engine = OnnxEngine(args.model, args.threads, int8_onnx(args.onnx, args.worker))
     else:
         engine = OnnxEngine(args.model, args.threads, args.onnx)
     result = {"engine": args.worker, "load_s": time.perf_counter() - t0}
+    if isinstance(engine, OpenVinoEngine):
+        result["precision"] = engine.precision  # what OpenVINO chose (its default: bf16 where the CPU has it)
     engine.embed(query_texts(4) + corpus_texts(4))  # warm-up: first-call costs are not throughput
 
     from tokenizers import Tokenizer
@@ -295,7 +310,7 @@ def worker(args) -> None:
             result.update(latencies(engine))
             continue
         if workload == "queries":
-            texts = query_texts()
+            texts = query_texts(args.query_texts)
             times = []
             for text in texts:
                 t = time.perf_counter()
@@ -414,6 +429,7 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "minie5-bench")
     parser.add_argument("--openblas", default="asis", help="asis, unset, or a core type such as Haswell")
     parser.add_argument("--corpus-texts", type=int, default=600, help="passages in the corpus workload (default 600)")
+    parser.add_argument("--query-texts", type=int, default=200, help="queries in the queries workload (default 200)")
     parser.add_argument("--runs", type=int, default=3, help="runs of every engine; the tables give medians (default 3)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--baseline", type=Path, help="a checkout of another version of minie5: engine "
@@ -421,6 +437,8 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=PaddedEngine.max_length,
                         help="tokens per text for the peers (default 512; minie5 uses the model's own limit, "
                              "so give a model's limit when it is less, e.g. 256 for all-MiniLM-L6-v2)")
+    parser.add_argument("--no-accuracy", action="store_true",
+                        help="skip the comparison with minie5's float64 reference (slow on a loaded machine)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--onnx", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--vectors-out", type=Path, help=argparse.SUPPRESS)
@@ -433,7 +451,7 @@ def main() -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     model = args.model or prepare_model(args.cache)
     onnx_path = args.cache / f"{model.name}.onnx"
-    if any(e in args.engines for e in ("onnxruntime", "onnxruntime-int8", "openvino")) and not onnx_path.exists():
+    if any(e.startswith(("onnxruntime", "openvino")) for e in args.engines) and not onnx_path.exists():
         export_onnx(model, onnx_path)
     for engine in ("onnxruntime-int8", "onnxruntime-int8-channel"):
         if engine in args.engines and not int8_onnx(onnx_path, engine).exists():
@@ -456,7 +474,8 @@ def main() -> int:
             vectors = args.cache / f"vectors-{engine}.npy"
             cmd = [sys.executable, __file__, "--worker", engine, "--model", str(model), "--onnx", str(onnx_path),
                    "--threads", str(args.threads), "--corpus-texts", str(args.corpus_texts),
-                   "--vectors-out", str(vectors), "--max-length", str(args.max_length), "--workloads", *args.workloads]
+                   "--vectors-out", str(vectors), "--max-length", str(args.max_length),
+                   "--query-texts", str(args.query_texts), "--workloads", *args.workloads]
             if engine == "minie5-baseline":
                 cmd += ["--baseline", str(args.baseline.resolve())]
             result = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -465,14 +484,19 @@ def main() -> int:
                 continue
             runs.setdefault(engine, []).append(json.loads(result.stdout.strip().splitlines()[-1]))
             vector_files[engine] = vectors
-            print(f"  run {run + 1}: {engine} done", file=sys.stderr, flush=True)
+            done = runs[engine][-1]
+            print(f"  run {run + 1}: {engine} done: " + ", ".join(f"{k} {done[k]:.2f}" for k in
+                  ("corpus_tokens_s", "query_ms", "long_tokens_s") if k in done), file=sys.stderr, flush=True)
     results = [median_result(engine, rs) for engine, rs in runs.items()]
-    for name, values in accuracy(model, vector_files).items():
+    for name, values in ({} if args.no_accuracy else accuracy(model, vector_files)).items():
         next(r for r in results if r["engine"] == name).update(values)
     for r in results:
         if "corpus_tokens_s" in r:
             r["limit_pct"] = 100 * r["corpus_tokens_s"] / limit["limit_tokens_s"]
     print(format_table(results))
+    for engine, rs in runs.items():
+        if "precision" in rs[0]:
+            print(f"{engine}: OpenVINO inference precision {rs[0]['precision']}")
     print(format_latency(results))
     if args.json:
         args.json.write_text(json.dumps({"header": header, "limit": limit, "results": results, "runs": runs},

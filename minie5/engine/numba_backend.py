@@ -12,7 +12,9 @@ The products go to kernels.linear, a Numba kernel with one arithmetic for every 
 vector does not depend on its batch), its weights packed at load in groups of 16 columns, or, for
 long batches on machines where it is faster, to OpenBLAS through NumPy (Numba's own np.dot would
 need SciPy, and calls the same library); with dtype="int8", to kernels.int8 (weights rounded at
-load, each product's input rounded per token), with dtype="bfloat16" to kernels.bfloat16;
+load, each product's input rounded per token), with dtype="bfloat16" to kernels.bfloat16; on a CPU
+with AMX, bfloat16 and int8 go to the tile kernels kernels.amx_bfloat16 and kernels.amx_int8
+(dispatch.py chooses each dtype's kernel);
 everything between them is a kernel from kernels/.
 Attention reads query, key and value through a transposed view, a row per channel (see
 kernels.self_attention). Buffers are reused from batch to batch. The pass ends with pooling; the
@@ -31,9 +33,8 @@ import numpy as np
 
 from ..loading.config import BertConfig
 from ..reference.padding import pad_batch
-from . import kernels
-from .kernels import bfloat16, int8
-from .kernels.intrinsics import has_avx512_bf16, has_avx512_vnni
+from . import dispatch, kernels
+from .kernels import amx_bfloat16, amx_emulator, amx_int8, bfloat16, int8
 from .threads import ThreadLimits
 
 # One forward pass at a time per process. Each pass already keeps every core it is given busy, so
@@ -46,23 +47,6 @@ MIN_ROWS_PER_THREAD = 32  # below this a product is too small to be worth splitt
 # weights than multiplying, and its calls compete with Numba's threads still spinning after the
 # kernel before (docs/engine-guide.md has the measurements).
 LINEAR_ROWS = 256
-
-
-def int8_kernel():
-    """The int8 product this process runs: VNNI's where the compiled code may use it; the portable
-    loops (the same numbers) where kernels run as Python (NUMBA_DISABLE_JIT=1); None where neither,
-    and dtype="int8" then runs as float32 (see NumbaBackend). Decided here, in Python, because
-    compiling the VNNI kernel for a CPU without it aborts the process (kernels/simd.py)."""
-    if numba.config.DISABLE_JIT:
-        return int8.linear_int8_portable
-    return int8.linear_int8 if has_avx512_vnni() else None
-
-
-def bfloat16_kernel():
-    """The bfloat16 product this process runs: vdpbf16ps's where the compiled code may use it,
-    else None (dtype="bfloat16" then runs as float32). There is no portable twin: NumPy-speed loops
-    would be slower than float32 and no more exact, so NUMBA_DISABLE_JIT=1 gets float32 too."""
-    return bfloat16.linear_bfloat16 if has_avx512_bf16() and not numba.config.DISABLE_JIT else None
 
 
 class NumbaBackend:
@@ -84,25 +68,34 @@ class NumbaBackend:
         # "int8": the products' weights rounded to int8 at load (kernels/int8.py) and their inputs
         # per token; "bfloat16": both rounded to bfloat16 (kernels/bfloat16.py). A row's arithmetic
         # never depends on its batch in either, so both are deterministic too.
-        self._int8_product = int8_kernel() if weights == "int8" else None
-        self._bfloat16_product = bfloat16_kernel() if weights == "bfloat16" else None
+        # dispatch.choose: AMX tiles, else AVX-512 BF16 / VNNI, else float32 (decided before compiling).
+        self.choice = dispatch.choose(weights)
+        kernel = self.choice.kernel
+        self._amx = kernel.startswith("kernels.amx_")
+        # The AMX products' tiles: None for the CPU's own, or the emulator's ($MINIE5_AMX=emulate).
+        self._tiles = amx_emulator.tile_files() if kernel.endswith("(emulated)") else None
+        self._int8_product = {"kernels.int8": int8.linear_int8,
+                              "kernels.int8 (portable)": int8.linear_int8_portable}.get(kernel)
+        self._bfloat16_product = bfloat16.linear_bfloat16 if kernel == "kernels.bfloat16" else None
         # Without their instructions, both run float32 instead, kept deterministic as their vectors
         # are: without VNNI the portable int8 loops run at a tenth of kernels.linear's float32 rate
         # (docs/engine-guide.md, "int8"), so float32 is both faster and more exact there.
-        missing = {"int8": (self._int8_product, "AVX-512 VNNI, where int8 products would be slower than float32's"),
-                   "bfloat16": (self._bfloat16_product, "AVX-512 BF16 (or runs with NUMBA_DISABLE_JIT)")}
-        if weights in missing and missing[weights][0] is None:
-            warnings.warn(f"dtype={weights!r}: this CPU (or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES) has no "
-                          f"{missing[weights][1]}: running dtype='float32', deterministic=True instead",
-                          RuntimeWarning, stacklevel=4)
+        if self.choice.runs != weights:
+            warnings.warn(f"dtype={weights!r}: this CPU (or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES) {self.choice.why}: "
+                          f"running dtype='float32', deterministic=True instead", RuntimeWarning, stacklevel=4)
             weights, self.deterministic = "float32", True
+        # The VNNI int8 kernel's input is rounded by the kernel that writes it (LayerNorm, GELU);
+        # AMX's, in blocks of 64, by the product itself.
+        self._fused_int8_rounding = weights == "int8" and not self._amx
         self.weights = weights
         emb = params["embeddings"]
         self.word = emb["word_embeddings"]["weight"]
         self.position = emb["position_embeddings"]["weight"]
         self.token_type = emb["token_type_embeddings"]["weight"]
         self.embeddings_norm = (emb["LayerNorm"]["weight"], emb["LayerNorm"]["bias"])
-        self.layers = [_Layer(p, weights) for p in params["encoder"]["layer"]]
+        pack = {"float32": kernels.pack_weight, "int8": amx_int8.pack_weight if self._amx else int8.pack_weight,
+                "bfloat16": amx_bfloat16.pack_weight if self._amx else bfloat16.pack_weight}[weights]
+        self.layers = [_Layer(p, pack) for p in params["encoder"]["layer"]]
         self._buffers: dict[str, np.ndarray] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads.threads, thread_name_prefix="minie5-blas")
 
@@ -148,7 +141,7 @@ class NumbaBackend:
             padded.append(state)
         return padded, mask
 
-    def _matmul(self, a: np.ndarray, weight: kernels.PackedWeight | int8.QuantizedWeight | bfloat16.BFloat16Weight,
+    def _matmul(self, a: np.ndarray, weight,
                 out: np.ndarray, rounded: tuple | None = None) -> None:  # [M, K] @ [N, K]^T -> [M, N]
         """out = a @ weight^T on `threads` cores, weight in torch.nn.Linear's [out, in] layout.
 
@@ -172,6 +165,16 @@ class NumbaBackend:
         target = out if direct else self._buffer("product_out", M, weight.padded_rows)
         if isinstance(weight, int8.QuantizedWeight):
             self._int8_matmul(a, weight, target, rounded)
+        elif isinstance(weight, amx_bfloat16.AmxBFloat16Weight):
+            rounded_a = self._buffer(f"amx_bfloat16_x{a.shape[1]}", M, weight.padded_cols, np.uint16)
+            bfloat16.round_rows(a, rounded_a)
+            amx_bfloat16.linear_amx_bfloat16(rounded_a, weight.packed, target, self._tiles)
+        elif isinstance(weight, amx_int8.AmxInt8Weight):
+            Kp = weight.padded_cols
+            xq = self._buffer(f"amx_int8_x{Kp}", M, Kp, np.int8)
+            xs = self._buffer(f"amx_int8_scales{Kp}", M, Kp // amx_int8.BLOCK)
+            amx_int8.quantize_rows(a, xq, xs)
+            amx_int8.linear_amx_int8(xq, xs, weight.packed, weight.scales, target, self._tiles)
         elif isinstance(weight, bfloat16.BFloat16Weight):
             K = a.shape[1]
             rounded_a = self._buffer(f"bfloat16_x{K}", M, K + K % 2, np.uint16)
@@ -187,7 +190,7 @@ class NumbaBackend:
         int8.quantize_rows fills them), by the kernel that writes it or by _int8_matmul; (None,
         None) otherwise. One pair per width: each input is rounded just before the product that
         reads it, so the products of one width can share it."""
-        if self.weights != "int8":
+        if not self._fused_int8_rounding:
             return None, None
         blocks = -(-cols // int8.BLOCK)
         return (self._buffer(f"int8_x{cols}", rows, blocks * int8.BLOCK, np.uint8),
@@ -235,10 +238,8 @@ class NumbaBackend:
     def products(self) -> str:
         """Which code computes the products of long batches: "kernels.linear" or "openblas". The
         first call in a process may time both (see _linear_is_faster), as a pass would run them."""
-        if self.weights == "int8":
-            return "kernels.int8" if self._int8_product is int8.linear_int8 else "kernels.int8 (portable)"
-        if self.weights == "bfloat16":
-            return "kernels.bfloat16"
+        if self.weights in ("int8", "bfloat16"):
+            return self.choice.kernel
         if self.deterministic:
             return "kernels.linear"
         with _FORWARD_LOCK, self.threads.applied():
@@ -279,7 +280,7 @@ class NumbaBackend:
             keep.append(x.copy())
         # With dtype="int8", LayerNorm and GELU also round their output for the product after them.
         rounded_x, rounded_h = self._rounded(M, H), self._rounded(M, F)
-        if self.weights == "int8":
+        if rounded_x[0] is not None:
             kernels.quantize_rows(x, *rounded_x)
         for layer in self.layers:
             self._matmul(x, layer.qkv_weight, qkv, rounded_x)
@@ -325,11 +326,11 @@ def packed_position_ids(input_ids: np.ndarray, offsets: np.ndarray, config: Bert
 
 class _Layer:
     """One encoder layer's weights as the engine's products take them: query, key and value
-    stacked into one [3H, H] matrix, and each product's weight packed for kernels.linear
-    (kernels.pack_weight) or, for `weights` "int8" or "bfloat16", rounded and packed for
-    kernels.int8 or kernels.bfloat16. Biases and LayerNorms stay float32."""
+    stacked into one [3H, H] matrix, and each product's weight packed by `pack`: for kernels.linear
+    (kernels.pack_weight), or rounded and packed for an int8 or bfloat16 kernel (amx_*.pack_weight,
+    int8.pack_weight, bfloat16.pack_weight). Biases and LayerNorms stay float32."""
 
-    def __init__(self, p: dict, weights: str = "float32"):
+    def __init__(self, p: dict, pack=kernels.pack_weight):
         attn = p["attention"]
         q, k, v = (attn["self"][name] for name in ("query", "key", "value"))
         self.qkv_weight = np.concatenate([q["weight"], k["weight"], v["weight"]])
@@ -342,7 +343,6 @@ class _Layer:
         self.output_weight = p["output"]["dense"]["weight"]
         self.output_bias = p["output"]["dense"]["bias"]
         self.output_norm = (p["output"]["LayerNorm"]["weight"], p["output"]["LayerNorm"]["bias"])
-        pack = {"float32": kernels.pack_weight, "int8": int8.pack_weight, "bfloat16": bfloat16.pack_weight}[weights]
         for name in ("qkv_weight", "attention_output_weight", "intermediate_weight", "output_weight"):
             setattr(self, name, pack(getattr(self, name)))
 

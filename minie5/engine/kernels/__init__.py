@@ -8,6 +8,10 @@ reference function (named in its docstring) and tested against it in tests/engin
     attention.py     multi-head self-attention on packed texts        (reference/attention.py)
     linear.py        x @ W^T, packed weights, one arithmetic per row  (reference/linear.py)
     int8.py          x @ W^T in int8 blocks on AVX-512 VNNI           (reference/quantized.py)
+    amx_bfloat16.py  x @ W^T in bfloat16 on AMX tiles (TDPBF16PS)     (reference/bfloat16.py)
+    amx_int8.py      x @ W^T in int8 blocks of 64 on AMX tiles (TDPBSSD)
+    amx.py           the tile operations, on the CPU's tiles or the emulator's; may this process use AMX
+    amx_emulator.py  AMX's tiles modelled in plain loops: the AMX kernels' twin on any CPU
     simd.py          16-lane vector registers as Numba values: the products' inner loops
     pooling.py       mean, [CLS] or max over each text's tokens       (reference/pooling.py)
     intrinsics.py    what the CPU offers beyond plain Numba: its vector registers, llvm.prefetch
