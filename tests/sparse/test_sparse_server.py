@@ -89,3 +89,31 @@ def test_the_openapi_document_lists_both_routes(server):
     assert {"/embed_sparse", "/embed_all"} <= set(document["paths"])
     kinds = httpx.get(server + "/v1/models").json()["data"]
     assert [m["kind"] for m in kinds] == ["embedding", "sparse"]
+
+
+@pytest.mark.slow  # about a minute on 2 shared cores
+def test_schemathesis_finds_no_5xx_on_the_two_routes(server):
+    """The two routes fuzzed from the served OpenAPI document, as tests/server/test_fuzz.py fuzzes the
+    others: no 5xx, responses as documented, invalid data refused with a 4xx."""
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis import checks
+    from schemathesis.openapi import checks as openapi_checks  # noqa: F401 (registers the OpenAPI checks)
+
+    fuzz = settings(max_examples=15, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=list(HealthCheck))
+    schema = schemathesis.openapi.from_url(server + "/openapi.json")
+    operations = [r.ok() for r in schema.get_all_operations()]
+    operations = [op for op in operations if op.path in ("/embed_sparse", "/embed_all")]
+    assert len(operations) == 2
+    for operation in operations:
+        for mode in schemathesis.GenerationMode:
+            @fuzz
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def run(case):
+                case.call_and_validate(base_url=server, timeout=120, checks=[
+                    checks.not_a_server_error, checks.status_code_conformance,
+                    checks.response_schema_conformance, checks.negative_data_rejection])
+
+            run()
+    assert httpx.get(server + "/health").status_code == 200
