@@ -29,10 +29,10 @@ import numpy as np
 
 from .encode.batching import check_ids, plan_batches
 from .errors import TextError, check_choice, check_int
+from .families import family_of, load_params, open_model
 from .loading.heads import HeadConfig, head_config, load_head
-from .loading.model_files import ModelFiles, open_model
+from .loading.model_files import ModelFiles
 from .loading.tokenizer import Tokenizer
-from .loading.weights import load_weights
 from .model import check_engine_options, check_vocabulary, float_dtype, make_backend
 from .reference.classifier import classification_head, sigmoid, softmax
 
@@ -51,8 +51,11 @@ def load_reranker(model: str | Path, *, backend: str = "numba", threads: int | N
     tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
     check_vocabulary(tokenizer, files.config)
     floats = float_dtype(dtype)
-    params = load_weights(files.weights, files.config, floats)
-    head_params = load_head(files.weights, files.config, head, floats)  # the head stays in floating point
+    family = family_of(files.config)
+    if family.head is None:
+        raise ValueError(f"{files.path}: the {family.name} family has no sequence-classification head in minie5")
+    params = load_params(files, floats)
+    head_params = load_head(files.weights, files.config, head, floats, family.head)  # stays in floating point
     engine = make_backend(params, files.config, backend, threads, dtype, deterministic)
     return CrossEncoder(files, tokenizer, engine, head, head_params)
 

@@ -16,6 +16,7 @@ LAYERS = [
     ["loading"],
     ["reference"],
     ["engine"],
+    ["families"],
     ["encode"],
     ["porting"],
     ["st_compat"],

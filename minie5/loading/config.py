@@ -17,9 +17,11 @@ from ..errors import ConfigError, check_int
 # "gelu_new", "gelu_pytorch_tanh" and "gelu_fast" are tanh approximations of it: a model trained
 # with one of those would embed differently, so they are refused rather than silently replaced.
 EXACT_GELU = "gelu"
-# XLM-RoBERTa (multilingual-e5-base/large) is BERT's architecture with another tokenizer, one token
-# type, and position ids that start after the padding id (see reference.embeddings.position_ids).
-SUPPORTED_MODEL_TYPES = ("bert", "xlm-roberta")
+# XLM-RoBERTa (multilingual-e5-base/large), RoBERTa and CamemBERT are BERT's architecture with
+# another tokenizer, one token type, and position ids that start after the padding id (see
+# reference.embeddings.position_ids). minie5/families.py maps each model_type to its reader.
+ROBERTA_MODEL_TYPES = ("xlm-roberta", "roberta", "camembert")
+SUPPORTED_MODEL_TYPES = ("bert", *ROBERTA_MODEL_TYPES)
 
 
 MAX_CONFIG_BYTES = 1 << 20  # config.json files are a few hundred bytes; never read a huge one whole
@@ -38,7 +40,7 @@ class BertConfig:
     hidden_act: str = EXACT_GELU  # feed-forward activation; only exact GELU is implemented
     layer_norm_eps: float = 1e-12  # added to the variance in every LayerNorm
     position_embedding_type: str = "absolute"  # learned table indexed 0..T-1 (BERT paper, 3.2)
-    model_type: str = "bert"  # "bert", or "xlm-roberta" (multilingual-e5-base/large)
+    model_type: str = "bert"  # "bert", or one of ROBERTA_MODEL_TYPES ("xlm-roberta": multilingual-e5-base)
     pad_token_id: int = 0  # the padding id: [PAD] = 0 for BERT vocabularies, <pad> = 1 for XLM-R's
 
     @property
@@ -50,7 +52,7 @@ class BertConfig:
         """Position id of a text's first token. RoBERTa numbers positions from padding_idx + 1,
         reserving the ids up to padding_idx (transformers' create_position_ids_from_input_ids), so
         XLM-R's table has 514 rows for 512 tokens; BERT numbers them from 0."""
-        return self.pad_token_id + 1 if self.model_type == "xlm-roberta" else 0
+        return self.pad_token_id + 1 if self.model_type in ROBERTA_MODEL_TYPES else 0
 
     @property
     def max_tokens(self) -> int:
@@ -77,26 +79,7 @@ class BertConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> BertConfig:
-        path = Path(path)
-        try:
-            if path.stat().st_size > MAX_CONFIG_BYTES:
-                raise ConfigError(f"{path}: {path.stat().st_size} bytes; a config.json is a few hundred")
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such file (a model directory needs config.json)") from None
-        except IsADirectoryError:
-            raise ConfigError(f"{path}: is a directory, expected a JSON file") from None
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}: not valid JSON ({e})") from None
-        except RecursionError:
-            raise ConfigError(f"{path}: not valid JSON (nested too deeply)") from None
-        return cls.from_dict(values, source=str(path))
+        return cls.from_dict(read_json(path), source=str(path))
 
     def _validate(self, source: str) -> None:
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -126,3 +109,26 @@ class BertConfig:
         eps = self.layer_norm_eps
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
             raise ConfigError(f"{source}: layer_norm_eps must be a number in (0, 1), got {eps!r}")
+
+
+def read_json(path: str | Path):
+    """config.json's JSON value, or a ConfigError naming the file and what is wrong with it."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {path.stat().st_size} bytes; a config.json is a few hundred")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (a model directory needs config.json)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a JSON file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid JSON (nested too deeply)") from None
