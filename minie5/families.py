@@ -39,10 +39,15 @@ from .engine import NumbaBackend, ThreadLimits
 from .errors import ConfigError
 from .loading import config as config_file
 from .loading.config import BertConfig
+from .loading.decoder_config import DecoderConfig
+from .loading.decoder_weights import expected_shapes as decoder_shapes
+from .loading.decoder_weights import load_decoder_weights
 from .loading.model_files import ModelFiles
 from .loading.model_files import open_model as open_model_files
 from .loading.weights import expected_shapes, load_weights
 from .reference.encoder import bert
+from .reference.gemma3 import gemma3
+from .reference.qwen3 import qwen3
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,12 @@ FAMILIES: tuple[Family, ...] = (
     Family("RoBERTa", ("xlm-roberta", "roberta", "camembert"), "XLMRobertaModel, RobertaModel, CamembertModel",
            BertConfig, load_weights, expected_shapes, bert, numba_engine,
            head=("classifier.dense", "classifier.out_proj")),
+)
+# Decoder-based embedders: Llama-shaped stacks used as encoders (reference/qwen3.py, reference/gemma3.py).
+FAMILIES += (
+    Family("Qwen3", ("qwen3",), "Qwen3Model", DecoderConfig, load_decoder_weights, decoder_shapes, qwen3, None),
+    Family("Gemma3", ("gemma3_text",), "Gemma3TextModel", DecoderConfig, load_decoder_weights, decoder_shapes,
+           gemma3, None),
 )
 BY_MODEL_TYPE: dict[str, Family] = {t: family for family in FAMILIES for t in family.model_types}
 

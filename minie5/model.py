@@ -23,6 +23,7 @@ from .loading.model_files import ModelFiles
 from .loading.sentence_transformers import Pipeline
 from .loading.tokenizer import Tokenizer
 from .progress import progress_bar
+from .reference.dense import with_dense
 from .reference.numpy_backend import NumpyBackend
 from .reference.pooling import l2_normalize
 from .st_compat import join_title
@@ -130,9 +131,9 @@ class Model:
         self.source = files.source  # how it was found: local folder, installed package, cache, download
         self.config = files.config
         self.pipeline: Pipeline = files.pipeline  # pooling and normalisation, from the model's modules.json
-        self.backend = backend
+        self.backend = with_dense(backend, self.pipeline.dense, self.config.hidden_size)  # modules.json's Dense
         self.prompts = Prompts(prompts, self.pipeline.prompts, self.expects_prefixes, self.name)
-        self.embedder = Embedder(tokenizer, backend, self.config, self.pipeline.pooling, self.expects_prefixes)
+        self.embedder = Embedder(tokenizer, self.backend, self.config, self.pipeline.pooling, self.expects_prefixes)
 
     @property
     def tokenizer(self) -> Tokenizer:

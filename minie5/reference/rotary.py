@@ -23,7 +23,8 @@ def inverse_frequencies(head_dim: int, theta: float, dtype=np.float32) -> np.nda
     """How fast each channel pair turns: theta^(-2i/D), i = 0 .. D/2 - 1 (transformers'
     compute_default_rope_parameters; the first pair turns one radian per position, the last
     nearly not at all)."""
-    return 1.0 / (np.asarray(theta, dtype) ** (np.arange(0, head_dim, 2, dtype=dtype) / dtype(head_dim)))
+    exponents = np.arange(0, head_dim, 2, dtype=dtype) / np.asarray(head_dim, dtype)
+    return (1.0 / np.asarray(theta, dtype) ** exponents).astype(dtype)
 
 
 def rotary_cos_sin(positions: np.ndarray, head_dim: int, theta: float,
