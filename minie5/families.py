@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .engine import NumbaBackend, ThreadLimits
+from .engine.decoder_backend import decoder_engine
 from .errors import ConfigError
 from .loading import config as config_file
 from .loading.config import BertConfig
@@ -82,9 +83,10 @@ FAMILIES: tuple[Family, ...] = (
 )
 # Decoder-based embedders: Llama-shaped stacks used as encoders (reference/qwen3.py, reference/gemma3.py).
 FAMILIES += (
-    Family("Qwen3", ("qwen3",), "Qwen3Model", DecoderConfig, load_decoder_weights, decoder_shapes, qwen3, None),
+    Family("Qwen3", ("qwen3",), "Qwen3Model", DecoderConfig, load_decoder_weights, decoder_shapes, qwen3,
+           decoder_engine),
     Family("Gemma3", ("gemma3_text",), "Gemma3TextModel", DecoderConfig, load_decoder_weights, decoder_shapes,
-           gemma3, None),
+           gemma3, decoder_engine),
 )
 BY_MODEL_TYPE: dict[str, Family] = {t: family for family in FAMILIES for t in family.model_types}
 
