@@ -51,7 +51,7 @@ class DecoderBackend(NumbaBackend):
         # of its own: the decoder's are built below.
         super().__init__(_no_layers(config), config, threads, deterministic, weights)
         self.offset = config.norm_offset
-        self.embed_tokens = params["embed_tokens"]["weight"]
+        self.embed_tokens = params["embed_tokens"]["weight"]  # left in the file (loading/decoder_weights.py)
         self.embed_scale = np.float32(np.sqrt(config.hidden_size)) if config.is_gemma else None
         self.final_norm = params["norm"]["weight"]
         packers = {"float32": kernels.pack_weight, "int8": int8.pack_weight, "bfloat16": bfloat16.pack_weight}
@@ -96,7 +96,7 @@ class DecoderBackend(NumbaBackend):
         x, h, y = self._buffer("x", M, H), self._buffer("h", M, H), self._buffer("y", M, H)
         qkv, ctx = self._buffer("qkv", M, (N + 2 * Nkv) * D), self._buffer("ctx", M, N * D)
         gate_up, g = self._buffer("gate_up", M, 2 * F), self._buffer("g", M, F)
-        np.take(self.embed_tokens, input_ids, axis=0, out=x)
+        x[:] = self.embed_tokens[input_ids]  # a view of the file, or a StoredMatrix widening these rows
         if self.embed_scale is not None:
             x *= self.embed_scale
         if keep is not None:

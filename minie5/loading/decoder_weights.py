@@ -6,6 +6,14 @@ shape config.json implies, and loading fails naming the file and the tensor when
 has another shape or is not floating point. Checkpoints saved from Qwen3ForCausalLM prefix every
 name with "model."; those saved from Qwen3Model (Qwen3-Embedding) do not. No biases: these models
 have none.
+
+Memory. A 0.6B model is 2.4 GB in float32 but ships in bfloat16 (1.2 GB), and its int8 engine
+needs about 0.6 GB: reading every weight into float32 first would need the 2.4 GB the smaller
+dtypes are meant to save. So nothing is copied at load: a tensor stored in the dtype asked for is a
+read-only view of the memory-mapped file, and one stored otherwise (bfloat16 for float32, float32
+for float64) is a `StoredMatrix`, widened when it is used (the engine packs each weight from it
+one at a time; the reference widens it at each use, as an array would be read). The word-vector
+table is read a row per token.
 """
 
 from __future__ import annotations
@@ -26,11 +34,47 @@ PREFIXES = ("model.",)
 IGNORED = re.compile(r"lm_head\.weight|.*rotary_emb\.inv_freq")
 
 
+class StoredMatrix:
+    """A weight in the file, widened to `dtype` where it is used: `np.asarray(m)`, `m.T` (as
+    reference.linear reads it) and `m[rows]` (the word vectors of some tokens) give float arrays.
+    Checked for NaN and infinity on its first full read."""
+
+    def __init__(self, file: SafetensorsFile, name: str, dtype):
+        self.file, self.name, self.dtype = file, name, np.dtype(dtype)
+        self.shape = file.tensors[name].shape
+        self.checked = False
+
+    def __repr__(self) -> str:
+        return f"StoredMatrix({self.file.path.name}:{self.name}, {list(self.shape)}, {self.dtype})"
+
+    def read(self) -> np.ndarray:
+        value = self.file.float_tensor(self.name, self.dtype)
+        if not self.checked:
+            check_finite(self.file, self.name, value)
+            self.checked = True
+        return value
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        value = self.read()
+        return value if dtype is None else value.astype(dtype, copy=False)
+
+    @property
+    def T(self) -> np.ndarray:  # noqa: N802 (numpy's name)
+        return self.read().T
+
+    def __getitem__(self, index) -> np.ndarray:
+        rows = self.file.raw(self.name)[index]
+        if self.file.tensors[self.name].dtype == "BF16":
+            rows = (rows.astype(np.uint32) << 16).view(np.float32)
+        return rows.astype(self.dtype)
+
+
 def expected_shapes(config: DecoderConfig) -> dict[str, tuple[int, ...]]:
-    """Every tensor the decoder uses, by transformers name, with its shape."""
+    """Every tensor the decoder uses, by transformers name, with its shape (a small one first: the
+    NumPy backend reads the dtype of the first)."""
     H, F, D = config.hidden_size, config.intermediate_size, config.head_dim
     N, Nkv = config.num_attention_heads, config.num_key_value_heads
-    shapes = {"embed_tokens.weight": (config.vocab_size, H), "norm.weight": (H,)}
+    shapes = {"norm.weight": (H,), "embed_tokens.weight": (config.vocab_size, H)}
     norms = ["input_layernorm", "post_attention_layernorm"]
     if config.is_gemma:  # Gemma3 also normalises each block's output before the residual
         norms += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
@@ -82,17 +126,32 @@ def check_tensors(file: SafetensorsFile, config: DecoderConfig) -> dict[str, str
     return by_name
 
 
-def read_tensor(file: SafetensorsFile, stored: str, dtype) -> np.ndarray:
-    """One tensor in `dtype`, refused if not finite."""
-    value = file.float_tensor(stored, dtype)
+def check_finite(file: SafetensorsFile, stored: str, value: np.ndarray) -> None:
     if not np.isfinite(value).all():
         raise WeightsError(f"{file.path}: tensor {stored!r} contains NaN or infinite values")
+
+
+# safetensors' storage type that is already each NumPy dtype: those tensors are used in place.
+SAME_TYPE = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64"}
+
+
+def read_tensor(file: SafetensorsFile, stored: str, dtype) -> np.ndarray | StoredMatrix:
+    """One tensor as `dtype`: a view of the file where it is stored so, a StoredMatrix where a matrix
+    must be widened, a new array for the small vectors (norms)."""
+    info = file.tensors[stored]
+    if SAME_TYPE.get(np.dtype(dtype)) == info.dtype:
+        value = file.float_tensor(stored, dtype)  # a read-only view of the memory map: no copy
+    elif len(info.shape) == 2:
+        return StoredMatrix(file, stored, dtype)
+    else:
+        value = file.float_tensor(stored, dtype)
+    check_finite(file, stored, value)
     return value
 
 
 def load_decoder_weights(path: str | Path, config: DecoderConfig, dtype=np.float32) -> dict:
-    """Every tensor of `expected_shapes(config)` read as `dtype`, nested by name:
-    params["layers"][3]["self_attn"]["q_proj"]["weight"]."""
+    """Every tensor of `expected_shapes(config)` as `dtype` (see the module's docstring on memory),
+    nested by name: params["layers"][3]["self_attn"]["q_proj"]["weight"]."""
     file = SafetensorsFile(path)
     by_name = check_tensors(file, config)
     return nest({name: read_tensor(file, by_name[name], dtype) for name in expected_shapes(config)})

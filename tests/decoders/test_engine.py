@@ -119,3 +119,65 @@ def test_engine_low_precision_against_float32(decoder_model, name, dtype, min_co
         assert any(dtype in str(w.message) for w in caught)
     else:
         assert cosine.min() < 1 - 1e-7  # really rounded
+
+
+def write_bfloat16(tensors: dict, path):
+    """A model.safetensors of `tensors` stored in bfloat16, as Qwen3-Embedding ships (written by hand:
+    the safetensors package's NumPy API has no bfloat16)."""
+    import json
+
+    from minie5.reference.bfloat16 import round_bfloat16
+
+    header, chunks, offset = {}, [], 0
+    for name, value in tensors.items():
+        data = round_bfloat16(value).tobytes()
+        header[name] = {"dtype": "BF16", "shape": list(value.shape), "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(len(text).to_bytes(8, "little") + text + b"".join(chunks))
+
+
+def test_bfloat16_checkpoint_runs_on_both_backends(decoder_model, tmp_path):
+    import shutil
+
+    from minie5.loading.safetensors_file import SafetensorsFile
+
+    folder, golden, meta = decoder_model("qwen3-embedding-random")
+    shutil.copytree(folder, tmp_path / "bf16")
+    file = SafetensorsFile(folder / "model.safetensors")
+    write_bfloat16({name: file.float_tensor(name) for name in file.tensors}, tmp_path / "bf16" / "model.safetensors")
+    for model, min_cosine in ((minie5.load(tmp_path / "bf16", dtype="int8"), 0.995),  # bf16 weights, int8 products
+                              (minie5.load(tmp_path / "bf16"), 0.999),
+                              (minie5.load(tmp_path / "bf16", backend="numpy"), 0.999)):
+        cosine = (model.encode(meta["texts"][:3]) * golden["embeddings"][:3]).sum(axis=1)
+        assert cosine.min() > min_cosine, (model, cosine)
+
+
+def test_int8_loads_without_a_float32_copy_of_the_weights(tmp_path):
+    """24 layers of a narrow Qwen3 stored in bfloat16: loading it for int8 must never hold the
+    float32 weights, only one matrix at a time while it is rounded."""
+    import json
+    import shutil
+    import tracemalloc
+
+    from tests.support import random_decoder
+
+    config = {**random_decoder.QWEN3_EMBEDDING_CONFIG, "hidden_size": 256, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "head_dim": 64, "intermediate_size": 768, "num_hidden_layers": 24}
+    folder = tmp_path / "narrow"
+    folder.mkdir()
+    weights = random_decoder.random_weights(config, 5)
+    write_bfloat16(weights, folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps(config))
+    shutil.copyfile(random_decoder.GOLDEN / "bpe" / "tokenizer.json", folder / "tokenizer.json")
+    float32_bytes = 4 * sum(value.size for value in weights.values())
+    del weights
+    minie5.load(folder, dtype="int8")  # compiled and warm: what follows measures loading alone
+    tracemalloc.start()
+    model = minie5.load(folder, dtype="int8")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 0.5 * float32_bytes, f"load took {peak / 1e6:.0f} MB; float32 weights: {float32_bytes / 1e6:.0f} MB"
+    assert np.isfinite(model.encode(["a text"])).all()
