@@ -37,17 +37,22 @@ import numpy as np
 
 from .engine import NumbaBackend, ThreadLimits
 from .engine.decoder_backend import decoder_engine
+from .engine.encoder_families import distilbert_engine, mpnet_engine
 from .errors import ConfigError
 from .loading import config as config_file
 from .loading.config import BertConfig
 from .loading.decoder_config import DecoderConfig
 from .loading.decoder_weights import expected_shapes as decoder_shapes
 from .loading.decoder_weights import load_decoder_weights
+from .loading.encoder_configs import DistilBertConfig, MPNetConfig
+from .loading.encoder_weights import distilbert_shapes, load_distilbert, load_mpnet, mpnet_shapes
 from .loading.model_files import ModelFiles
 from .loading.model_files import open_model as open_model_files
 from .loading.weights import expected_shapes, load_weights
+from .reference.distilbert import distilbert
 from .reference.encoder import bert
 from .reference.gemma3 import gemma3
+from .reference.mpnet import mpnet
 from .reference.qwen3 import qwen3
 
 
@@ -80,6 +85,9 @@ FAMILIES: tuple[Family, ...] = (
     Family("RoBERTa", ("xlm-roberta", "roberta", "camembert"), "XLMRobertaModel, RobertaModel, CamembertModel",
            BertConfig, load_weights, expected_shapes, bert, numba_engine,
            head=("classifier.dense", "classifier.out_proj")),
+    Family("DistilBERT", ("distilbert",), "DistilBertModel", DistilBertConfig, load_distilbert, distilbert_shapes,
+           distilbert, distilbert_engine),
+    Family("MPNet", ("mpnet",), "MPNetModel", MPNetConfig, load_mpnet, mpnet_shapes, mpnet, mpnet_engine),
 )
 # Decoder-based embedders: Llama-shaped stacks used as encoders (reference/qwen3.py, reference/gemma3.py).
 FAMILIES += (

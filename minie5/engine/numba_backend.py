@@ -263,8 +263,7 @@ class NumbaBackend:
             kernels.quantize_rows(x, *rounded_x)
         for layer in self.layers:
             self._matmul(x, layer.qkv_weight, qkv, rounded_x)
-            with numba.parallel_chunksize(1):  # texts differ in length: hand out (text, head) pairs one by one
-                kernels.self_attention(qkv.T, layer.qkv_bias, offsets, N, ctx)
+            self._self_attention(qkv, layer.qkv_bias, offsets, N, ctx)
             self._matmul(ctx, layer.attention_output_weight, y)  # rounded by _int8_matmul
             kernels.add_bias_residual_layer_norm(y, layer.attention_output_bias, x, *layer.attention_norm, eps,
                                                  *rounded_x)
@@ -275,6 +274,12 @@ class NumbaBackend:
             if keep is not None:
                 keep.append(x.copy())
         return offsets, x
+
+    def _self_attention(self, qkv: np.ndarray, qkv_bias: np.ndarray, offsets: np.ndarray, num_heads: int,
+                        ctx: np.ndarray) -> None:  # [M, 3H] -> ctx [M, H]
+        """BERT's attention; a family whose scores differ (MPNet's relative bias) overrides this."""
+        with numba.parallel_chunksize(1):  # texts differ in length: hand out (text, head) pairs one by one
+            kernels.self_attention(qkv.T, qkv_bias, offsets, num_heads, ctx)
 
 
 def openblas_matmul(a: np.ndarray, weight: np.ndarray, out: np.ndarray, pool: ThreadPoolExecutor,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import ConfigError, check_int
 
@@ -29,6 +30,8 @@ MAX_CONFIG_BYTES = 1 << 20  # config.json files are a few hundred bytes; never r
 @dataclass(frozen=True)
 class BertConfig:
     """The hyper-parameters of a BERT-family encoder, read from config.json and checked."""
+
+    MODEL_TYPES: ClassVar[tuple[str, ...]] = SUPPORTED_MODEL_TYPES  # the model_types this reader reads
 
     vocab_size: int  # rows of the word-embedding table (30522 for uncased BERT WordPiece)
     hidden_size: int  # width of every token vector between layers (384 for e5-small-v2)
@@ -88,9 +91,9 @@ class BertConfig:
                 check_int(name, getattr(self, name), 1)
             except ValueError as e:
                 raise ConfigError(f"{source}: {e}") from None
-        if self.model_type not in SUPPORTED_MODEL_TYPES:
-            raise ConfigError(f"{source}: model_type {self.model_type!r} is not supported "
-                              f"(supported: {', '.join(SUPPORTED_MODEL_TYPES)})")
+        if self.model_type not in self.MODEL_TYPES:
+            raise ConfigError(f"{source}: model_type {self.model_type!r} is not supported by {type(self).__name__} "
+                              f"(it reads {', '.join(self.MODEL_TYPES)}; minie5/families.py maps the others)")
         if self.hidden_act != EXACT_GELU:
             raise ConfigError(f"{source}: hidden_act {self.hidden_act!r} is not supported; minie5 "
                               f"implements the exact erf GELU ({EXACT_GELU!r}) of BERT and e5")

@@ -1,0 +1,65 @@
+"""The encoder families beside BERT against transformers' own classes (RobertaModel,
+CamembertModel, DistilBertModel, MPNetModel): the outputs tools/make_family_goldens.py recorded,
+at the BERT goldens' tolerances (tests/test_golden.py), both backends, hidden state by hidden
+state; and the engine's int8 and bfloat16 against its float32."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import minie5
+from tests.support import golden, random_families
+from tests.test_golden import check
+
+NAMES = list(random_families.FAMILY_MODELS)
+
+
+@pytest.fixture(scope="module")
+def family_dir(tmp_path_factory):
+    built = {}
+
+    def build(name: str):
+        if name not in built:
+            fixture = load(name)
+            built[name] = tmp_path_factory.mktemp(name)
+            digest = random_families.build(name, built[name])
+            assert digest == fixture.meta["model"]["weights_sha256"], \
+                f"the rebuilt weights of {name} differ from its golden's: rerun tools/make_family_goldens.py"
+        return built[name]
+
+    return build
+
+
+def load(name: str) -> golden.Fixture:
+    original = golden.GOLDEN
+    golden.GOLDEN = random_families.FAMILY_GOLDEN
+    try:
+        return golden.load_fixture(name)
+    finally:
+        golden.GOLDEN = original
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("name", NAMES)
+def test_family_matches_transformers(family_dir, name, backend):
+    check(minie5.load(family_dir(name), backend=backend), load(name))
+
+
+def test_mpnet_reads_its_sentence_transformers_files(family_dir):
+    """all-mpnet-base-v2's modules.json (mean pooling, Normalize) and its 384-token limit."""
+    model = minie5.load(family_dir("mpnet-random"), backend="numpy")
+    assert model.pooling == "mean" and model.pipeline.normalize and model.max_length == 384
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype, min_cosine", [("int8", 0.99), ("bfloat16", 0.999)])
+@pytest.mark.parametrize("name", ["roberta-random", "distilbert-random", "mpnet-random"])
+def test_family_dtypes_stay_close_to_float32(family_dir, name, dtype, min_cosine):
+    texts = load(name).texts
+    exact = minie5.load(family_dir(name)).encode(texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a CPU without VNNI or BF16 runs float32, saying so
+        rounded = minie5.load(family_dir(name), dtype=dtype).encode(texts)
+    assert np.sum(exact * rounded, axis=1).min() >= min_cosine
