@@ -97,9 +97,10 @@ class DecoderConfig:
                 raise ConfigError(f"{source}: rope type {rope.get('rope_type')!r} is not supported; minie5 "
                                   "implements the default rotary positions")
             full = rope.get("full_attention", rope)
-            values.setdefault("rope_theta", full.get("rope_theta", 10000.0))
-            if "sliding_attention" in rope:
-                values.setdefault("rope_local_base_freq", rope["sliding_attention"].get("rope_theta", 10000.0))
+            if values.get("rope_theta") is None:
+                values["rope_theta"] = full.get("rope_theta", 10000.0)
+            if "sliding_attention" in rope and values.get("rope_local_base_freq") is None:
+                values["rope_local_base_freq"] = rope["sliding_attention"].get("rope_theta", 10000.0)
         if "hidden_activation" in values:  # Gemma's name for it
             values["hidden_act"] = values["hidden_activation"]
         kwargs = {}
