@@ -44,14 +44,22 @@ from .loading.config import BertConfig
 from .loading.decoder_config import DecoderConfig
 from .loading.decoder_weights import expected_shapes as decoder_shapes
 from .loading.decoder_weights import load_decoder_weights
-from .loading.encoder_configs import DistilBertConfig, MPNetConfig
-from .loading.encoder_weights import distilbert_shapes, load_distilbert, load_mpnet, mpnet_shapes
+from .loading.encoder_configs import DistilBertConfig, ModernBertConfig, MPNetConfig
+from .loading.encoder_weights import (
+    distilbert_shapes,
+    load_distilbert,
+    load_modernbert,
+    load_mpnet,
+    modernbert_shapes,
+    mpnet_shapes,
+)
 from .loading.model_files import ModelFiles
 from .loading.model_files import open_model as open_model_files
 from .loading.weights import expected_shapes, load_weights
 from .reference.distilbert import distilbert
 from .reference.encoder import bert
 from .reference.gemma3 import gemma3
+from .reference.modernbert import modernbert
 from .reference.mpnet import mpnet
 from .reference.qwen3 import qwen3
 
@@ -88,6 +96,9 @@ FAMILIES: tuple[Family, ...] = (
     Family("DistilBERT", ("distilbert",), "DistilBertModel", DistilBertConfig, load_distilbert, distilbert_shapes,
            distilbert, distilbert_engine),
     Family("MPNet", ("mpnet",), "MPNetModel", MPNetConfig, load_mpnet, mpnet_shapes, mpnet, mpnet_engine),
+    # The reference only, so far: backend="numba" is refused, naming the family.
+    Family("ModernBERT", ("modernbert",), "ModernBertModel", ModernBertConfig, load_modernbert, modernbert_shapes,
+           modernbert, None, dtypes=("float32",)),
 )
 # Decoder-based embedders: Llama-shaped stacks used as encoders (reference/qwen3.py, reference/gemma3.py).
 FAMILIES += (

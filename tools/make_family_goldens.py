@@ -4,6 +4,7 @@ tests/golden/families/ (as tools/make_golden.py does for BERT and XLM-R, whose `
     --tokenizers   first (re)build the small tokenizers of each family's kind with `tokenizers`,
                    trained on the fixture texts, into tests/golden/families/tokenizers/:
                      byte-bpe         RoBERTa's byte-level BPE (<s> </s>, RobertaProcessing)
+                     byte-bpe-bert    ModernBERT's: byte-level BPE with [CLS] [SEP]
                      wordpiece-bert   BERT's uncased WordPiece ([CLS] [SEP]), as DistilBERT's
                      wordpiece-mpnet  MPNet's: the same WordPiece with <s> ... </s>
     models         tests/support/random_families.FAMILY_MODELS: each built with seeded random
@@ -58,6 +59,19 @@ def build_tokenizers() -> None:
     named = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
              "pad_token": "<pad>", "cls_token": "<s>", "mask_token": "<mask>"}
     write_tokenizer(bpe, random_families.TOKENIZERS / "byte-bpe", named)
+
+    # ModernBERT's kind: byte-level BPE (OLMo's) wrapped as [CLS] ... [SEP].
+    bert_specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    bpe = Tokenizer(models.BPE(unk_token=None))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(corpus(), trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=bert_specials,
+                                                          initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                       special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    write_tokenizer(bpe, random_families.TOKENIZERS / "byte-bpe-bert",
+                    {"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]",
+                     "mask_token": "[MASK]"})
 
     for folder, specials, cls, sep, pad, unk, mask in (
             ("wordpiece-bert", ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], "[CLS]", "[SEP]", "[PAD]", "[UNK]",

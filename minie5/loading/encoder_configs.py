@@ -91,3 +91,98 @@ class MPNetConfig(BertConfig):
             check_int("relative_attention_num_buckets", self.relative_attention_num_buckets, 2)
         except ValueError as e:
             raise ConfigError(f"{source}: {e}") from None
+
+
+@dataclass(frozen=True)
+class ModernBertConfig:
+    """transformers' ModernBertConfig (answerdotai/ModernBERT-base's defaults), in config.json's
+    names: rotary positions (a base per layer kind), GeGLU, pre-norm LayerNorms without biases,
+    every `global_attn_every_n_layers`-th layer global and the others seeing `local_attention`
+    tokens (half before, half after), and a final norm."""
+
+    vocab_size: int = 50368
+    hidden_size: int = 768
+    intermediate_size: int = 1152  # the gated width: Wi projects to twice this
+    num_hidden_layers: int = 22
+    num_attention_heads: int = 12
+    hidden_activation: str = EXACT_GELU
+    max_position_embeddings: int = 8192
+    norm_eps: float = 1e-5
+    norm_bias: bool = False
+    attention_bias: bool = False
+    mlp_bias: bool = False
+    pad_token_id: int = 50283
+    global_rope_theta: float = 160000.0
+    local_rope_theta: float = 10000.0
+    local_attention: int = 128  # a sliding layer's window: local_attention // 2 tokens either side
+    global_attn_every_n_layers: int = 3  # layers 0, n, 2n, ... are global
+    model_type: str = "modernbert"
+
+    MODEL_TYPES: ClassVar[tuple[str, ...]] = ("modernbert",)
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def max_tokens(self) -> int:
+        return self.max_position_embeddings
+
+    @property
+    def hidden_act(self) -> str:
+        return self.hidden_activation
+
+    @property
+    def layer_norm_eps(self) -> float:
+        return self.norm_eps
+
+    def is_global(self, layer: int) -> bool:
+        """ModernBertConfig's layer_types: "full_attention" where layer % n == 0, else sliding."""
+        return layer % self.global_attn_every_n_layers == 0
+
+    def rope_theta(self, layer: int) -> float:
+        return self.global_rope_theta if self.is_global(layer) else self.local_rope_theta
+
+    def window(self, layer: int) -> int | None:
+        """Keys a sliding layer's query sees: |i - j| <= local_attention // 2 (transformers'
+        sliding_window_bidirectional_overlay), as "fewer than" this many positions; None if global."""
+        return None if self.is_global(layer) else self.local_attention // 2 + 1
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config.json") -> ModernBertConfig:
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(values).__name__}")
+        names = [f for f in cls.__dataclass_fields__]
+        kwargs = {name: values[name] for name in names if values.get(name) is not None}
+        rope = values.get("rope_parameters") or {}  # transformers 5's spelling of the two bases
+        for kind, name in (("full_attention", "global_rope_theta"), ("sliding_attention", "local_rope_theta")):
+            if isinstance(rope.get(kind), dict) and "rope_theta" in rope[kind]:
+                kwargs.setdefault(name, rope[kind]["rope_theta"])
+        config = cls(**kwargs)
+        config._validate(source, values)
+        return config
+
+    def _validate(self, source: str, values: dict) -> None:
+        for name in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                     "max_position_embeddings", "local_attention", "global_attn_every_n_layers"):
+            try:
+                check_int(name, getattr(self, name), 1)
+            except ValueError as e:
+                raise ConfigError(f"{source}: {e}") from None
+        if self.model_type not in self.MODEL_TYPES:
+            raise ConfigError(f"{source}: model_type {self.model_type!r} is not ModernBERT's")
+        if self.hidden_activation != EXACT_GELU:
+            raise ConfigError(f"{source}: hidden_activation {self.hidden_activation!r} is not supported; minie5's "
+                              f"ModernBERT implements GeGLU with the exact GELU ({EXACT_GELU!r})")
+        if self.hidden_size % self.num_attention_heads:
+            raise ConfigError(f"{source}: num_attention_heads ({self.num_attention_heads}) does not divide "
+                              f"hidden_size ({self.hidden_size})")
+        layer_types = values.get("layer_types")
+        expected = ["full_attention" if self.is_global(i) else "sliding_attention"
+                    for i in range(self.num_hidden_layers)]
+        if layer_types is not None and list(layer_types) != expected:
+            raise ConfigError(f"{source}: layer_types {layer_types!r} is not every "
+                              f"{self.global_attn_every_n_layers}th layer global, the only pattern minie5 runs")
+        pad = self.pad_token_id
+        if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < self.vocab_size:
+            raise ConfigError(f"{source}: pad_token_id must be a token id in [0, vocab_size), got {pad!r}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoder_configs import DistilBertConfig, MPNetConfig
+from .encoder_configs import DistilBertConfig, ModernBertConfig, MPNetConfig
 from .weights import load_tensors
 
 
@@ -65,3 +65,32 @@ def load_distilbert(path: str | Path, config: DistilBertConfig, dtype=np.float32
 
 def load_mpnet(path: str | Path, config: MPNetConfig, dtype=np.float32) -> dict:
     return load_tensors(path, mpnet_shapes(config), config, dtype)
+
+
+def modernbert_shapes(config: ModernBertConfig) -> dict[str, tuple[int, ...]]:
+    """ModernBertModel: embeddings.tok_embeddings, embeddings.norm; layers.{i}.attn_norm (not in
+    layer 0, whose input is already normed), attn.Wqkv, attn.Wo, mlp_norm, mlp.Wi [2F, H], mlp.Wo;
+    final_norm. Biases only where config.json's norm_bias, attention_bias, mlp_bias ask."""
+    H, F = config.hidden_size, config.intermediate_size
+
+    def norm(name: str) -> dict:
+        return {f"{name}.weight": (H,), **({f"{name}.bias": (H,)} if config.norm_bias else {})}
+
+    def linear(name: str, n_out: int, n_in: int, bias: bool) -> dict:
+        return {f"{name}.weight": (n_out, n_in), **({f"{name}.bias": (n_out,)} if bias else {})}
+
+    shapes = {"embeddings.tok_embeddings.weight": (config.vocab_size, H), **norm("embeddings.norm")}
+    for i in range(config.num_hidden_layers):
+        p = f"layers.{i}."
+        if i > 0:
+            shapes.update(norm(p + "attn_norm"))
+        shapes.update({**linear(p + "attn.Wqkv", 3 * H, H, config.attention_bias),
+                       **linear(p + "attn.Wo", H, H, config.attention_bias), **norm(p + "mlp_norm"),
+                       **linear(p + "mlp.Wi", 2 * F, H, config.mlp_bias),
+                       **linear(p + "mlp.Wo", H, F, config.mlp_bias)})
+    shapes.update(norm("final_norm"))
+    return shapes
+
+
+def load_modernbert(path: str | Path, config: ModernBertConfig, dtype=np.float32) -> dict:
+    return load_tensors(path, modernbert_shapes(config), config, dtype)

@@ -27,16 +27,17 @@ from .safetensors_file import SafetensorsFile
 # Checkpoints saved from BertForMaskedLM, BertForPreTraining and friends prefix the encoder with
 # "bert." (XLMRobertaForMaskedLM: "roberta."); checkpoints of a bare BertModel or XLMRobertaModel
 # (e5, all-MiniLM) do not.
-PREFIXES = ("bert.", "roberta.", "distilbert.", "mpnet.")
+PREFIXES = ("bert.", "roberta.", "distilbert.", "mpnet.", "model.")
 # Stored but not used to embed, so skipped without a word: registered buffers (position_ids is just
 # arange(512)), the pooler (a dense+tanh on [CLS] that mean pooling never reads), and the masked-LM
 # and next-sentence heads ("cls.", RoBERTa's "lm_head.") of pre-training checkpoints, and a
 # cross-encoder's classification head ("classifier.", read by loading.heads). Anything else unknown
 # is reported in a warning, since it may mean the file is not the model its config describes.
 # DistilBertForMaskedLM's head is vocab_transform, vocab_layer_norm and vocab_projector; its
-# sequence classifier's is pre_classifier and classifier.
+# sequence classifier's is pre_classifier and classifier. ModernBertForMaskedLM prefixes the
+# encoder with "model." and adds head. and decoder.
 IGNORED = re.compile(r"embeddings\.(position_ids|token_type_ids)|pooler\..*|cls\..*|lm_head\..*|classifier\..*"
-                     r"|pre_classifier\..*|vocab_(transform|layer_norm|projector)\..*")
+                     r"|pre_classifier\..*|vocab_(transform|layer_norm|projector)\..*|head\..*|decoder\..*")
 
 
 def expected_shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:

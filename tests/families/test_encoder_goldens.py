@@ -13,6 +13,7 @@ from tests.support import golden, random_families
 from tests.test_golden import check
 
 NAMES = list(random_families.FAMILY_MODELS)
+REFERENCE_ONLY = {"modernbert-random"}  # families without an engine yet
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,10 @@ def load(name: str) -> golden.Fixture:
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("name", NAMES)
 def test_family_matches_transformers(family_dir, name, backend):
+    if backend == "numba" and name in REFERENCE_ONLY:
+        with pytest.raises(ValueError, match="family has no numba engine yet: load it with backend='numpy'"):
+            minie5.load(family_dir(name), backend=backend)
+        return
     check(minie5.load(family_dir(name), backend=backend), load(name))
 
 

@@ -4,7 +4,7 @@ tests (tests/families/), as random_bert.py does for BERT and XLM-R.
 Each model has its family's real layer shapes (the width, heads, feed-forward, epsilon and
 position table of the model it mirrors) with fewer layers, and a small tokenizer of the family's
 kind built by `tokenizers` (tools/make_family_goldens.py --tokenizers, committed under
-tests/golden/families/): byte-level BPE for RoBERTa, SentencePiece Unigram for CamemBERT (XLM-R's
+tests/golden/families/): byte-level BPE for RoBERTa and ModernBERT, SentencePiece Unigram for CamemBERT (XLM-R's
 of tests/golden/unigram), WordPiece for DistilBERT and MPNet.
 
 The weights are drawn by tensor name from minie5's own list of the family's tensors; the golden
@@ -58,6 +58,15 @@ MPNET_ST_FILES = {
                               "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
                               "pooling_mode_mean_sqrt_len_tokens": False},
 }
+# answerdotai/ModernBERT-base's, 3 of its 22 layers: global, sliding, sliding.
+MODERNBERT_CONFIG = {
+    "architectures": ["ModernBertModel"], "model_type": "modernbert", "hidden_activation": "gelu", "hidden_size": 768,
+    "intermediate_size": 1152, "num_attention_heads": 12, "num_hidden_layers": 3, "norm_eps": 1e-05,
+    "norm_bias": False, "attention_bias": False, "mlp_bias": False, "max_position_embeddings": 8192,
+    "global_rope_theta": 160000.0, "local_rope_theta": 10000.0, "local_attention": 128,
+    "global_attn_every_n_layers": 3, "pad_token_id": 0, "cls_token_id": 2, "sep_token_id": 3, "bos_token_id": 2,
+    "eos_token_id": 3, "vocab_size": 0,
+}
 UNIGRAM = Path(__file__).resolve().parents[1] / "golden" / "unigram"
 # name -> (config, seed, tokenizer folder, extra sentence-transformers files)
 FAMILY_MODELS = {
@@ -65,6 +74,7 @@ FAMILY_MODELS = {
     "camembert-random": (CAMEMBERT_CONFIG, 22, UNIGRAM, {}),
     "distilbert-random": (DISTILBERT_CONFIG, 23, TOKENIZERS / "wordpiece-bert", {}),
     "mpnet-random": (MPNET_CONFIG, 24, TOKENIZERS / "wordpiece-mpnet", MPNET_ST_FILES),
+    "modernbert-random": (MODERNBERT_CONFIG, 25, TOKENIZERS / "byte-bpe-bert", {}),
 }
 
 
