@@ -44,14 +44,16 @@ from .loading.config import BertConfig
 from .loading.decoder_config import DecoderConfig
 from .loading.decoder_weights import expected_shapes as decoder_shapes
 from .loading.decoder_weights import load_decoder_weights
-from .loading.encoder_configs import DistilBertConfig, ModernBertConfig, MPNetConfig
+from .loading.encoder_configs import DistilBertConfig, ModernBertConfig, MPNetConfig, NomicBertConfig
 from .loading.encoder_weights import (
     distilbert_shapes,
     load_distilbert,
     load_modernbert,
     load_mpnet,
+    load_nomic_bert,
     modernbert_shapes,
     mpnet_shapes,
+    nomic_bert_shapes,
 )
 from .loading.model_files import ModelFiles
 from .loading.model_files import open_model as open_model_files
@@ -61,6 +63,7 @@ from .reference.encoder import bert
 from .reference.gemma3 import gemma3
 from .reference.modernbert import modernbert
 from .reference.mpnet import mpnet
+from .reference.nomic_bert import nomic_bert
 from .reference.qwen3 import qwen3
 
 
@@ -99,6 +102,8 @@ FAMILIES: tuple[Family, ...] = (
     # The reference only, so far: backend="numba" is refused, naming the family.
     Family("ModernBERT", ("modernbert",), "ModernBertModel", ModernBertConfig, load_modernbert, modernbert_shapes,
            modernbert, None, dtypes=("float32",)),
+    Family("NomicBERT", ("nomic_bert",), "NomicBertModel", NomicBertConfig, load_nomic_bert, nomic_bert_shapes,
+           nomic_bert, None, dtypes=("float32",)),
 )
 # Decoder-based embedders: Llama-shaped stacks used as encoders (reference/qwen3.py, reference/gemma3.py).
 FAMILIES += (

@@ -186,3 +186,73 @@ class ModernBertConfig:
         pad = self.pad_token_id
         if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad < self.vocab_size:
             raise ConfigError(f"{source}: pad_token_id must be a token id in [0, vocab_size), got {pad!r}")
+
+
+# nomic-ai's own config.json (the remote code nomic-embed-text-v1/v1.5 were released with) names
+# the sizes as GPT-2 does; transformers' NomicBertConfig uses BERT's names. Both are read.
+NOMIC_HUB_NAMES = {"n_embd": "hidden_size", "n_layer": "num_hidden_layers", "n_head": "num_attention_heads",
+                   "n_inner": "intermediate_size", "n_positions": "max_position_embeddings",
+                   "layer_norm_epsilon": "layer_norm_eps", "rotary_emb_base": "rope_theta"}
+
+
+@dataclass(frozen=True)
+class NomicBertConfig:
+    """transformers' NomicBertConfig (nomic-embed-text-v1.5's defaults): BERT's post-LN layer with
+    rotary positions instead of a position table, SwiGLU, and no biases in the linear layers."""
+
+    vocab_size: int = 30528
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "silu"  # the gate's activation: SwiGLU
+    max_position_embeddings: int = 2048  # the length it was trained to; rotary has no table to run out of
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    rope_theta: float = 1000.0
+    model_type: str = "nomic_bert"
+
+    MODEL_TYPES: ClassVar[tuple[str, ...]] = ("nomic_bert",)
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def max_tokens(self) -> int:
+        return self.max_position_embeddings
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config.json") -> NomicBertConfig:
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(values).__name__}")
+        values = {NOMIC_HUB_NAMES.get(k, k): v for k, v in values.items()}
+        if values.get("activation_function") is not None:  # nomic's spelling: "swiglu" is SiLU-gated
+            values.setdefault("hidden_act", {"swiglu": "silu"}.get(values["activation_function"],
+                                                                   values["activation_function"]))
+        rope = values.get("rope_parameters")
+        if isinstance(rope, dict) and rope.get("rope_theta") is not None:
+            values.setdefault("rope_theta", rope["rope_theta"])
+        for name, allowed in (("rotary_emb_fraction", (1, 1.0)), ("rotary_emb_interleaved", (False,)),
+                              ("qkv_proj_bias", (False,)), ("mlp_fc1_bias", (False,)), ("mlp_fc2_bias", (False,))):
+            if name in values and values[name] not in allowed:
+                raise ConfigError(f"{source}: {name}={values[name]!r} is not supported; minie5 runs NomicBERT as "
+                                  f"nomic-embed-text-v1.5 is built ({name}={allowed[0]!r})")
+        kwargs = {name: values[name] for name in cls.__dataclass_fields__ if values.get(name) is not None}
+        config = cls(**kwargs)
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                     "max_position_embeddings", "type_vocab_size"):
+            try:
+                check_int(name, getattr(config, name), 1)
+            except ValueError as e:
+                raise ConfigError(f"{source}: {e}") from None
+        if config.model_type not in cls.MODEL_TYPES:
+            raise ConfigError(f"{source}: model_type {config.model_type!r} is not NomicBERT's")
+        if config.hidden_act != "silu":
+            raise ConfigError(f"{source}: hidden_act {config.hidden_act!r} is not supported; minie5's NomicBERT "
+                              "implements SwiGLU ('silu')")
+        if config.hidden_size % config.num_attention_heads:
+            raise ConfigError(f"{source}: num_attention_heads ({config.num_attention_heads}) does not divide "
+                              f"hidden_size ({config.hidden_size})")
+        return config

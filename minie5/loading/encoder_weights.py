@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoder_configs import DistilBertConfig, ModernBertConfig, MPNetConfig
+from .encoder_configs import DistilBertConfig, ModernBertConfig, MPNetConfig, NomicBertConfig
 from .weights import load_tensors
 
 
@@ -94,3 +94,46 @@ def modernbert_shapes(config: ModernBertConfig) -> dict[str, tuple[int, ...]]:
 
 def load_modernbert(path: str | Path, config: ModernBertConfig, dtype=np.float32) -> dict:
     return load_tensors(path, modernbert_shapes(config), config, dtype)
+
+
+def nomic_bert_shapes(config: NomicBertConfig) -> dict[str, tuple[int, ...]]:
+    """The tensors as nomic-ai's checkpoints store them (and transformers 5 reads them, renaming
+    each as its NomicBertModel names it: conversion_mapping's "nomic_bert"):
+
+        embeddings.word_embeddings, embeddings.token_type_embeddings, emb_ln  (embeddings.LayerNorm)
+        encoder.layers.{i}.attn.Wqkv      [3H, H]  -> self_attn.{q,k,v}_proj, in that order
+        encoder.layers.{i}.attn.out_proj           -> self_attn.o_proj
+        encoder.layers.{i}.mlp.fc11 / fc12 / fc2   -> mlp.up_proj / gate_proj / down_proj
+        encoder.layers.{i}.norm1 / norm2           -> post_attention_layernorm / post_mlp_layernorm
+    """
+    H, F = config.hidden_size, config.intermediate_size
+    shapes = {"embeddings.word_embeddings.weight": (config.vocab_size, H),
+              "embeddings.token_type_embeddings.weight": (config.type_vocab_size, H),
+              "emb_ln.weight": (H,), "emb_ln.bias": (H,)}
+    for i in range(config.num_hidden_layers):
+        p = f"encoder.layers.{i}."
+        shapes.update({p + "attn.Wqkv.weight": (3 * H, H), p + "attn.out_proj.weight": (H, H),
+                       p + "mlp.fc11.weight": (F, H), p + "mlp.fc12.weight": (F, H), p + "mlp.fc2.weight": (H, F),
+                       p + "norm1.weight": (H,), p + "norm1.bias": (H,), p + "norm2.weight": (H,),
+                       p + "norm2.bias": (H,)})
+    return shapes
+
+
+def load_nomic_bert(path: str | Path, config: NomicBertConfig, dtype=np.float32) -> dict:
+    """The stored tensors, renamed as transformers' NomicBertModel names them (its docstring above):
+    {"embeddings": {word_embeddings, token_type_embeddings, LayerNorm}, "layers": [{self_attn:
+    {q_proj, k_proj, v_proj, o_proj}, mlp: {gate_proj, up_proj, down_proj}, post_attention_layernorm,
+    post_mlp_layernorm}]}. Wqkv's three row blocks become q, k and v (views, no copy)."""
+    stored = load_tensors(path, nomic_bert_shapes(config), config, dtype)
+    H = config.hidden_size
+    embeddings = {**stored["embeddings"], "LayerNorm": stored["emb_ln"]}
+    layers = []
+    for layer in stored["encoder"]["layers"]:
+        qkv = layer["attn"]["Wqkv"]["weight"]
+        mlp = layer["mlp"]
+        layers.append({
+            "self_attn": {"q_proj": {"weight": qkv[:H]}, "k_proj": {"weight": qkv[H:2 * H]},
+                          "v_proj": {"weight": qkv[2 * H:]}, "o_proj": layer["attn"]["out_proj"]},
+            "mlp": {"gate_proj": mlp["fc12"], "up_proj": mlp["fc11"], "down_proj": mlp["fc2"]},
+            "post_attention_layernorm": layer["norm1"], "post_mlp_layernorm": layer["norm2"]})
+    return {"embeddings": embeddings, "layers": layers}

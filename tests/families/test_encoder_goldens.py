@@ -13,7 +13,7 @@ from tests.support import golden, random_families
 from tests.test_golden import check
 
 NAMES = list(random_families.FAMILY_MODELS)
-REFERENCE_ONLY = {"modernbert-random"}  # families without an engine yet
+REFERENCE_ONLY = {"modernbert-random", "nomic-random"}  # families without an engine yet
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,25 @@ def test_mpnet_reads_its_sentence_transformers_files(family_dir):
     """all-mpnet-base-v2's modules.json (mean pooling, Normalize) and its 384-token limit."""
     model = minie5.load(family_dir("mpnet-random"), backend="numpy")
     assert model.pooling == "mean" and model.pipeline.normalize and model.max_length == 384
+
+
+def test_nomic_reads_its_prompts_and_its_config_in_both_spellings(family_dir):
+    """nomic-embed-text-v1.5's task prefixes from config_sentence_transformers.json; nomic-ai's own
+    config.json names (n_embd, n_layer, rotary_emb_base, ...) read as transformers' are."""
+    from minie5.loading.encoder_configs import NomicBertConfig
+
+    model = minie5.load(family_dir("nomic-random"), backend="numpy")
+    assert model.prompts.resolve("query", warn=False) == "search_query: "
+    assert model.prompts.resolve("document", warn=False) == "search_document: "
+    ours = NomicBertConfig.from_dict(random_families.config_of("nomic-random"))
+    hub = NomicBertConfig.from_dict({"model_type": "nomic_bert", "vocab_size": ours.vocab_size, "n_embd": 768,
+                                     "n_layer": 2, "n_head": 12, "n_inner": 3072, "n_positions": 2048,
+                                     "layer_norm_epsilon": 1e-12, "rotary_emb_base": 1000,
+                                     "activation_function": "swiglu", "rotary_emb_fraction": 1.0,
+                                     "rotary_emb_interleaved": False, "qkv_proj_bias": False})
+    assert hub == ours
+    with pytest.raises(minie5.ConfigError, match="rotary_emb_interleaved=True is not supported"):
+        NomicBertConfig.from_dict({"model_type": "nomic_bert", "rotary_emb_interleaved": True})
 
 
 @pytest.mark.slow

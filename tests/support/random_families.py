@@ -67,6 +67,20 @@ MODERNBERT_CONFIG = {
     "global_attn_every_n_layers": 3, "pad_token_id": 0, "cls_token_id": 2, "sep_token_id": 3, "bos_token_id": 2,
     "eos_token_id": 3, "vocab_size": 0,
 }
+# nomic-ai/nomic-embed-text-v1.5's, in transformers' NomicBertConfig names, 2 of its 12 layers; its
+# tensors under nomic's own names (as its model.safetensors has them); its prompts and pipeline.
+NOMIC_CONFIG = {
+    "architectures": ["NomicBertModel"], "model_type": "nomic_bert", "hidden_act": "silu", "hidden_size": 768,
+    "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": LAYERS, "layer_norm_eps": 1e-12,
+    "max_position_embeddings": 2048, "type_vocab_size": 2, "pad_token_id": 0,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 1000.0}, "vocab_size": 0,
+}
+NOMIC_ST_FILES = {
+    **{name: content for name, content in MPNET_ST_FILES.items() if name != "sentence_bert_config.json"},
+    "sentence_bert_config.json": {"max_seq_length": 8192, "do_lower_case": False},
+    "config_sentence_transformers.json": {"prompts": {"query": "search_query: ", "document": "search_document: "},
+                                          "default_prompt_name": None, "similarity_fn_name": "cosine"},
+}
 UNIGRAM = Path(__file__).resolve().parents[1] / "golden" / "unigram"
 # name -> (config, seed, tokenizer folder, extra sentence-transformers files)
 FAMILY_MODELS = {
@@ -75,6 +89,7 @@ FAMILY_MODELS = {
     "distilbert-random": (DISTILBERT_CONFIG, 23, TOKENIZERS / "wordpiece-bert", {}),
     "mpnet-random": (MPNET_CONFIG, 24, TOKENIZERS / "wordpiece-mpnet", MPNET_ST_FILES),
     "modernbert-random": (MODERNBERT_CONFIG, 25, TOKENIZERS / "byte-bpe-bert", {}),
+    "nomic-random": (NOMIC_CONFIG, 26, TOKENIZERS / "wordpiece-bert", NOMIC_ST_FILES),
 }
 
 
@@ -96,7 +111,7 @@ def random_weights(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, n
     rng = np.random.RandomState(seed)
     weights = {}
     for name, shape in shapes.items():
-        norm = "norm" in name.lower()
+        norm = "norm" in name.lower() or "_ln" in name
         if norm and name.endswith(".weight"):
             sign = np.where(rng.uniform(size=shape) < 0.2, -1.0, 1.0)
             value = sign * rng.uniform(0.5, 2.0, shape)
