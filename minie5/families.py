@@ -37,7 +37,7 @@ import numpy as np
 
 from .engine import NumbaBackend, ThreadLimits
 from .engine.decoder_backend import decoder_engine
-from .engine.encoder_families import distilbert_engine, mpnet_engine
+from .engine.encoder_families import distilbert_engine, mpnet_engine, nomic_bert_engine
 from .errors import ConfigError
 from .loading import config as config_file
 from .loading.config import BertConfig
@@ -103,7 +103,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("ModernBERT", ("modernbert",), "ModernBertModel", ModernBertConfig, load_modernbert, modernbert_shapes,
            modernbert, None, dtypes=("float32",)),
     Family("NomicBERT", ("nomic_bert",), "NomicBertModel", NomicBertConfig, load_nomic_bert, nomic_bert_shapes,
-           nomic_bert, None, dtypes=("float32",)),
+           nomic_bert, nomic_bert_engine),
 )
 # Decoder-based embedders: Llama-shaped stacks used as encoders (reference/qwen3.py, reference/gemma3.py).
 FAMILIES += (

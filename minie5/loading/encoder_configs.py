@@ -223,6 +223,11 @@ class NomicBertConfig:
     def max_tokens(self) -> int:
         return self.max_position_embeddings
 
+    @property
+    def position_offset(self) -> int:
+        """Where the engine's packed positions start (each text from 0, as BERT's)."""
+        return 0
+
     @classmethod
     def from_dict(cls, values: dict, source: str = "config.json") -> NomicBertConfig:
         if not isinstance(values, dict):
