@@ -37,7 +37,7 @@ import numpy as np
 
 from .engine import NumbaBackend, ThreadLimits
 from .engine.decoder_backend import decoder_engine
-from .engine.encoder_families import distilbert_engine, mpnet_engine, nomic_bert_engine
+from .engine.encoder_families import distilbert_engine, modernbert_engine, mpnet_engine, nomic_bert_engine
 from .errors import ConfigError
 from .loading import config as config_file
 from .loading.config import BertConfig
@@ -99,9 +99,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("DistilBERT", ("distilbert",), "DistilBertModel", DistilBertConfig, load_distilbert, distilbert_shapes,
            distilbert, distilbert_engine),
     Family("MPNet", ("mpnet",), "MPNetModel", MPNetConfig, load_mpnet, mpnet_shapes, mpnet, mpnet_engine),
-    # The reference only, so far: backend="numba" is refused, naming the family.
     Family("ModernBERT", ("modernbert",), "ModernBertModel", ModernBertConfig, load_modernbert, modernbert_shapes,
-           modernbert, None, dtypes=("float32",)),
+           modernbert, modernbert_engine),
     Family("NomicBERT", ("nomic_bert",), "NomicBertModel", NomicBertConfig, load_nomic_bert, nomic_bert_shapes,
            nomic_bert, nomic_bert_engine),
 )

@@ -5,7 +5,8 @@ every product and kernel shared, once their weights are laid out by BERT's names
 the same arrays, renamed). Neither has token types: a zero row stands in for BERT's table, adding
 exactly 0. MPNet's attention adds its relative-position bias (kernels.relative_attention).
 NomicBERT is BERT's post-LN layer too, with zero biases, rotary positions on queries and keys and a
-SwiGLU feed-forward (NomicBertBackend).
+SwiGLU feed-forward (NomicBertBackend). ModernBERT is pre-norm, so it has a pass of its own
+(ModernBertBackend) on the same products and the shared rotary and attention kernels.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..loading.encoder_configs import DistilBertConfig, MPNetConfig, NomicBertConfig
+from ..loading.encoder_configs import DistilBertConfig, ModernBertConfig, MPNetConfig, NomicBertConfig
 from ..reference.mpnet import position_bias
 from ..reference.rotary import rotary_cos_sin
+from . import kernels
+from .kernels import bfloat16, int8
 from .kernels.gated_feed_forward import SILU, glu
+from .kernels.grouped_query_attention import grouped_query_attention
+from .kernels.pre_norm import add_layer_norm, gelu_glu, layer_norm_rows
 from .kernels.relative_attention import self_attention_relative
 from .kernels.rotary_positions import rotate_queries_keys
 from .numba_backend import NumbaBackend
@@ -144,3 +149,100 @@ class NomicBertBackend(NumbaBackend):
 def nomic_bert_engine(params: dict, config: NomicBertConfig, threads: ThreadLimits, deterministic: bool,
                       weights: str) -> NomicBertBackend:
     return NomicBertBackend(params, config, threads, deterministic, weights)
+
+
+class ModernBertBackend(NumbaBackend):
+    """The engine for ModernBERT (reference/modernbert.py), pre-norm, on packed tokens:
+
+        x = LN(tok_embeddings[ids]);  h = x                        layer 0 reads x itself
+        per layer:  qkv = h @ Wqkv^T; rotary on q and k (the layer kind's base)
+                    global layer: kernels.self_attention; sliding: the windowed attention kernel
+                    x += ctx @ Wo^T; h = LN(x)                     add_layer_norm (mlp_norm)
+                    x += Wo(GeGLU(h @ Wi^T)); h = LN(x)            the next attn_norm, or final_norm
+        pooled: h after the last layer (the final norm's output)
+
+    NumbaBackend's products (float32, int8, bfloat16), buffers and thread limits; the kernels
+    between them are kernels.pre_norm's and the shared rotary and attention kernels."""
+
+    def __init__(self, params: dict, config: ModernBertConfig, threads: ThreadLimits, deterministic: bool = False,
+                 weights: str = "float32"):
+        H = config.hidden_size
+        zero = np.zeros(H, np.float32)
+        empty = {"embeddings": {"word_embeddings": {"weight": np.zeros((1, H), np.float32)},
+                                "position_embeddings": {"weight": np.zeros((1, H), np.float32)},
+                                "token_type_embeddings": {"weight": np.zeros((1, H), np.float32)},
+                                "LayerNorm": {"weight": zero, "bias": zero}},
+                 "encoder": {"layer": []}}
+        super().__init__(empty, config, threads, deterministic=deterministic, weights=weights)
+        packers = {"float32": kernels.pack_weight, "int8": int8.pack_weight, "bfloat16": bfloat16.pack_weight}
+        pack = packers[self.weights]  # self.weights: float32 where the CPU lacks int8's or bfloat16's instructions
+
+        def norm(p: dict) -> tuple[np.ndarray, np.ndarray]:
+            return np.asarray(p["weight"], np.float32), np.asarray(p.get("bias", zero), np.float32)
+
+        def no_bias(p: dict) -> None:
+            if "bias" in p:
+                raise NotImplementedError("ModernBERT with linear biases (attention_bias, mlp_bias) has no engine yet")
+
+        self.tok_embeddings = params["embeddings"]["tok_embeddings"]["weight"]
+        self.embeddings_norm = norm(params["embeddings"]["norm"])
+        self.final_norm = norm(params["final_norm"])
+        self.modern_layers = []
+        for p in params["layers"]:
+            for linear in (p["attn"]["Wqkv"], p["attn"]["Wo"], p["mlp"]["Wi"], p["mlp"]["Wo"]):
+                no_bias(linear)
+            self.modern_layers.append({
+                "attn_norm": norm(p["attn_norm"]) if "attn_norm" in p else None, "mlp_norm": norm(p["mlp_norm"]),
+                "Wqkv": pack(p["attn"]["Wqkv"]["weight"]), "attn_Wo": pack(p["attn"]["Wo"]["weight"]),
+                "Wi": pack(p["mlp"]["Wi"]["weight"]), "mlp_Wo": pack(p["mlp"]["Wo"]["weight"])})
+        self.no_bias = np.zeros(3 * H, np.float32)
+
+    def _forward(self, ids: list[np.ndarray], keep: list | None,
+                 token_types: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if token_types is not None:
+            raise ValueError("ModernBERT has no token types (segments)")
+        config = self.config
+        H, F, N, D, eps = (config.hidden_size, config.intermediate_size, config.num_attention_heads,
+                           config.head_size, config.norm_eps)
+        lengths = np.fromiter((len(seq) for seq in ids), dtype=np.int64, count=len(ids))
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        M = int(offsets[-1])
+        positions = np.arange(M, dtype=np.int64) - np.repeat(offsets[:-1], lengths)  # each text from 0
+        x, h, y = self._buffer("x", M, H), self._buffer("h", M, H), self._buffer("y", M, H)
+        qkv, ctx = self._buffer("qkv", M, 3 * H), self._buffer("ctx", M, H)
+        gate_up, g = self._buffer("gate_up", M, 2 * F), self._buffer("g", M, F)
+        x[:] = self.tok_embeddings[np.concatenate(ids)]
+        layer_norm_rows(x, *self.embeddings_norm, eps, x)
+        if keep is not None:
+            keep.append(x.copy())
+        longest = int(lengths.max())
+        angles = {}
+        for i, layer in enumerate(self.modern_layers):
+            if layer["attn_norm"] is None:  # layer 0: its input is the embeddings' norm already
+                h[:] = x
+            theta = config.rope_theta(i)
+            if theta not in angles:
+                angles[theta] = rotary_cos_sin(np.arange(longest), D, theta)
+            self._matmul(h, layer["Wqkv"], qkv)
+            rotate_queries_keys(qkv, positions, *angles[theta], N, D)
+            window = config.window(i)
+            with numba.parallel_chunksize(1):
+                if window is None:
+                    kernels.self_attention(qkv.T, self.no_bias, offsets, N, ctx)
+                else:
+                    grouped_query_attention(qkv, offsets, N, N, np.float32(D ** -0.5), False, window, ctx)
+            self._matmul(ctx, layer["attn_Wo"], y)
+            add_layer_norm(x, y, *layer["mlp_norm"], eps, h)
+            self._matmul(h, layer["Wi"], gate_up)
+            gelu_glu(gate_up, g)
+            self._matmul(g, layer["mlp_Wo"], y)
+            last = i + 1 == len(self.modern_layers)
+            add_layer_norm(x, y, *(self.final_norm if last else self.modern_layers[i + 1]["attn_norm"]), eps, h)
+            if keep is not None:
+                keep.append((h if last else x).copy())
+        return offsets, h
+
+
+def modernbert_engine(params: dict, config: ModernBertConfig, threads: ThreadLimits, deterministic: bool,
+                      weights: str) -> ModernBertBackend:
+    return ModernBertBackend(params, config, threads, deterministic, weights)

@@ -57,3 +57,25 @@ def test_rotary_turn_matches_reference():
         expected = apply_rotary(heads, cos[positions][None], sin[positions][None])[0].transpose(1, 0, 2)
         np.testing.assert_allclose(turned[:, part * H:(part + 1) * H].reshape(-1, N, D), expected, atol=2e-5)
     np.testing.assert_array_equal(turned[:, 2 * H:], qkv[:, 2 * H:])  # values untouched
+
+
+def test_pre_norm_kernels_match_modernbert_reference():
+    from minie5.engine.kernels.pre_norm import add_layer_norm, gelu_glu, layer_norm_rows
+    from minie5.reference.gated_feed_forward import glu
+    from minie5.reference.modernbert import norm
+
+    M, H, F = 37, 64, 96
+    x = rng.standard_normal((M, H), dtype=np.float32) * 3
+    y = rng.standard_normal((M, H), dtype=np.float32)
+    weight, bias = rng.uniform(0.5, 2, H).astype(np.float32), np.zeros(H, np.float32)
+    out = np.empty_like(x)
+    layer_norm_rows(x, weight, bias, 1e-5, out)
+    np.testing.assert_allclose(out, norm(x, weight, 1e-5), atol=2e-5)
+    residual = x.copy()
+    add_layer_norm(residual, y, weight, bias, 1e-5, out)
+    np.testing.assert_allclose(residual, x + y, atol=1e-6)
+    np.testing.assert_allclose(out, norm(x + y, weight, 1e-5), atol=2e-5)
+    input_gate = rng.standard_normal((M, 2 * F), dtype=np.float32) * 2
+    gated = np.empty((M, F), np.float32)
+    gelu_glu(input_gate, gated)
+    np.testing.assert_allclose(gated, glu(input_gate[:, :F], input_gate[:, F:], "gelu"), atol=2e-5)
