@@ -47,6 +47,11 @@ def load_reranker(model: str | Path, *, backend: str = "numba", threads: int | N
     are `minie5.load`'s; `max_length` defaults to the model's limit (512 tokens for BERT)."""
     check_engine_options(backend, dtype, deterministic)
     files = open_model(model, revision, None, max_length)
+    if files.config.model_type == "qwen3":  # Qwen3-Reranker: no head, scored by its yes/no logits
+        from .causal_reranker import load_causal_reranker
+
+        return load_causal_reranker(files, backend=backend, threads=threads, dtype=dtype, deterministic=deterministic,
+                                    max_length=max_length)
     head = head_config(files.path / "config.json")
     tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
     check_vocabulary(tokenizer, files.config)

@@ -13,6 +13,11 @@ tests/support/random_decoder.py (Qwen3-Embedding's and EmbeddingGemma's layer sh
                  query_embeddings       [n_queries, dim]: encode(QUERIES, prompt_name="query")
     <name>.json  the texts, the library versions, the seed and the weights' digest
 
+For the yes/no reranker (qwen3-reranker-random), <name>.npz holds `scores` and `yes_minus_no` of
+PAIRS, computed as the Qwen3-Reranker model card does with Qwen3ForCausalLM: prefix + the pair's
+instruction/query/document text + suffix, left-padded, the last position's "yes" and "no" logits,
+log_softmax, exp.
+
 Run (needs torch, transformers, sentence-transformers):  python tools/make_decoder_golden.py [names...]
 """
 
@@ -88,11 +93,52 @@ def make(name: str) -> None:
     print(f"{name}: {states.shape[0]} hidden states of {states.shape[1]} tokens, embeddings {embeddings.shape}")
 
 
+PAIRS = [("what is the capital of France?", "Paris is the capital and largest city of France."),
+         ("what is the capital of France?", "The river rises in the hills north of the town."),
+         ("how much protein per day", "How much protein should a woman eat every day?"),
+         ("rotary positions", "Rotary positions turn each query and key by an angle.")]
+
+
+def make_reranker(name: str) -> None:
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from minie5.causal_reranker import PREFIX, SUFFIX, pair_text
+
+    config, seed, _ = random_decoder.RERANKERS[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / name
+        digest = random_decoder.build(name, folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder, padding_side="left")
+        model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager", dtype=torch.float32).eval()
+        prefix = tokenizer.encode(PREFIX, add_special_tokens=False)
+        suffix = tokenizer.encode(SUFFIX, add_special_tokens=False)
+        inputs = tokenizer([pair_text(q, d) for q, d in PAIRS], padding=False, truncation="longest_first",
+                           return_attention_mask=False, add_special_tokens=False,
+                           max_length=8192 - len(prefix) - len(suffix))
+        inputs["input_ids"] = [prefix + ids + suffix for ids in inputs["input_ids"]]
+        inputs = tokenizer.pad(inputs, padding=True, return_tensors="pt")
+        yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
+        with torch.no_grad():
+            logits = model(**inputs).logits[:, -1, :]
+        both = torch.stack([logits[:, no], logits[:, yes]], dim=1)
+        scores = torch.nn.functional.log_softmax(both, dim=1)[:, 1].exp().numpy()
+    np.savez_compressed(OUT / f"{name}.npz", scores=scores.astype(np.float64),
+                        yes_minus_no=(logits[:, yes] - logits[:, no]).numpy().astype(np.float64))
+    (OUT / f"{name}.json").write_text(json.dumps({
+        "model": name, "seed": seed, "weights_digest": digest, "pairs": PAIRS,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+    }, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{name}: scores {np.round(scores, 4)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", default=list(random_decoder.MODELS), choices=list(random_decoder.MODELS))
+    names = [*random_decoder.MODELS, *random_decoder.RERANKERS]
+    parser.add_argument("names", nargs="*", default=names, choices=names)
     for name in parser.parse_args().names:
-        make(name)
+        (make_reranker if name in random_decoder.RERANKERS else make)(name)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ of tests/decoders/ (the real weights install from no package registry).
                              with 2 of its 28 layers and the byte-level BPE of
                              tests/decoders/golden/bpe; last-token pooling, Normalize, the model
                              card's query instruction as a prompt; padding on the left
+    qwen3-reranker-random    Qwen3-Reranker-0.6B's: the same layers as a Qwen3ForCausalLM (names
+                             prefixed "model.", the head tied to embed_tokens), its tokenizer the
+                             BPE without the <|endoftext|> template and with "yes" and "no" added
     embeddinggemma-random    EmbeddingGemma-300m's layer shapes (hidden 768, 3 query heads, 1
                              key/value head, head size 256, feed-forward 1152, query_pre_attn_scalar
                              256, bidirectional) with 2 of its 24 layers, one sliding-window and one
@@ -50,10 +53,14 @@ EMBEDDINGGEMMA_CONFIG = {  # google/embeddinggemma-300m's config.json, 2 layers,
     "rms_norm_eps": 1e-06, "rope_local_base_freq": 10000.0, "rope_theta": 1000000.0, "sliding_window": 8,
     "use_bidirectional_attention": True, "vocab_size": 548,
 }
+QWEN3_RERANKER_CONFIG = {  # Qwen/Qwen3-Reranker-0.6B's: a Qwen3ForCausalLM, its head tied to embed_tokens
+    **QWEN3_EMBEDDING_CONFIG, "architectures": ["Qwen3ForCausalLM"], "vocab_size": 677,
+}
 MODELS = {  # name -> (config, seed, tokenizer folder)
     "qwen3-embedding-random": (QWEN3_EMBEDDING_CONFIG, 31, "bpe"),
     "embeddinggemma-random": (EMBEDDINGGEMMA_CONFIG, 32, "unigram"),
 }
+RERANKERS = {"qwen3-reranker-random": (QWEN3_RERANKER_CONFIG, 33, "bpe")}
 GEMMA_DENSE = ((768, 3072), (3072, 768))  # EmbeddingGemma's two Dense modules: (in, out)
 
 
@@ -71,8 +78,12 @@ def random_weights(config: dict, seed: int) -> dict[str, np.ndarray]:
         scale = np.where(rng.uniform(size=n) < 0.2, -1.0, 1.0) * rng.uniform(0.5, 2.0, n)
         return (scale - 1.0 if gemma else scale).astype(np.float32)
 
-    w = {"embed_tokens.weight": (rng.standard_normal((config["vocab_size"], H)) * (0.05 if gemma else 1.0))
-         .astype(np.float32), "norm.weight": norm(H)}
+    # Small word vectors for Gemma (scaled up by sqrt(H)) and for a tied yes/no head (its logits are
+    # final states times word vectors: small ones keep the scores off 0 and 1).
+    tied_head = config["architectures"][0].endswith("ForCausalLM")
+    embed_std = 0.05 if gemma or tied_head else 1.0
+    w = {"embed_tokens.weight": (rng.standard_normal((config["vocab_size"], H)) * embed_std).astype(np.float32),
+         "norm.weight": norm(H)}
     norms = ["input_layernorm", "post_attention_layernorm"]
     norms += ["pre_feedforward_layernorm", "post_feedforward_layernorm"] if gemma else []
     for i in range(config["num_hidden_layers"]):
@@ -111,11 +122,33 @@ def _json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
 
 
+def build_reranker(name: str, directory: str | Path) -> str:
+    """Write the random yes/no reranker `name` of RERANKERS into `directory`; returns its digest."""
+    from safetensors.numpy import save_file
+    from tokenizers import Tokenizer
+
+    config, seed, tokenizer_folder = RERANKERS[name]
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = Tokenizer.from_file(str(GOLDEN / tokenizer_folder / "tokenizer.json"))
+    tokenizer.post_processor = None  # the reranker's tokenizer adds nothing: the prompt is the template
+    tokenizer.add_tokens(["yes", "no"])
+    assert tokenizer.get_vocab_size() == config["vocab_size"]
+    tokenizer.save(str(directory / "tokenizer.json"))
+    shutil.copyfile(GOLDEN / tokenizer_folder / "tokenizer_config.json", directory / "tokenizer_config.json")
+    weights = {"model." + name: value for name, value in random_weights(config, seed).items()}
+    _json(directory / "config.json", config)
+    save_file(weights, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    return weights_digest(weights)
+
+
 def build(name: str, directory: str | Path) -> str:
     """Write the random model `name` of MODELS into `directory` in Hugging Face and
     sentence-transformers layout; returns the weights' digest."""
     from safetensors.numpy import save_file
 
+    if name in RERANKERS:
+        return build_reranker(name, directory)
     config, seed, tokenizer = MODELS[name]
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
