@@ -15,7 +15,8 @@ the score is the probability it gives "yes" as the next token (the model card's 
 
 The middle part is cut to fit max_length with the prefix and suffix, as the model card's
 tokenizer call does. `CausalReranker` has `CrossEncoder`'s methods (predict, rank, logits), so
-`minie5 rerank` and the server's rerank routes run it unchanged.
+`minie5 rerank` runs it unchanged; the server's rerank routes, which tokenize pairs with the
+cross-encoder's pair template, do not serve it yet.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .encode.batching import check_ids, plan_batches
 from .errors import TokenizerError, WeightsError, check_choice, check_int
 from .families import load_params
 from .loading.decoder_weights import stored_names
+from .loading.heads import HeadConfig
 from .loading.model_files import ModelFiles
 from .loading.safetensors_file import SafetensorsFile
 from .model import check_engine_options, float_dtype, make_backend
@@ -89,6 +91,8 @@ class CausalReranker:
                  max_length: int):
         self.files, self.name, self.path, self.config = files, files.name, files.path, files.config
         self.tokenizer, self.backend, self.answer_rows = tokenizer, backend, answer_rows
+        # What describes a reranker's output elsewhere: one relevance label, scored through a sigmoid.
+        self.head = HeadConfig(self.labels, "Qwen3ForCausalLM (yes/no logits)", "sigmoid")
         self.prefix = tokenizer.encode(PREFIX, add_special_tokens=False).ids
         self.suffix = tokenizer.encode(SUFFIX, add_special_tokens=False).ids
         self.max_length = check_int("max_length", max_length, len(self.prefix) + len(self.suffix) + 1,
