@@ -104,3 +104,9 @@ def test_model_weights_missing_a_layer_are_refused(decoder_model, tmp_path):
     edit_json(target / "config.json", num_hidden_layers=3)
     with pytest.raises(WeightsError, match="missing tensors layers.2.self_attn.q_proj.weight"):
         minie5.load(target, backend="numpy")
+
+
+def test_trace_is_refused_naming_the_family(decoder_model):
+    folder, _, _ = decoder_model("qwen3-embedding-random")
+    with pytest.raises(ValueError, match="qwen3 models have no trace yet"):
+        minie5.load(folder, backend="numpy").trace(["a text"])
