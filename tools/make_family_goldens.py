@@ -9,7 +9,8 @@ tests/golden/families/ (as tools/make_golden.py does for BERT and XLM-R, whose `
                      wordpiece-mpnet  MPNet's: the same WordPiece with <s> ... </s>
     models         tests/support/random_families.FAMILY_MODELS: each built with seeded random
                    weights, loaded by transformers' AutoModel, every tensor it holds checked to be
-                   the one minie5 reads under that name (and no other), and run on the fixture texts
+                   the one minie5 reads under that name (and no other), and run on the fixture texts;
+                   where the model has sentence-transformers files, SentenceTransformer's vectors too
 
 The WordPiece trainer of `tokenizers` is not deterministic from run to run: the committed
 tokenizers are the reference, and rebuilding them means rerunning every golden.
@@ -132,6 +133,21 @@ def _leaves(node):
         yield node
 
 
+def sentence_transformers_vectors(model_dir: Path) -> dict:
+    """What sentence-transformers' SentenceTransformer gives for the fixture texts from the model's
+    own modules.json, sentence_bert_config.json and prompts: plainly, and with its "query" prompt
+    where the model declares one."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    out = {"st_embeddings": np.asarray(model.encode(make_golden.TEXTS, batch_size=4), dtype=np.float32)}
+    if "query" in model.prompts:
+        out["st_query_embeddings"] = np.asarray(model.encode(make_golden.TEXTS, prompt_name="query", batch_size=4),
+                                                dtype=np.float32)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     names = list(random_families.FAMILY_MODELS)
@@ -146,7 +162,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             digest = random_families.build(name, tmp)
             check_same_weights(Path(tmp))
-            make_golden.write(name, make_golden.compute(Path(tmp)),
+            result = make_golden.compute(Path(tmp))
+            if (Path(tmp) / "modules.json").is_file():
+                result.update(sentence_transformers_vectors(Path(tmp)))
+            make_golden.write(name, result,
                               {"name": f"{name}: {config['architectures'][0]}, {random_families.LAYERS} layers, "
                                        "random weights", "seed": seed, "weights_sha256": digest})
     return 0

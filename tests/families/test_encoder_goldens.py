@@ -58,6 +58,19 @@ def test_mpnet_reads_its_sentence_transformers_files(family_dir):
     assert model.pooling == "mean" and model.pipeline.normalize and model.max_length == 384
 
 
+@pytest.mark.parametrize("name", ["mpnet-random", "nomic-random"])
+def test_pipeline_matches_sentence_transformers(family_dir, name):
+    """Pooling, normalisation, length limit and prompts as sentence-transformers' SentenceTransformer
+    applies them from the model's own files (recorded by tools/make_family_goldens.py)."""
+    fixture = load(name)
+    model = minie5.load(family_dir(name))
+    texts = fixture.texts[:6]  # the long texts' windows are covered by the hidden-state goldens
+    np.testing.assert_allclose(model.encode(texts), fixture.arrays["st_embeddings"][:6], rtol=0, atol=1e-5)
+    if "st_query_embeddings" in fixture.arrays:
+        np.testing.assert_allclose(model.encode_query(texts), fixture.arrays["st_query_embeddings"][:6],
+                                   rtol=0, atol=1e-5)
+
+
 def test_nomic_reads_its_prompts_and_its_config_in_both_spellings(family_dir):
     """nomic-embed-text-v1.5's task prefixes from config_sentence_transformers.json; nomic-ai's own
     config.json names (n_embd, n_layer, rotary_emb_base, ...) read as transformers' are."""
