@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 import tokenizers
 
-from .cross_encoder import check_pairs
 from .encode.batching import check_ids, plan_batches
+from .encode.pairs import check_pairs
 from .errors import TokenizerError, WeightsError, check_choice, check_int
 from .families import load_params
 from .loading.decoder_weights import stored_names

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .encode.batching import check_ids, plan_batches
-from .errors import TextError, check_choice, check_int
+from .encode.pairs import check_pairs
+from .errors import check_choice, check_int
 from .families import family_of, load_params, open_model
 from .loading.heads import HeadConfig, head_config, load_head
 from .loading.model_files import ModelFiles
@@ -144,19 +145,3 @@ class CrossEncoder:
         order = sorted(range(len(documents)), key=lambda i: (-scores[i], i))[:top_k]
         return [{"corpus_id": i, "score": float(scores[i]), **({"text": documents[i]} if return_documents else {})}
                 for i in order]
-
-
-def check_pairs(pairs) -> tuple[list[str], list[str]]:
-    """Pairs of strings as two lists, or a TextError naming the pair at fault."""
-    if isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__len__"):
-        raise TypeError(f"pairs must be a list of (query, document) pairs, got {type(pairs).__name__}")
-    queries, documents = [], []
-    for i, pair in enumerate(pairs):
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise TextError(i, f"is {pair!r:.60}, not a (query, document) pair", "pass two strings per pair")
-        for side, text in zip(("query", "document"), pair):
-            if not isinstance(text, str):
-                raise TextError(i, f"has a {side} of type {type(text).__name__}", "queries and documents are strings")
-        queries.append(pair[0])
-        documents.append(pair[1])
-    return queries, documents

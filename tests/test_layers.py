@@ -21,6 +21,7 @@ LAYERS = [
     ["porting"],
     ["st_compat"],
     ["model"],
+    ["causal_reranker"],
     ["describe", "corpus", "evaluation", "cross_encoder"],
     ["batch_embedder"],
     ["integrations"],

@@ -26,8 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, WeightsError, check_int
-from ..reference.dense import ACTIVATIONS as DENSE_ACTIVATIONS
-from ..reference.dense import TANH
 from .safetensors_file import SafetensorsFile
 
 POOLING_MODES = ("mean", "cls", "max", "lasttoken")
@@ -41,6 +39,12 @@ _POOLING_KEYS = {
     "pooling_mode_lasttoken": "lasttoken",
 }
 _MODULE = "sentence_transformers.models."
+# The activations of Dense modules minie5 runs (reference/dense.py), by the torch.nn class name
+# sentence-transformers saves; Tanh is what a config without "activation_function" means.
+TANH = "torch.nn.modules.activation.Tanh"
+DENSE_ACTIVATIONS = ("torch.nn.modules.linear.Identity", TANH, "torch.nn.modules.activation.ReLU",
+                     "torch.nn.modules.activation.Sigmoid", "torch.nn.modules.activation.GELU",
+                     "torch.nn.modules.activation.SiLU")
 
 
 @dataclass(frozen=True)

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..loading.sentence_transformers import TANH
 from .feed_forward import gelu
 from .gated_feed_forward import silu
 from .linear import linear
 
 # The torch.nn module classes a Dense module's config names, by the full name sentence-transformers
-# saves ("activation_function"), -> the function.
+# saves ("activation_function"), -> the function; loading.sentence_transformers.DENSE_ACTIVATIONS
+# lists the same names.
 ACTIVATIONS = {
     "torch.nn.modules.linear.Identity": lambda x: x,
-    "torch.nn.modules.activation.Tanh": np.tanh,
+    TANH: np.tanh,
     "torch.nn.modules.activation.ReLU": lambda x: np.maximum(x, 0),
     "torch.nn.modules.activation.Sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "torch.nn.modules.activation.GELU": gelu,
     "torch.nn.modules.activation.SiLU": silu,
 }
-TANH = "torch.nn.modules.activation.Tanh"  # what a config without "activation_function" means
 
 
 def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,

@@ -110,3 +110,10 @@ def test_trace_is_refused_naming_the_family(decoder_model):
     folder, _, _ = decoder_model("qwen3-embedding-random")
     with pytest.raises(ValueError, match="qwen3 models have no trace yet"):
         minie5.load(folder, backend="numpy").trace(["a text"])
+
+
+def test_the_dense_activations_read_are_the_ones_run():
+    from minie5.loading.sentence_transformers import DENSE_ACTIVATIONS
+    from minie5.reference.dense import ACTIVATIONS
+
+    assert set(ACTIVATIONS) == set(DENSE_ACTIVATIONS)
