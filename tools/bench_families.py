@@ -4,7 +4,7 @@ transformers per hidden state, and how fast, in one run beside transformers + to
     accuracy  max |minie5 - transformers| per hidden state (embeddings' output first) on the
               golden's hidden-state batch, for the numpy and numba backends in float32; for the
               engine's int8 and bfloat16, the same against the engine's own float32
-    speed     tokens/s embedding the same texts (make_golden's fixture texts, 4 rounds): minie5's
+    speed     tokens/s embedding the same texts (make_golden's fixture texts, twice over): minie5's
               engine in float32 and int8, transformers + torch in float32 and bfloat16, on the
               threads given (torch.set_num_threads), best of 3; the ratios are to torch float32
 
@@ -82,7 +82,7 @@ def speed(path: Path, name: str, threads: int) -> dict[str, float]:
 
     import minie5
 
-    texts = fixture(name).texts * 4
+    texts = fixture(name).texts * 2
     torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     limit = minie5.load(path, backend="numpy").max_length
