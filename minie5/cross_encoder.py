@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from .encode.batching import check_ids, plan_batches
-from .errors import TextError, check_choice, check_int
+from .encode.pairs import check_pairs
+from .errors import check_choice, check_int
+from .families import family_of, load_params, open_model
 from .loading.heads import head_config, load_head
-from .loading.model_files import open_model
+from .loading.model_files import ModelFiles
 from .loading.tokenizer import Tokenizer
-from .loading.weights import load_weights
 from .model import check_engine_options, check_vocabulary, float_dtype, make_backend
 from .reference.classifier import classification_head, sigmoid, softmax
 
@@ -45,9 +46,16 @@ def load_reranker(model: str | Path, *, backend: str = "numba", threads: int | N
     """Load a cross-encoder: a BertForSequenceClassification or XLMRobertaForSequenceClassification
     in Hugging Face layout (a folder or a hub name, found as `minie5.load` finds models). The options
     are `minie5.load`'s; `max_length` defaults to the model's limit (512 tokens for BERT). The same
-    as `minie5.CrossEncoder(model, ...)`."""
-    return CrossEncoder(model, backend=backend, threads=threads, revision=revision, max_length=max_length,
-                        dtype=dtype, deterministic=deterministic)
+    as `minie5.CrossEncoder(model, ...)`, except that a Qwen3-Reranker (a causal model with no head,
+    scored by its "yes"/"no" logits) loads as a `CausalReranker`."""
+    check_engine_options(backend, dtype, deterministic)
+    files = open_model(model, revision, None, max_length)
+    if files.config.model_type == "qwen3":  # Qwen3-Reranker: no head, scored by its yes/no logits
+        from .causal_reranker import load_causal_reranker
+
+        return load_causal_reranker(files, backend=backend, threads=threads, dtype=dtype, deterministic=deterministic,
+                                    max_length=max_length)
+    return CrossEncoder(files, backend=backend, threads=threads, dtype=dtype, deterministic=deterministic)
 
 
 # sentence-transformers' CrossEncoder keywords that ask for nothing minie5 does differently, with the
@@ -67,7 +75,7 @@ class CrossEncoder:
     `deterministic` are `minie5.load`'s (sentence-transformers' backend="torch" / "onnx" has no
     counterpart: minie5 is its own engine). `num_labels` is checked against the model's head."""
 
-    def __init__(self, model_name_or_path: str | Path, *, max_length: int | None = None, revision: str | None = None,
+    def __init__(self, model_name_or_path: str | Path | ModelFiles, *, max_length: int | None = None, revision: str | None = None,
                  device: str | None = None, backend: str = "numba", threads: int | None = None,
                  dtype: str = "float32", deterministic: bool = False, **sentence_transformers_options):
         if device not in (None, "cpu"):
@@ -79,7 +87,14 @@ class CrossEncoder:
                 raise ValueError(f"{name}={value!r} is not supported"
                                  + (f": {ST_ADVICE[name]}" if name in ST_ADVICE else ""))
         check_engine_options(backend, dtype, deterministic)
-        files = open_model(model_name_or_path, revision, None, max_length)
+        files = (model_name_or_path if isinstance(model_name_or_path, ModelFiles)  # found by load_reranker
+                 else open_model(model_name_or_path, revision, None, max_length))
+        family = family_of(files.config)
+        if files.config.model_type == "qwen3":
+            raise ValueError(f"{files.name}: a Qwen3 model is a causal reranker, scored by its yes/no logits: "
+                             "load it with minie5.load_reranker")
+        if family.head is None:
+            raise ValueError(f"{files.path}: the {family.name} family has no sequence-classification head in minie5")
         head = head_config(files.path / "config.json")
         num_labels = sentence_transformers_options.get("num_labels")
         if num_labels is not None and num_labels != head.num_labels:
@@ -88,8 +103,9 @@ class CrossEncoder:
         self.tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
         check_vocabulary(self.tokenizer, files.config)
         floats = float_dtype(dtype)
-        params = load_weights(files.weights, files.config, floats)
-        self.head_params = load_head(files.weights, files.config, head, floats)  # the head stays in floating point
+        params = load_params(files, floats)
+        # the head stays in floating point
+        self.head_params = load_head(files.weights, files.config, head, floats, family.head)
         self.backend = make_backend(params, files.config, backend, threads, dtype, deterministic)
         self.files, self.name, self.path, self.config, self.head = files, files.name, files.path, files.config, head
 
@@ -164,19 +180,3 @@ class CrossEncoder:
         order = sorted(range(len(documents)), key=lambda i: (-scores[i], i))[:top_k]
         return [{"corpus_id": i, "score": float(scores[i]), **({"text": documents[i]} if return_documents else {})}
                 for i in order]
-
-
-def check_pairs(pairs) -> tuple[list[str], list[str]]:
-    """Pairs of strings as two lists, or a TextError naming the pair at fault."""
-    if isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__len__"):
-        raise TypeError(f"pairs must be a list of (query, document) pairs, got {type(pairs).__name__}")
-    queries, documents = [], []
-    for i, pair in enumerate(pairs):
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise TextError(i, f"is {pair!r:.60}, not a (query, document) pair", "pass two strings per pair")
-        for side, text in zip(("query", "document"), pair):
-            if not isinstance(text, str):
-                raise TextError(i, f"has a {side} of type {type(text).__name__}", "queries and documents are strings")
-        queries.append(pair[0])
-        documents.append(pair[1])
-    return queries, documents

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import WeightsError
+from .families import family_of, open_model
 from .loading.config import BertConfig
-from .loading.model_files import open_model
 from .loading.safetensors_file import SafetensorsFile
 from .loading.sentence_transformers import Pipeline
-from .loading.weights import check_sizes, expected_shapes
 
 
 @dataclass
@@ -64,8 +64,10 @@ def describe(model: str | Path | None = None, revision: str | None = None,
     this); `pooling` as `load`'s override."""
     files = open_model(model, revision, pooling)
     weights = SafetensorsFile(files.weights)
-    check_sizes(weights, files.config)
-    used = expected_shapes(files.config)
+    if files.config.num_hidden_layers > len(weights.tensors):  # before a billion layers' names fill memory
+        raise WeightsError(f"{weights.path}: config.json asks for {files.config.num_hidden_layers} layers, but the "
+                           f"file holds {len(weights.tensors)} tensors")
+    used = family_of(files.config).shapes(files.config)
     return ModelDescription(
         name=files.name, path=files.path, source=files.source, config=files.config, pipeline=files.pipeline,
         max_length=files.max_length,

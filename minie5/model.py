@@ -12,18 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import st_compat
+from . import families, st_compat
 from .encode.embedder import CHUNK_TEXTS, Embedder, EncodeSettings, Prepared, as_text_list, check_texts
 from .encode.prompts import Prompts, is_e5
 from .encode.quantize import PRECISIONS, quantize
-from .engine import NumbaBackend, ThreadLimits, resolve_threads
+from .engine import ThreadLimits, resolve_threads
 from .errors import TokenizerError, check_choice, check_int
 from .loading.config import BertConfig
-from .loading.model_files import ModelFiles, open_model
+from .loading.model_files import ModelFiles
 from .loading.sentence_transformers import Pipeline
 from .loading.tokenizer import Tokenizer
-from .loading.weights import load_weights
 from .progress import progress_bar
+from .reference.dense import with_dense
 from .reference.numpy_backend import NumpyBackend
 from .reference.pooling import l2_normalize
 from .st_compat import join_title
@@ -70,11 +70,12 @@ def load(model: str | Path | None = None, *, backend: str = "numba", threads: in
     check_engine_options(backend, dtype, deterministic)
     if prompts is not None:
         Prompts(prompts)  # refused here, before any file is read
-    files = open_model(model, revision, pooling, max_length)
+    files = families.open_model(model, revision, pooling, max_length)  # an unknown model_type is refused here
+    families.check_dtype(families.family_of(files.config), backend, dtype)
     tokenizer = Tokenizer(files.path / "tokenizer.json", files.max_length)
     check_vocabulary(tokenizer, files.config)
     threads = resolve_threads(threads)  # a bad value is refused before the weights are read
-    params = load_weights(files.weights, files.config, float_dtype(dtype))
+    params = families.load_params(files, float_dtype(dtype))
     return Model(files, tokenizer, make_backend(params, files.config, backend, threads, dtype, deterministic), prompts)
 
 
@@ -98,11 +99,14 @@ def float_dtype(dtype: str) -> np.dtype:
 
 def make_backend(params: dict, config: BertConfig, backend: str, threads: int | None, dtype: str,
                  deterministic: bool):
-    """The engine load() asked for, holding `params` (float32, or float64 for the reference)."""
+    """The engine load() asked for, holding `params` (float32, or float64 for the reference): the
+    model family's reference forward pass or its engine (minie5/families.py)."""
+    family = families.family_of(config)
     if backend == "numpy":  # the reference leaves threading to NumPy's BLAS
-        return NumpyBackend(params, config)
-    return NumbaBackend(params, config, ThreadLimits(resolve_threads(threads)), deterministic=deterministic,
-                        weights=dtype if dtype in ("int8", "bfloat16") else "float32")
+        return NumpyBackend(params, config, family.reference)
+    families.check_dtype(family, backend, dtype)
+    return family.engine(params, config, ThreadLimits(resolve_threads(threads)), deterministic,
+                         dtype if dtype in ("int8", "bfloat16") else "float32")
 
 
 def check_vocabulary(tokenizer: Tokenizer, config: BertConfig) -> None:
@@ -127,9 +131,9 @@ class Model:
         self.source = files.source  # how it was found: local folder, installed package, cache, download
         self.config = files.config
         self.pipeline: Pipeline = files.pipeline  # pooling and normalisation, from the model's modules.json
-        self.backend = backend
+        self.backend = with_dense(backend, self.pipeline.dense, self.config.hidden_size)  # modules.json's Dense
         self.prompts = Prompts(prompts, self.pipeline.prompts, self.expects_prefixes, self.name)
-        self.embedder = Embedder(tokenizer, backend, self.config, self.pipeline.pooling, self.expects_prefixes)
+        self.embedder = Embedder(tokenizer, self.backend, self.config, self.pipeline.pooling, self.expects_prefixes)
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -323,13 +327,10 @@ class Model:
         `dtype` ("float32" or "float64"; default: this model's), read from the weights file again
         unless this model's backend already holds them. With `minie5.reference`, the forward pass
         step by step from a REPL (docs/reading-guide.md)."""
-        from .loading.weights import load_weights
-        from .reference.numpy_backend import NumpyBackend
-
         dtype = np.dtype(dtype or self.backend.dtype)
         if isinstance(self.backend, NumpyBackend) and self.backend.dtype == dtype:
             return self.backend.params
-        return load_weights(self.files.weights, self.config, dtype)
+        return families.load_params(self.files, dtype)
 
     def trace(self, texts: str | Iterable[str], dtype: str | None = None) -> dict[str, np.ndarray]:
         """Every intermediate tensor of the forward pass for `texts` (one padded batch), computed by

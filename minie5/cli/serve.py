@@ -173,8 +173,8 @@ def run_serve(args) -> None:
 def load_models(args) -> list:
     """Each --model loaded as what its config.json says it is: a cross-encoder or an embedder."""
     from ..cross_encoder import load_reranker
+    from ..families import open_model
     from ..loading.heads import is_cross_encoder
-    from ..loading.model_files import open_model
     from .common import load_model
 
     models = []

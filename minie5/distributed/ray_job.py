@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..batch_embedder import BAD_ROW_POLICIES, BatchEmbedder
 from ..errors import Minie5Error, check_choice, check_int, install_hint
-from ..loading.model_files import default_model, open_model
+from ..families import open_model
+from ..loading.model_files import default_model
 from . import parts as parts_module
 from .parts import Part
 

@@ -284,18 +284,28 @@ class NumbaBackend:
             kernels.quantize_rows(x, *rounded_x)
         for layer in self.layers:
             self._matmul(x, layer.qkv_weight, qkv, rounded_x)
-            with numba.parallel_chunksize(1):  # texts differ in length: hand out (text, head) pairs one by one
-                kernels.self_attention(qkv.T, layer.qkv_bias, offsets, N, ctx)
+            self._self_attention(qkv, layer.qkv_bias, offsets, N, ctx)
             self._matmul(ctx, layer.attention_output_weight, y)  # rounded by _int8_matmul
             kernels.add_bias_residual_layer_norm(y, layer.attention_output_bias, x, *layer.attention_norm, eps,
                                                  *rounded_x)
-            self._matmul(x, layer.intermediate_weight, h, rounded_x)
-            kernels.add_bias_gelu(h, layer.intermediate_bias, *rounded_h)
-            self._matmul(h, layer.output_weight, y, rounded_h)
+            self._feed_forward(layer, x, h, y, rounded_x, rounded_h)
             kernels.add_bias_residual_layer_norm(y, layer.output_bias, x, *layer.output_norm, eps, *rounded_x)
             if keep is not None:
                 keep.append(x.copy())
         return offsets, x
+
+    def _feed_forward(self, layer: _Layer, x: np.ndarray, h: np.ndarray, y: np.ndarray, rounded_x: tuple,
+                      rounded_h: tuple) -> None:  # x [M, H] -> y [M, H], before the bias and residual
+        """BERT's GELU feed-forward; a family with a gated one (NomicBERT's SwiGLU) overrides this."""
+        self._matmul(x, layer.intermediate_weight, h, rounded_x)
+        kernels.add_bias_gelu(h, layer.intermediate_bias, *rounded_h)
+        self._matmul(h, layer.output_weight, y, rounded_h)
+
+    def _self_attention(self, qkv: np.ndarray, qkv_bias: np.ndarray, offsets: np.ndarray, num_heads: int,
+                        ctx: np.ndarray) -> None:  # [M, 3H] -> ctx [M, H]
+        """BERT's attention; a family whose scores differ (MPNet's relative bias) overrides this."""
+        with numba.parallel_chunksize(1):  # texts differ in length: hand out (text, head) pairs one by one
+            kernels.self_attention(qkv.T, qkv_bias, offsets, num_heads, ctx)
 
 
 def openblas_matmul(a: np.ndarray, weight: np.ndarray, out: np.ndarray, pool: ThreadPoolExecutor,

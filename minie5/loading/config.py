@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import ConfigError, check_int
 
@@ -17,9 +18,11 @@ from ..errors import ConfigError, check_int
 # "gelu_new", "gelu_pytorch_tanh" and "gelu_fast" are tanh approximations of it: a model trained
 # with one of those would embed differently, so they are refused rather than silently replaced.
 EXACT_GELU = "gelu"
-# XLM-RoBERTa (multilingual-e5-base/large) is BERT's architecture with another tokenizer, one token
-# type, and position ids that start after the padding id (see reference.embeddings.position_ids).
-SUPPORTED_MODEL_TYPES = ("bert", "xlm-roberta")
+# XLM-RoBERTa (multilingual-e5-base/large), RoBERTa and CamemBERT are BERT's architecture with
+# another tokenizer, one token type, and position ids that start after the padding id (see
+# reference.embeddings.position_ids). minie5/families.py maps each model_type to its reader.
+ROBERTA_MODEL_TYPES = ("xlm-roberta", "roberta", "camembert")
+SUPPORTED_MODEL_TYPES = ("bert", *ROBERTA_MODEL_TYPES)
 
 
 MAX_CONFIG_BYTES = 1 << 20  # config.json files are a few hundred bytes; never read a huge one whole
@@ -27,6 +30,8 @@ MAX_CONFIG_BYTES = 1 << 20  # config.json files are a few hundred bytes; never r
 @dataclass(frozen=True)
 class BertConfig:
     """The hyper-parameters of a BERT-family encoder, read from config.json and checked."""
+
+    MODEL_TYPES: ClassVar[tuple[str, ...]] = SUPPORTED_MODEL_TYPES  # the model_types this reader reads
 
     vocab_size: int  # rows of the word-embedding table (30522 for uncased BERT WordPiece)
     hidden_size: int  # width of every token vector between layers (384 for e5-small-v2)
@@ -38,7 +43,7 @@ class BertConfig:
     hidden_act: str = EXACT_GELU  # feed-forward activation; only exact GELU is implemented
     layer_norm_eps: float = 1e-12  # added to the variance in every LayerNorm
     position_embedding_type: str = "absolute"  # learned table indexed 0..T-1 (BERT paper, 3.2)
-    model_type: str = "bert"  # "bert", or "xlm-roberta" (multilingual-e5-base/large)
+    model_type: str = "bert"  # "bert", or one of ROBERTA_MODEL_TYPES ("xlm-roberta": multilingual-e5-base)
     pad_token_id: int = 0  # the padding id: [PAD] = 0 for BERT vocabularies, <pad> = 1 for XLM-R's
 
     @property
@@ -50,7 +55,7 @@ class BertConfig:
         """Position id of a text's first token. RoBERTa numbers positions from padding_idx + 1,
         reserving the ids up to padding_idx (transformers' create_position_ids_from_input_ids), so
         XLM-R's table has 514 rows for 512 tokens; BERT numbers them from 0."""
-        return self.pad_token_id + 1 if self.model_type == "xlm-roberta" else 0
+        return self.pad_token_id + 1 if self.model_type in ROBERTA_MODEL_TYPES else 0
 
     @property
     def max_tokens(self) -> int:
@@ -77,26 +82,7 @@ class BertConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> BertConfig:
-        path = Path(path)
-        try:
-            if path.stat().st_size > MAX_CONFIG_BYTES:
-                raise ConfigError(f"{path}: {path.stat().st_size} bytes; a config.json is a few hundred")
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such file (a model directory needs config.json)") from None
-        except IsADirectoryError:
-            raise ConfigError(f"{path}: is a directory, expected a JSON file") from None
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}: not valid JSON ({e})") from None
-        except RecursionError:
-            raise ConfigError(f"{path}: not valid JSON (nested too deeply)") from None
-        return cls.from_dict(values, source=str(path))
+        return cls.from_dict(read_json(path), source=str(path))
 
     def _validate(self, source: str) -> None:
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -105,9 +91,9 @@ class BertConfig:
                 check_int(name, getattr(self, name), 1)
             except ValueError as e:
                 raise ConfigError(f"{source}: {e}") from None
-        if self.model_type not in SUPPORTED_MODEL_TYPES:
-            raise ConfigError(f"{source}: model_type {self.model_type!r} is not supported "
-                              f"(supported: {', '.join(SUPPORTED_MODEL_TYPES)})")
+        if self.model_type not in self.MODEL_TYPES:
+            raise ConfigError(f"{source}: model_type {self.model_type!r} is not supported by {type(self).__name__} "
+                              f"(it reads {', '.join(self.MODEL_TYPES)}; minie5/families.py maps the others)")
         if self.hidden_act != EXACT_GELU:
             raise ConfigError(f"{source}: hidden_act {self.hidden_act!r} is not supported; minie5 "
                               f"implements the exact erf GELU ({EXACT_GELU!r}) of BERT and e5")
@@ -126,3 +112,26 @@ class BertConfig:
         eps = self.layer_norm_eps
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
             raise ConfigError(f"{source}: layer_norm_eps must be a number in (0, 1), got {eps!r}")
+
+
+def read_json(path: str | Path):
+    """config.json's JSON value, or a ConfigError naming the file and what is wrong with it."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {path.stat().st_size} bytes; a config.json is a few hundred")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (a model directory needs config.json)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a JSON file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid JSON (nested too deeply)") from None

@@ -24,13 +24,6 @@ from .config import BertConfig
 from .safetensors_file import SafetensorsFile
 from .weights import PREFIXES
 
-# Where each head keeps its two layers: (dense, out), by architecture.
-HEAD_TENSORS = {
-    "bert": ("pooler.dense", "classifier"),
-    "xlm-roberta": ("classifier.dense", "classifier.out_proj"),
-}
-
-
 # sentence-transformers records a cross-encoder's default activation in config.json, as a class
 # path: "sbert_ce_default_activation_function" (before v4) or "sentence_transformers":
 # {"activation_fn": ...}; cross-encoder/ms-marco-MiniLM-L-6-v2 names Identity (raw logits).
@@ -98,14 +91,17 @@ def head_config(config_path: Path) -> HeadConfig:
     return HeadConfig(labels, architecture, activation)
 
 
-def load_head(path: str | Path, config: BertConfig, head: HeadConfig, dtype=np.float32) -> dict:
-    """The head's two layers from the safetensors file at `path`, checked and nested."""
+def load_head(path: str | Path, config: BertConfig, head: HeadConfig, dtype=np.float32,
+              tensors: tuple[str, str] = ("pooler.dense", "classifier")) -> dict:
+    """The head's two layers from the safetensors file at `path`, checked and nested. `tensors`:
+    where the model family keeps them, (dense, out) (minie5/families.py: BERT's pooler.dense and
+    classifier, RoBERTa's classifier.dense and classifier.out_proj)."""
     file = SafetensorsFile(path)
     stored = {}
     for name in file.tensors:  # canonical names: "bert." / "roberta." prefixes off
         stored[next((name[len(p):] for p in PREFIXES if name.startswith(p)), name)] = name
     H, labels = config.hidden_size, head.num_labels
-    dense, out = HEAD_TENSORS[config.model_type]
+    dense, out = tensors
     shapes = {f"{dense}.weight": (H, H), f"{dense}.bias": (H,), f"{out}.weight": (labels, H), f"{out}.bias": (labels,)}
     params: dict = {"dense": {}, "out": {}}
     for name, shape in shapes.items():

@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import Minie5Error
@@ -55,14 +56,17 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def resolve(model: str | Path, revision: str | None = None) -> tuple[Path, str]:
-    """The folder holding `model`'s files, and where it was found."""
+def resolve(model: str | Path, revision: str | None = None,
+            check_config: Callable[[Path], object] | None = None) -> tuple[Path, str]:
+    """The folder holding `model`'s files, and where it was found. A download fetches config.json
+    first and runs `check_config` on it (which raises for a model minie5 cannot run), so that
+    nothing else is fetched for a model that would be refused."""
     path = Path(model).expanduser()
     if path.is_dir():
         return path, "local folder"
     name = str(model)
     if "/" not in name and re.fullmatch(r"[\w.-]+", name):  # a short name, as sentence-transformers takes it
-        return _resolve_short(name, revision)
+        return _resolve_short(name, revision, check_config)
     if not _REPO_ID.fullmatch(name):
         raise Minie5Error(f"{name}: no such model folder, and not a Hugging Face model name "
                           "(org/name)")
@@ -88,14 +92,16 @@ def resolve(model: str | Path, revision: str | None = None) -> tuple[Path, str]:
         raise Minie5Error(f"{label}: not in the Hugging Face cache ({hub_cache()}) and HF_HUB_OFFLINE "
                           f"is set: {how}")
     try:
-        return download(name, revision), "downloaded from the Hugging Face hub"
+        return download(name, revision, check_config), "downloaded from the Hugging Face hub"
+    except Minie5Error:
+        raise  # the model was found and refused (its config.json names a model_type minie5 does not run)
     except Exception as e:  # no network, no such repository, a refused revision...
         reason = (str(e).strip().splitlines() or [""])[0]
         raise Minie5Error(f"{label}: not in the Hugging Face cache ({hub_cache()}), and the download "
                           f"failed ({type(e).__name__}: {reason}): {how}") from None
 
 
-def _resolve_short(name: str, revision: str | None) -> tuple[Path, str]:
+def _resolve_short(name: str, revision: str | None, check_config: Callable[[Path], object] | None) -> tuple[Path, str]:
     """A name without an organisation: sentence-transformers/NAME, as sentence-transformers resolves
     it, unless the name is that of a well-known or local model of another organisation (e5-small-v2:
     intfloat/e5-small-v2), which is then suggested rather than looked for where it is not."""
@@ -105,7 +111,7 @@ def _resolve_short(name: str, revision: str | None) -> tuple[Path, str]:
         raise Minie5Error(f"{name}: no such model folder, and not a full Hugging Face name (org/name): did you "
                           f"mean {' or '.join(map(repr, tails))}?")
     try:
-        return resolve(full, revision)
+        return resolve(full, revision, check_config)
     except Minie5Error as e:
         raise Minie5Error(f"{name}: no such model folder; as a short name it means {full} (as in "
                           f"sentence-transformers), and {str(e).split(': ', 1)[-1]}") from None
@@ -140,8 +146,11 @@ def find_in_cache(name: str, revision: str) -> Path | None:
     return None
 
 
-def download(name: str, revision: str | None) -> Path:
-    """Fetch only the files minie5 reads (huggingface_hub shows progress on a terminal)."""
-    from huggingface_hub import snapshot_download
+def download(name: str, revision: str | None, check_config: Callable[[Path], object] | None = None) -> Path:
+    """Fetch only the files minie5 reads (huggingface_hub shows progress on a terminal): config.json
+    first, held to `check_config`, then the rest."""
+    from huggingface_hub import hf_hub_download, snapshot_download
 
+    if check_config is not None:
+        check_config(Path(hf_hub_download(name, "config.json", revision=revision)))
     return Path(snapshot_download(name, revision=revision, allow_patterns=FILES))

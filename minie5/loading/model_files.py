@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -38,7 +39,7 @@ class ModelFiles:
     name: str  # as asked for: a hub name or a folder
     path: Path  # the folder the files are in
     source: str  # how it was found: local folder, installed package, cache, download
-    config: BertConfig
+    config: BertConfig  # or the config of another family (minie5/families.py)
     pipeline: Pipeline  # pooling, normalisation, prompts; overridden where the caller asked
     max_length: int  # tokens per text, special tokens included, before truncation
 
@@ -72,22 +73,24 @@ def default_model() -> str:
 
 
 def open_model(model: str | Path | None = None, revision: str | None = None, pooling: str | None = None,
-               max_length: int | None = None) -> ModelFiles:
+               max_length: int | None = None, *, read_config: Callable[[Path], BertConfig]) -> ModelFiles:
     """Find a model by name or folder (see `minie5.load` for the order; None: `default_model()`) and
-    read its small files; `pooling` and `max_length` override what they say."""
+    read its small files; `pooling` and `max_length` override what they say. `read_config` reads
+    config.json by its model family (minie5.families.read_config); a download runs it on config.json
+    before fetching anything else."""
     if pooling is not None:
         check_choice("pooling", pooling, POOLING_MODES)
     named = model is not None
     model = model if named else default_model()
     try:
-        path, source = resolve(model, revision)
+        path, source = resolve(model, revision, read_config)
     except Minie5Error as e:
         if named:
             raise
         here = ", ".join(sorted(known_names())) or "none"
         raise Minie5Error(f"{e} (no model was named, so the default was used: name one, or set {MODEL_ENV}; models "
                           f"installed or cached here: {here})") from None
-    config = BertConfig.from_file(path / "config.json")
+    config = read_config(path / "config.json")
     pipeline = read_pipeline(path)
     if pooling is not None:
         pipeline = replace(pipeline, pooling=pooling, source="pooling= argument")

@@ -27,13 +27,17 @@ from .safetensors_file import SafetensorsFile
 # Checkpoints saved from BertForMaskedLM, BertForPreTraining and friends prefix the encoder with
 # "bert." (XLMRobertaForMaskedLM: "roberta."); checkpoints of a bare BertModel or XLMRobertaModel
 # (e5, all-MiniLM) do not.
-PREFIXES = ("bert.", "roberta.")
+PREFIXES = ("bert.", "roberta.", "distilbert.", "mpnet.", "model.")
 # Stored but not used to embed, so skipped without a word: registered buffers (position_ids is just
 # arange(512)), the pooler (a dense+tanh on [CLS] that mean pooling never reads), and the masked-LM
 # and next-sentence heads ("cls.", RoBERTa's "lm_head.") of pre-training checkpoints, and a
 # cross-encoder's classification head ("classifier.", read by loading.heads). Anything else unknown
 # is reported in a warning, since it may mean the file is not the model its config describes.
-IGNORED = re.compile(r"embeddings\.(position_ids|token_type_ids)|pooler\..*|cls\..*|lm_head\..*|classifier\..*")
+# DistilBertForMaskedLM's head is vocab_transform, vocab_layer_norm and vocab_projector; its
+# sequence classifier's is pre_classifier and classifier. ModernBertForMaskedLM prefixes the
+# encoder with "model." and adds head. and decoder.
+IGNORED = re.compile(r"embeddings\.(position_ids|token_type_ids)|pooler\..*|cls\..*|lm_head\..*|classifier\..*"
+                     r"|pre_classifier\..*|vocab_(transform|layer_norm|projector)\..*|head\..*|decoder\..*")
 
 
 def expected_shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:
@@ -112,8 +116,18 @@ def load_weights(path: str | Path, config: BertConfig, dtype=np.float32) -> dict
     """Read every tensor of `expected_shapes(config)` from `path` as `dtype` and nest them."""
     file = SafetensorsFile(path)
     check_sizes(file, config)
+    return load_tensors(file, expected_shapes(config), config, dtype)
+
+
+def load_tensors(file: SafetensorsFile | str | Path, shapes: dict[str, tuple[int, ...]], config,
+                 dtype=np.float32) -> dict:
+    """Read every tensor of `shapes` (a family's names and shapes) from `file` as `dtype`, nested:
+    what every family's weights reader does once it knows its tensors."""
+    file = file if isinstance(file, SafetensorsFile) else SafetensorsFile(file)
+    if config.num_hidden_layers > len(file.tensors):  # before a billion layers' names fill memory
+        raise WeightsError(f"{file.path}: config.json asks for {config.num_hidden_layers} layers, but the file "
+                           f"holds {len(file.tensors)} tensors")
     by_name = _strip_prefix(file)
-    shapes = expected_shapes(config)
 
     missing = [name for name in shapes if name not in by_name]
     if missing:

@@ -89,11 +89,17 @@ def run(ids: list[np.ndarray], params: dict, config: BertConfig, pooling: str,
     return out
 
 
+DECODER_MODEL_TYPES = ("qwen3", "gemma3_text")  # loading/decoder_config.py's families
+
+
 def trace_model(model, texts: list[str], dtype: str | None = None) -> dict[str, np.ndarray]:
     """`Model.trace`: the trace of `texts` through `model`'s reference, in `dtype` (default: the
     model's). The weights are read again in that dtype unless the model already holds them."""
     if not texts:
         raise ValueError("trace needs at least one text")
+    if getattr(model.config, "model_type", None) in DECODER_MODEL_TYPES:
+        raise ValueError(f"traces follow BERT's layers; {model.config.model_type} models have no trace yet (their "
+                         "reference, step by step: minie5/reference/qwen3.py and gemma3.py)")
     params = model.parameters(dtype)
     return run(model.tokenizer.tokenize(texts), params, model.config, model.pooling, model.pipeline.normalize)
 

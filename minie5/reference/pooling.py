@@ -3,12 +3,15 @@
 e5 averages the last hidden states over the real tokens (E5 paper, section 4.1; the model card's
 `average_pool`), as all-MiniLM does. Other models, bge among them, take the vector of the first
 token, [CLS], which BERT's pre-training set aside to summarise the sequence (BERT paper, section 3).
-Some take the per-channel maximum over tokens. sentence-transformers' Pooling module offers all
-three; `loading.sentence_transformers` reads which one a model uses. After pooling, scaling to unit length makes
+Some take the per-channel maximum over tokens; decoder models (Qwen3-Embedding) take the last token
+(reference/last_token_pool.py). sentence-transformers' Pooling module offers all four;
+`loading.sentence_transformers` reads which one a model uses. After pooling, scaling to unit length makes
 the dot product of two embeddings their cosine similarity.
 """
 
 import numpy as np
+
+from .last_token_pool import last_token_pool
 
 
 def mean_pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:  # [B, T, H], [B, T] -> [B, H]
@@ -25,7 +28,7 @@ def max_pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:  # [
     return np.where(attention_mask[:, :, None] > 0, hidden, -np.inf).max(axis=1)
 
 
-POOLINGS = {"mean": mean_pool, "cls": cls_pool, "max": max_pool}
+POOLINGS = {"mean": mean_pool, "cls": cls_pool, "max": max_pool, "lasttoken": last_token_pool}
 
 
 def pool(hidden: np.ndarray, attention_mask: np.ndarray, mode: str) -> np.ndarray:  # [B, T, H], [B, T] -> [B, H]

@@ -50,8 +50,10 @@ def test_cls_pooling_without_normalize(tmp_path):
 
 
 @pytest.mark.parametrize("modules, pooling, message", [
-    ([("Transformer", ""), ("Pooling", "1_Pooling"), ("Dense", "2_Dense")], pooling_config("mean_tokens"),
-     "module '2_Dense' of type 'sentence_transformers.models.Dense' is not supported"),
+    ([("Transformer", ""), ("Pooling", "1_Pooling"), ("Normalize", "2_Normalize"), ("Dense", "3_Dense")],
+     pooling_config("mean_tokens"), "module '3_Dense' of type 'sentence_transformers.models.Dense' is not supported"),
+    ([("Transformer", ""), ("Pooling", "1_Pooling"), ("WeightedLayerPooling", "2_W")], pooling_config("mean_tokens"),
+     "module '2_W' of type 'sentence_transformers.models.WeightedLayerPooling' is not supported"),
     ([("Transformer", ""), ("Pooling", "1_Pooling")], {**pooling_config("cls_token"), "pooling_mode_max_tokens": True},
      "2 pooling modes are set"),
     ([("Transformer", ""), ("Pooling", "1_Pooling")], pooling_config("mean_sqrt_len_tokens"),
