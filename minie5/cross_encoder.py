@@ -76,7 +76,8 @@ class CrossEncoder:
     counterpart: minie5 is its own engine). `num_labels` is checked against the model's head."""
 
     def __init__(self, model_name_or_path: str | Path | ModelFiles, *, max_length: int | None = None,
-                 revision: str | None = None, device: str | None = None, backend: str = "numba", threads: int | None = None,
+                 revision: str | None = None, device: str | None = None, backend: str = "numba",
+                 threads: int | None = None,
                  dtype: str = "float32", deterministic: bool = False, **sentence_transformers_options):
         if device not in (None, "cpu"):
             raise ValueError(f"device={device!r}: minie5 runs on the CPU (threads= sets how many cores)")

@@ -28,12 +28,13 @@ def add_parsers(commands) -> None:
 
 
 def families() -> list[dict]:
-    """The model families minie5 runs, as the loaders say today: config.json's model_type, what
-    each runs as (an embedder, and a reranker where a sequence-classification head is read)."""
-    from ..loading.config import SUPPORTED_MODEL_TYPES
-    from ..loading.heads import HEAD_TENSORS
+    """The model families minie5 runs, from its one table (minie5/families.py): config.json's
+    model_type, the family, the transformers class it mirrors, its dtypes, and whether it runs as a
+    reranker (where a sequence-classification head is read)."""
+    from ..families import FAMILIES
 
-    return [{"model_type": t, "embedder": True, "reranker": t in HEAD_TENSORS} for t in SUPPORTED_MODEL_TYPES]
+    return [{"model_type": t, "family": f.name, "mirrors": f.mirrors, "dtypes": list(f.dtypes), "embedder": True,
+             "reranker": f.head is not None} for f in FAMILIES for t in f.model_types]
 
 
 def verdict(config: dict) -> dict:
@@ -120,7 +121,9 @@ def run_models(args) -> None:
         return
     print("families minie5 runs (config.json's model_type):")
     for f in listing["families"]:
-        print(f"  {f['model_type']:<14} embedder{', reranker (...ForSequenceClassification)' if f['reranker'] else ''}")
+        reranker = ", reranker (...ForSequenceClassification)" if f["reranker"] else ""
+        print(f"  {f['model_type']:<14} {f['family']:<11} embedder{reranker}; mirrors {f['mirrors']}; "
+              f"{', '.join(f['dtypes'])}")
     print("\nmodels found here (installed packages, Hugging Face cache):")
     if not listing["models"]:
         print("  none")
