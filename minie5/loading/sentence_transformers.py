@@ -94,7 +94,7 @@ def _read_prompts(path: Path) -> dict:
     """The named prompts of config_sentence_transformers.json ({"query": "query: ", ...}), if any."""
     if not path.is_file():
         return {}
-    prompts = _read_json(path).get("prompts") or {}
+    prompts = read_json(path).get("prompts") or {}
     if not isinstance(prompts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in prompts.items()):
         raise ConfigError(f"{path}: 'prompts' must map names to strings")
     return prompts
@@ -105,7 +105,7 @@ def _read_modules(folder: Path) -> Pipeline:
     modules_file = folder / "modules.json"
     if not modules_file.is_file():
         return Pipeline(max_seq_length=max_seq_length)
-    modules = _read_json(modules_file, list)
+    modules = read_json(modules_file, list)
     if not all(isinstance(m, dict) and "type" in m for m in modules):
         raise ConfigError(f"{modules_file}: expected a list of modules, each with a 'type'")
     kinds = [str(m["type"]).removeprefix(_MODULE) for m in modules]
@@ -136,7 +136,7 @@ def _read_modules(folder: Path) -> Pipeline:
 
 def _read_dense(folder: Path) -> DenseModule:
     path = folder / "config.json"
-    values = _read_json(path)
+    values = read_json(path)
     try:
         in_features = check_int("in_features", values.get("in_features"), 1)
         out_features = check_int("out_features", values.get("out_features"), 1)
@@ -155,7 +155,7 @@ def _read_dense(folder: Path) -> DenseModule:
 
 
 def _read_pooling(path: Path) -> str:
-    values = _read_json(path)
+    values = read_json(path)
     chosen = [mode for key, mode in _POOLING_KEYS.items() if values.get(key)]
     if values.get("pooling_mode") and not chosen:  # a newer single-key form
         chosen = [str(values["pooling_mode"]).removesuffix("_token").removesuffix("_tokens")]
@@ -171,7 +171,7 @@ def _read_pooling(path: Path) -> str:
 def _read_max_seq_length(path: Path) -> int | None:
     if not path.is_file():
         return None
-    value = _read_json(path).get("max_seq_length")
+    value = read_json(path).get("max_seq_length")
     if value is None:
         return None
     try:
@@ -180,11 +180,12 @@ def _read_max_seq_length(path: Path) -> int | None:
         raise ConfigError(f"{path}: {e}") from None
 
 
-def _read_json(path: Path, expect: type = dict):
+def read_json(path: Path, expect: type = dict):
+    """A sentence-transformers layout file: a JSON object (or list), or a ConfigError naming the file."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (modules.json refers to it)") from None
+        raise ConfigError(f"{path}: no such file (the model's layout refers to it)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(value, expect):

@@ -14,11 +14,11 @@ MultiVectorMask), token pooling, and activations other than Identity are refused
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, check_int
+from ..loading.sentence_transformers import read_json
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,12 @@ def _kind(module: dict) -> str:
 
 def read_layout(folder: Path) -> MultiVectorLayout:
     modules_file = folder / "modules.json"
-    modules = _read_json(modules_file, list)
+    modules = read_json(modules_file, list)
     kinds = [_kind(m) for m in modules if isinstance(m, dict) and "type" in m]
     if len(kinds) != len(modules) or not kinds or kinds[0] != "Transformer":
         raise ConfigError(f"{modules_file}: expected a list of modules starting with a Transformer, got {kinds}")
     model_config = folder / "config_sentence_transformers.json"
-    values = _read_json(model_config) if model_config.is_file() else {}
+    values = read_json(model_config) if model_config.is_file() else {}
     legacy = [key for key in ("query_prefix", "document_prefix", "do_query_expansion") if key in values]
     if legacy:
         raise ConfigError(f"{model_config}: {', '.join(legacy)} mark an older PyLate / Stanford ColBERT save, which "
@@ -64,10 +64,10 @@ def read_layout(folder: Path) -> MultiVectorLayout:
     if kinds[1:] not in (["Dense", "Normalize", "MultiVectorMask"], ["Dense", "MultiVectorMask"]):
         raise ConfigError(f"{modules_file}: modules {kinds} are not supported: minie5 runs Transformer, Dense, "
                           "(Normalize,) MultiVectorMask (ColBERT's projection and mask; no token pooling)")
-    transformer = _read_json(folder / "sentence_bert_config.json") if (folder / "sentence_bert_config.json").is_file() \
+    transformer = read_json(folder / "sentence_bert_config.json") if (folder / "sentence_bert_config.json").is_file() \
         else {}
     dense_folder = folder / str(modules[1].get("path", ""))
-    dense = _read_json(dense_folder / "config.json")
+    dense = read_json(dense_folder / "config.json")
     activation = str(dense.get("activation_function", "torch.nn.modules.linear.Identity"))
     if not activation.endswith("Identity"):
         raise ConfigError(f"{dense_folder / 'config.json'}: activation_function {activation!r} is not supported "
@@ -76,7 +76,7 @@ def read_layout(folder: Path) -> MultiVectorLayout:
         raise ConfigError(f"{dense_folder / 'config.json'}: minie5 runs a Dense on the token vectors, "
                           "without residual")
     mask_folder = folder / str(modules[-1].get("path", ""))
-    mask = _read_json(mask_folder / "config.json") if (mask_folder / "config.json").is_file() else {}
+    mask = read_json(mask_folder / "config.json") if (mask_folder / "config.json").is_file() else {}
     if mask.get("keep_only_token_ids"):
         raise ConfigError(f"{mask_folder / 'config.json'}: keep_only_token_ids (image-patch documents) is not "
                           "supported")
@@ -110,15 +110,3 @@ def _expansion(values, folder: Path) -> QueryExpansion | None:
     except ValueError as e:
         raise ConfigError(f"{where}: {e}") from None
     return QueryExpansion(values["strategy"], bool(values.get("attend", False)), values.get("token"), length)
-
-
-def _read_json(path: Path, expect: type = dict):
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(value, expect):
-        raise ConfigError(f"{path}: expected a JSON {'list' if expect is list else 'object'}")
-    return value

@@ -14,11 +14,11 @@ module minie5 does not know) is refused with the file and the module named.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, check_int
+from ..loading.sentence_transformers import read_json
 from .splade import ACTIVATIONS, POOLING_STRATEGIES
 
 TRANSFORMERS = ("Transformer", "MLMTransformer")
@@ -57,7 +57,7 @@ def read_layout(folder: Path) -> SparseLayout:
     if not modules_file.is_file():
         raise ConfigError(f"{modules_file}: no such file: a sparse encoder is described by sentence-transformers' "
                           "modules.json (a fill-mask Transformer and SpladePooling, or a Router)")
-    modules = _read_json(modules_file, list)
+    modules = read_json(modules_file, list)
     if not all(isinstance(m, dict) and "type" in m for m in modules):
         raise ConfigError(f"{modules_file}: expected a list of modules, each with a 'type'")
     if len(modules) == 1 and _kind(modules[0]) == "Router":
@@ -85,7 +85,7 @@ def _read_splade(folder: Path, modules: list[dict], where: str) -> SpladeSide:
         raise ConfigError(f"{where}: the Transformer's transformer_task is {task!r}; SPLADE needs 'fill-mask' "
                           "(the masked-LM head's scores)")
     pooling_config = folder / str(modules[1].get("path", "")) / "config.json"
-    values = _read_json(pooling_config) if pooling_config.is_file() else {}
+    values = read_json(pooling_config) if pooling_config.is_file() else {}
     strategy = values.get("pooling_strategy", "max")
     activation = values.get("activation_function", "relu")
     if strategy not in POOLING_STRATEGIES:
@@ -98,7 +98,7 @@ def _read_splade(folder: Path, modules: list[dict], where: str) -> SpladeSide:
 def _transformer_task(folder: Path, kind: str) -> str:
     """sentence_bert_config.json's transformer_task; an MLMTransformer is fill-mask by definition."""
     path = folder / "sentence_bert_config.json"
-    values = _read_json(path) if path.is_file() else {}
+    values = read_json(path) if path.is_file() else {}
     return values.get("transformer_task", "fill-mask" if kind == "MLMTransformer" else "feature-extraction")
 
 
@@ -106,7 +106,7 @@ def _max_seq_length(folder: Path) -> int | None:
     path = folder / "sentence_bert_config.json"
     if not path.is_file():
         return None
-    value = _read_json(path).get("max_seq_length")
+    value = read_json(path).get("max_seq_length")
     if value is None:
         return None
     try:
@@ -119,7 +119,7 @@ def _read_router(folder: Path, modules_file: Path) -> SparseLayout:
     """sentence-transformers' Router: router_config.json's types and structure (route -> module keys,
     each module in the folder of its key)."""
     path = folder / "router_config.json"
-    config = _read_json(path)
+    config = read_json(path)
     types, structure = config.get("types"), config.get("structure")
     if not isinstance(types, dict) or not isinstance(structure, dict):
         raise ConfigError(f"{path}: expected 'types' and 'structure' objects, as sentence-transformers' Router saves")
@@ -137,23 +137,10 @@ def _read_router(folder: Path, modules_file: Path) -> SparseLayout:
     if query_kinds == ["SparseStaticEmbedding"]:
         static = folder / names["query"][0]["path"]
         static_config = static / "config.json"
-        values = _read_json(static_config) if static_config.is_file() else {}
+        values = read_json(static_config) if static_config.is_file() else {}
         if values.get("path"):
             raise ConfigError(f"{static_config}: weights from an idf JSON file ({values['path']!r}) are not "
                               "supported: save the model so that the weights are in model.safetensors")
         return SparseLayout(document, StaticSide(static), str(path))
     query = _read_splade(folder, names["query"], f"{path} (route 'query')")
     return SparseLayout(document, query, str(path))
-
-
-def _read_json(path: Path, expect: type = dict):
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(value, expect):
-        raise ConfigError(f"{path}: expected a JSON {'list' if expect is list else 'object'}, "
-                          f"got {type(value).__name__}")
-    return value
