@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..loading.decoder_config import DecoderConfig
-from ..reference.padding import pad_batch
 from ..reference.rotary import rotary_cos_sin
 from . import kernels
 from .kernels import bfloat16, int8
@@ -70,20 +69,6 @@ class DecoderBackend(NumbaBackend):
             out = np.empty((len(ids), self.config.hidden_size), dtype=np.float64)
             POOLINGS[pooling](x, offsets, out)
         return out
-
-    def hidden_states(self, ids: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-        """The word vectors and every layer's output (the last after the final norm), padded to
-        [B, T, H] with a mask, as the reference returns them."""
-        states: list[np.ndarray] = []
-        with _FORWARD_LOCK, self.threads.applied():
-            self._forward(ids, keep=states)
-        _, mask = pad_batch(ids)
-        padded = []
-        for packed in states:
-            state = np.zeros(mask.shape + (packed.shape[1],), dtype=np.float32)
-            state[mask > 0] = packed
-            padded.append(state)
-        return padded, mask
 
     def _forward(self, ids: list[np.ndarray], keep: list | None,
                  token_types: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
