@@ -40,6 +40,10 @@ def model_kind(name) -> str:
     if str(name).lower() == "bm25":
         return "bm25"
     from ..loading.hub import resolve
+    from ..loading.model_files import default_model
+
+    if name is None:  # no --model: the one every command uses ($MINIE5_MODEL, else e5-small-v2)
+        name = default_model()
 
     try:
         folder, _ = resolve(name)

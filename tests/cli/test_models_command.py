@@ -6,7 +6,7 @@ import json
 import pytest
 
 from minie5.cli.models import families
-from minie5.loading.config import SUPPORTED_MODEL_TYPES
+from minie5.families import BY_MODEL_TYPE
 from tests.support.cli import run_cli as minie5
 
 
@@ -32,7 +32,10 @@ def hub_cache(tmp_path, monkeypatch):
 
 
 def test_families_are_the_loaders_model_types():
-    assert [f["model_type"] for f in families()] == list(SUPPORTED_MODEL_TYPES)
+    """The listing is the loaders' own table (minie5/families.py), not a second copy of it."""
+    listed = {f["model_type"]: f for f in families()}
+    assert list(listed) == list(BY_MODEL_TYPE)
+    assert listed["qwen3"]["family"] == "Qwen3" and listed["bert"]["reranker"] and not listed["mpnet"]["reranker"]
 
 
 def test_a_cached_name_is_judged_from_its_config_without_weights(hub_cache):
@@ -51,7 +54,7 @@ def test_an_unknown_name_offline_says_it_cannot_tell(hub_cache):
 
 def test_the_listing_has_families_and_the_models_found_here(hub_cache, minilm_dir):
     listing = json.loads(minie5("models", "--json").stdout)
-    assert {f["model_type"] for f in listing["families"]} == set(SUPPORTED_MODEL_TYPES)
+    assert {f["model_type"] for f in listing["families"]} == set(BY_MODEL_TYPE)
     found = {m["model"]: m for m in listing["models"]}
     assert found["org/tiny-bert"]["runs"] and not found["org/decoder"]["runs"]
     assert found["sentence-transformers/all-MiniLM-L6-v2"]["found"] == "installed"

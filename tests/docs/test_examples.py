@@ -1,7 +1,7 @@
 """Every code block of README.md and the documentation runs (tests/docs/examples.py says how),
 offline, on the packaged all-MiniLM-L6-v2, in a temporary folder so that nothing is written into
 the checkout. The folder holds small input files the pages name (docs.txt, docs.jsonl, docs.csv,
-corpus.txt, texts.txt) and a link to tools/; MINIE5_MODEL names the packaged model for commands
+corpus.txt, texts.txt) and links to tools/ and docs/; MINIE5_MODEL names the packaged model for commands
 that name none."""
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def workspace(tmp_path, monkeypatch, minilm_dir):
         json.dumps({"id": f"doc-{i}", "title": t.split()[1], "text": t}) + "\n" for i, t in enumerate(PASSAGES)))
     (tmp_path / "docs.csv").write_text("id,body\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(PASSAGES)))
     (tmp_path / "tools").symlink_to(REPO / "tools")
+    (tmp_path / "docs").symlink_to(REPO / "docs")  # pages that read docs/bert_one_page.py or a page as a corpus
     bin_dir = tmp_path / ".bin"
     bin_dir.mkdir()
     for name, command in (("minie5", f'"{sys.executable}" -m minie5'), ("python", f'"{sys.executable}"')):
