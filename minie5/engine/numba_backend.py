@@ -77,13 +77,15 @@ class NumbaBackend:
         self._int8_product = {"kernels.int8": int8.linear_int8,
                               "kernels.int8 (portable)": int8.linear_int8_portable}.get(kernel)
         self._bfloat16_product = bfloat16.linear_bfloat16 if kernel == "kernels.bfloat16" else None
-        # Without their instructions, both run float32 instead, kept deterministic as their vectors
-        # are: without VNNI the portable int8 loops run at a tenth of kernels.linear's float32 rate
-        # (docs/engine-guide.md, "int8"), so float32 is both faster and more exact there.
+        # Without their instructions, both run float32 instead, exactly as dtype="float32" runs
+        # (deterministic only if asked): without VNNI the portable int8 loops run at a tenth of
+        # kernels.linear's float32 rate (docs/engine-guide.md, "int8"), so float32 is both faster and
+        # more exact there; and forcing deterministic=True would hold long batches to kernels.linear,
+        # slower than float32's OpenBLAS where that wins: no dtype may run slower than float32.
         if self.choice.runs != weights:
             warnings.warn(f"dtype={weights!r}: this CPU (or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES) {self.choice.why}: "
-                          f"running dtype='float32', deterministic=True instead", RuntimeWarning, stacklevel=4)
-            weights, self.deterministic = "float32", True
+                          f"running dtype='float32' instead", RuntimeWarning, stacklevel=4)
+            weights = "float32"
         # The VNNI int8 kernel's input is rounded by the kernel that writes it (LayerNorm, GELU);
         # AMX's, in blocks of 64, by the product itself.
         self._fused_int8_rounding = weights == "int8" and not self._amx

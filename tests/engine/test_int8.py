@@ -141,6 +141,7 @@ def test_int8_vectors_stay_close_to_float32_on_real_weights(minilm_dir, int8_mod
     assert int8_model.backend.products() == ("kernels.int8" if VNNI else "kernels.linear")
 
 
+@needs_vnni  # without VNNI it is float32, whose vectors are the same bits in any batch with deterministic=True
 def test_int8_vectors_are_the_same_bits_in_any_batch_and_thread_count(minilm_dir, int8_model):
     assert_same_bits_in_any_batch_and_thread_count(int8_model, minilm_dir, "int8", seed=1)
 
@@ -170,6 +171,7 @@ def test_cpus_without_vnni_or_bf16_get_a_correct_vector_and_a_warning_never_a_cr
     code = ("import sys, warnings, numpy as np, minie5\n"
             "warnings.simplefilter('always')\n"
             "texts = ['query: summit define', 'passage: the highest point of a mountain']\n"
+            "print(minie5.load(sys.argv[1]).backend.products())\n"
             "for dtype, path in (('int8', sys.argv[2]), ('bfloat16', sys.argv[3])):\n"
             "    m = minie5.load(sys.argv[1], dtype=dtype)\n"
             "    print(m.backend.products())\n"
@@ -178,8 +180,10 @@ def test_cpus_without_vnni_or_bf16_get_a_correct_vector_and_a_warning_never_a_cr
                              str(tmp_path / "b.npy")], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     expect_vnni, expect_bf16 = cpu == "haswell" and VNNI, cpu == "haswell" and has_avx512_bf16()
-    assert result.stdout.split() == ["kernels.int8" if expect_vnni else "kernels.linear",
-                                     "kernels.bfloat16" if expect_bf16 else "kernels.linear"]
+    float32, int8_products, bf16_products = result.stdout.split()
+    # Without their instructions, int8 and bfloat16 run what float32 runs there, never something slower.
+    assert [int8_products, bf16_products] == ["kernels.int8" if expect_vnni else float32,
+                                              "kernels.bfloat16" if expect_bf16 else float32]
     assert result.stderr.count("has no AVX-512 VNNI") == (0 if expect_vnni else 1), result.stderr[-2000:]
     assert result.stderr.count("has no AVX-512 BF16") == (0 if expect_bf16 else 1), result.stderr[-2000:]
     # With VNNI under another target, the products' integer sums are the same, but LayerNorm, GELU
