@@ -101,7 +101,7 @@ def _read_prompts(path: Path) -> dict:
 
 
 def _read_modules(folder: Path) -> Pipeline:
-    max_seq_length = _read_max_seq_length(folder / "sentence_bert_config.json")
+    max_seq_length = read_max_seq_length(folder / "sentence_bert_config.json")
     modules_file = folder / "modules.json"
     if not modules_file.is_file():
         return Pipeline(max_seq_length=max_seq_length)
@@ -168,7 +168,8 @@ def _read_pooling(path: Path) -> str:
     return chosen[0]
 
 
-def _read_max_seq_length(path: Path) -> int | None:
+def read_max_seq_length(path: Path) -> int | None:
+    """sentence_bert_config.json's max_seq_length (checked), or None where the file or the value is absent."""
     if not path.is_file():
         return None
     value = read_json(path).get("max_seq_length")

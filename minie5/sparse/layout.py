@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, check_int
-from ..loading.sentence_transformers import read_json
+from ..errors import ConfigError
+from ..loading.sentence_transformers import read_json, read_max_seq_length
 from .splade import ACTIVATIONS, POOLING_STRATEGIES
 
 TRANSFORMERS = ("Transformer", "MLMTransformer")
@@ -92,7 +92,7 @@ def _read_splade(folder: Path, modules: list[dict], where: str) -> SpladeSide:
         raise ConfigError(f"{pooling_config}: pooling_strategy {strategy!r} is not one of {POOLING_STRATEGIES}")
     if activation not in ACTIVATIONS:
         raise ConfigError(f"{pooling_config}: activation_function {activation!r} is not one of {ACTIVATIONS}")
-    return SpladeSide(transformer, strategy, activation, _max_seq_length(transformer))
+    return SpladeSide(transformer, strategy, activation, read_max_seq_length(transformer / "sentence_bert_config.json"))
 
 
 def _transformer_task(folder: Path, kind: str) -> str:
@@ -100,19 +100,6 @@ def _transformer_task(folder: Path, kind: str) -> str:
     path = folder / "sentence_bert_config.json"
     values = read_json(path) if path.is_file() else {}
     return values.get("transformer_task", "fill-mask" if kind == "MLMTransformer" else "feature-extraction")
-
-
-def _max_seq_length(folder: Path) -> int | None:
-    path = folder / "sentence_bert_config.json"
-    if not path.is_file():
-        return None
-    value = read_json(path).get("max_seq_length")
-    if value is None:
-        return None
-    try:
-        return check_int("max_seq_length", value, 2)
-    except ValueError as e:
-        raise ConfigError(f"{path}: {e}") from None
 
 
 def _read_router(folder: Path, modules_file: Path) -> SparseLayout:
