@@ -42,7 +42,7 @@ from . import amx_emulator as emulator
 from .intrinsics import cpu_features
 
 AMX_FEATURES = ("+amx-tile", "+amx-bf16", "+amx-int8")
-EMULATE_ENV = "MINIE5_AMX"  # "emulate": the AMX products on the emulator (slow: for tests), "off": never AMX
+EMULATE_ENV = "MINIE5_AMX"  # "on": use the tiles where usable; "emulate": on the emulator (slow: tests); "off": never
 SYS_ARCH_PRCTL = 158  # x86-64
 ARCH_REQ_XCOMP_PERM = 0x1023
 XFEATURE_XTILEDATA = 18
@@ -121,6 +121,12 @@ def amx_status() -> tuple[bool, str]:
     if errno:
         return False, f"Linux refused the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM: {os.strerror(errno)})"
     return True, "AMX tiles (amx-tile, amx-bf16, amx-int8), palette 1, permitted"
+
+
+def enabled() -> bool:
+    """Whether the user asked for the real tiles ($MINIE5_AMX=on): dispatch uses them only then,
+    until the AMX kernels have been verified on an AMX CPU (engine/dispatch.py)."""
+    return os.environ.get(EMULATE_ENV, "") == "on"
 
 
 def emulating() -> bool:
